@@ -1,0 +1,101 @@
+// The on-disk job queue protocol (SYS_19, protocol v1): the only code the server and the runner share.
+export type { RetryOptions } from "./atomic-fs.ts";
+export {
+  pathExists,
+  publishDirectory,
+  readJsonFile,
+  removeTree,
+  tempPathFor,
+  withFsRetry,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from "./atomic-fs.ts";
+export type { ProtocolErrorCode } from "./errors.ts";
+export { errnoCode, isProtocolError, ProtocolError } from "./errors.ts";
+export { parseJob, readJob, writeJob } from "./job-file.ts";
+export type { ParsedJobId } from "./job-id.ts";
+export {
+  isJobId,
+  MAX_JOB_ID_LENGTH,
+  MAX_SLUG_LENGTH,
+  makeJobId,
+  parseJobId,
+  slugify,
+  slugProblem,
+  withCollisionSuffix,
+} from "./job-id.ts";
+export type {
+  CancelRequest,
+  ErrorKind,
+  FileEntry,
+  Job,
+  JobError,
+  JobStatus,
+  Notify,
+  Progress,
+  ResultsManifest,
+  RunnerHeartbeat,
+  RunnerInfo,
+  SubmittedJob,
+} from "./job-schema.ts";
+export {
+  CancelRequestSchema,
+  describeZodError,
+  ERROR_KINDS,
+  ErrorKindSchema,
+  FileEntrySchema,
+  JOB_STATUSES,
+  JobErrorSchema,
+  JobSchema,
+  JobStatusSchema,
+  NotifySchema,
+  ProgressSchema,
+  ResultsManifestSchema,
+  RunnerHeartbeatSchema,
+  RunnerInfoSchema,
+  SCHEMA_VERSION,
+  SubmittedJobSchema,
+  TERMINAL_STATUSES,
+} from "./job-schema.ts";
+export type { HashedFile, JobTreeListing, ManifestCheck, SizeProblem, VerifyOptions } from "./manifest.ts";
+export {
+  buildManifest,
+  copyAndHashFile,
+  describeManifestCheck,
+  hashFile,
+  listJobTree,
+  STREAM_CHUNK,
+  verifyManifest,
+} from "./manifest.ts";
+export type { PathRule, PathViolation } from "./path-rules.ts";
+export { checkJobPath, checkJobPaths, MAX_RELATIVE_PATH_LENGTH, windowsNameProblem } from "./path-rules.ts";
+export type { QueuePaths, QueueSide } from "./queue-layout.ts";
+export {
+  ATOMIC_TEMP_PREFIX,
+  ATOMIC_TEMP_SUFFIX,
+  CANCEL_DIR,
+  checkQueueLayout,
+  FOLDER_WRITERS,
+  initQueue,
+  JOB_ENV,
+  JOB_FILE,
+  LOG_FILE,
+  PROGRESS_FILE,
+  queuePaths,
+  README_FILE,
+  RESULTS_DIR,
+  RUNNERS_DIR,
+  SPEC_FILE,
+  STIGNORE_LINES,
+  STUDY_DB,
+} from "./queue-layout.ts";
+export {
+  assertTransition,
+  canTransition,
+  isTerminal,
+  TRANSITIONS,
+  transition,
+  update,
+} from "./state-machine.ts";
+export { isConflictCopy, isSyncthingArtefact, syncthingTempTarget } from "./syncthing-names.ts";
+export { packageVersion } from "./version.ts";

@@ -1,0 +1,152 @@
+import { z } from "zod";
+
+/** Version of the on-disk protocol this code writes. Readers accept jobs without it (plain SYS_19). */
+export const SCHEMA_VERSION = 1;
+
+export const JOB_STATUSES = ["submitted", "queued", "running", "completed", "failed", "cancelled"] as const;
+export const JobStatusSchema = z.enum(JOB_STATUSES);
+export type JobStatus = z.infer<typeof JobStatusSchema>;
+
+export const TERMINAL_STATUSES: readonly JobStatus[] = ["completed", "failed", "cancelled"];
+
+export const ERROR_KINDS = [
+  "exit_code",
+  "timeout",
+  "cancelled",
+  "rejected",
+  "incomplete_transfer",
+  "runner_restart",
+  "spawn_error",
+  "invalid_job",
+  "internal",
+] as const;
+export const ErrorKindSchema = z.enum(ERROR_KINDS);
+export type ErrorKind = z.infer<typeof ErrorKindSchema>;
+
+const Sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, "sha256 must be 64 lowercase hex digits");
+const IsoTimeSchema = z.iso.datetime({ offset: true });
+
+export const FileEntrySchema = z.object({
+  path: z.string().min(1),
+  size: z.number().int().nonnegative(),
+  sha256: Sha256Schema,
+});
+export type FileEntry = z.infer<typeof FileEntrySchema>;
+
+export const NotifySchema = z.looseObject({
+  on_complete: z.boolean(),
+  on_fail: z.boolean(),
+});
+export type Notify = z.infer<typeof NotifySchema>;
+
+export const JobErrorSchema = z.looseObject({
+  kind: ErrorKindSchema.or(z.string().min(1)),
+  message: z.string(),
+  missing_files: z.array(z.string()).optional(),
+  log_tail: z.array(z.string()).optional(),
+});
+export type JobError = z.infer<typeof JobErrorSchema>;
+
+/** Progress as the runner reports it; the same fields a script may write to 3_results/progress.json. */
+export const ProgressSchema = z.looseObject({
+  source: z.enum(["progress.json", "study.db"]).optional(),
+  trials_planned: z.number().int().nonnegative().nullable().optional(),
+  trials_complete: z.number().int().nonnegative().optional(),
+  trials_pruned: z.number().int().nonnegative().optional(),
+  trials_failed: z.number().int().nonnegative().optional(),
+  trials_running: z.number().int().nonnegative().optional(),
+  best_value: z.number().nullable().optional(),
+  best_values: z.array(z.number()).nullable().optional(),
+  best_params: z.record(z.string(), z.unknown()).nullable().optional(),
+  best_trial: z.number().int().nullable().optional(),
+  last_trial_at: z.string().nullable().optional(),
+  message: z.string().optional(),
+  updated_at: z.string().optional(),
+});
+export type Progress = z.infer<typeof ProgressSchema>;
+
+export const RunnerInfoSchema = z.looseObject({
+  host: z.string().min(1),
+  version: z.string().min(1),
+  /** How often the runner rewrites a running job's job.json; a heartbeat older than 3x this is stale. */
+  heartbeat_s: z.number().positive().optional(),
+});
+export type RunnerInfo = z.infer<typeof RunnerInfoSchema>;
+
+export const ResultsManifestSchema = z.looseObject({
+  files: z.array(FileEntrySchema),
+  published_at: IsoTimeSchema,
+});
+export type ResultsManifest = z.infer<typeof ResultsManifestSchema>;
+
+/**
+ * job.json. The seed's fields (SYS_19) keep their names and meaning; everything else is optional so
+ * a plain SYS_19 job still reads. Loose objects keep unknown fields through a read-modify-write.
+ */
+export const JobSchema = z.looseObject({
+  // SYS_19 seed fields
+  job_id: z.string().min(1),
+  created_at: IsoTimeSchema,
+  created_by: z.string().min(1),
+  project: z.string().min(1),
+  channel: z.string(),
+  type: z.string().min(1),
+  script: z.string().min(1),
+  args: z.array(z.string()),
+  status: JobStatusSchema,
+  notify: NotifySchema,
+  // added by protocol v1, written by the submitter
+  schema_version: z.number().int().positive().optional(),
+  files: z.array(FileEntrySchema).optional(),
+  timeout_s: z.number().int().positive().optional(),
+  idempotency_key: z.string().min(1).max(200).optional(),
+  // written only by the runner (in inbox/<job_id>/job.json)
+  seq: z.number().int().nonnegative().optional(),
+  queued_at: IsoTimeSchema.optional(),
+  started_at: IsoTimeSchema.optional(),
+  finished_at: IsoTimeSchema.optional(),
+  heartbeat_at: IsoTimeSchema.optional(),
+  runner: RunnerInfoSchema.optional(),
+  exit_code: z.number().int().nullable().optional(),
+  error: JobErrorSchema.optional(),
+  progress: ProgressSchema.optional(),
+  results: ResultsManifestSchema.optional(),
+});
+export type Job = z.infer<typeof JobSchema>;
+
+/** What a protocol-v1 submitter must write: the manifest is what makes a job verifiable. */
+export const SubmittedJobSchema = JobSchema.extend({
+  schema_version: z.number().int().positive(),
+  files: z.array(FileEntrySchema),
+});
+export type SubmittedJob = z.infer<typeof SubmittedJobSchema>;
+
+/** Runner heartbeat file inbox/.runners/<host>.json. */
+export const RunnerHeartbeatSchema = z.looseObject({
+  host: z.string().min(1),
+  version: z.string().min(1),
+  pid: z.number().int().optional(),
+  slots: z.number().int().positive(),
+  running: z.array(z.string()),
+  queued: z.array(z.string()),
+  started_at: IsoTimeSchema,
+  last_seen: IsoTimeSchema,
+  interval_s: z.number().positive(),
+});
+export type RunnerHeartbeat = z.infer<typeof RunnerHeartbeatSchema>;
+
+/** Cancel request outbox/.cancel/<job_id>.json, written by the submitting side. */
+export const CancelRequestSchema = z.looseObject({
+  job_id: z.string().min(1),
+  requested_at: IsoTimeSchema,
+  requested_by: z.string().min(1),
+  reason: z.string().optional(),
+});
+export type CancelRequest = z.infer<typeof CancelRequestSchema>;
+
+/** Formats a zod error as one line per problem, naming the field, for people and models alike. */
+export function describeZodError(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(root)"}: ${issue.message}`)
+    .join("; ");
+}

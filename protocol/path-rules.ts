@@ -1,0 +1,182 @@
+import { JOB_FILE } from "./queue-layout.ts";
+import { isConflictCopy, isSyncthingArtefact } from "./syncthing-names.ts";
+
+/**
+ * Longest relative path (in UTF-16 units, as Windows counts) a job file may have. A default Windows
+ * setup allows 260 characters in a whole path: a queue root of up to 50 characters, `\outbox\`, a job
+ * id of up to 64 characters, Syncthing's `~syncthing~` + `.tmp` temp-name decoration and a separator
+ * leave about 120 for the path inside the job.
+ */
+export const MAX_RELATIVE_PATH_LENGTH = 120;
+
+export type PathRule =
+  | "empty"
+  | "backslash"
+  | "absolute_path"
+  | "drive_letter"
+  | "unc_path"
+  | "control_char"
+  | "dot_segment"
+  | "empty_segment"
+  | "invalid_char"
+  | "reserved_name"
+  | "trailing_dot_or_space"
+  | "too_long"
+  | "syncthing_name"
+  | "reserved_job_file"
+  | "case_clash";
+
+export interface PathViolation {
+  path: string;
+  rule: PathRule;
+  message: string;
+}
+
+const RESERVED_BASENAMES = new Set([
+  "con",
+  "prn",
+  "aux",
+  "nul",
+  ...Array.from({ length: 10 }, (_, i) => `com${i}`),
+  ...Array.from({ length: 10 }, (_, i) => `lpt${i}`),
+  // Windows also reserves COM/LPT with superscript digits.
+  ...["¹", "²", "³"].flatMap((d) => [`com${d}`, `lpt${d}`]),
+]);
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+const WINDOWS_INVALID_CHARS = /[<>:"|?*]/;
+
+function violation(path: string, rule: PathRule, detail: string): PathViolation {
+  return { path, rule, message: `${JSON.stringify(path)}: ${detail}` };
+}
+
+/** Whether a single name (file or folder) is one Windows refuses to create. */
+export function windowsNameProblem(name: string): { rule: PathRule; detail: string } | undefined {
+  if (CONTROL_CHARS.test(name)) {
+    return { rule: "control_char", detail: "contains a control character (NUL, newline, tab, ...)" };
+  }
+  const bad = WINDOWS_INVALID_CHARS.exec(name);
+  if (bad) {
+    return {
+      rule: "invalid_char",
+      detail: `contains ${JSON.stringify(bad[0])}, which Windows refuses in names`,
+    };
+  }
+  if (name.endsWith(".") || name.endsWith(" ")) {
+    return { rule: "trailing_dot_or_space", detail: `name ${JSON.stringify(name)} ends with a dot or space` };
+  }
+  const stem = (name.split(".")[0] ?? "").trimEnd().toLowerCase();
+  if (RESERVED_BASENAMES.has(stem)) {
+    return {
+      rule: "reserved_name",
+      detail: `name ${JSON.stringify(name)} is reserved on Windows (${stem.toUpperCase()}), even with an extension`,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * Checks one job-relative file path against protocol v1: relative POSIX paths that every side of a
+ * Syncthing share (Linux and Windows) can hold. Syncthing never delivers a file Windows refuses, so a
+ * job holding one would wait for it forever.
+ */
+export function checkJobPath(path: string): PathViolation | undefined {
+  if (path.length === 0) return violation(path, "empty", "path is empty");
+  if (path.startsWith("\\\\") || path.startsWith("//")) {
+    return violation(path, "unc_path", "is a UNC/network path; use a path relative to the job folder");
+  }
+  if (/^[A-Za-z]:/.test(path)) {
+    return violation(
+      path,
+      "drive_letter",
+      "starts with a drive letter; use a path relative to the job folder",
+    );
+  }
+  if (path.includes("\\")) {
+    return violation(path, "backslash", "contains a backslash; write relative paths with forward slashes");
+  }
+  if (path.startsWith("/")) {
+    return violation(path, "absolute_path", "is absolute; use a path relative to the job folder");
+  }
+  if (path.length > MAX_RELATIVE_PATH_LENGTH) {
+    return violation(
+      path,
+      "too_long",
+      `is ${path.length} characters; at most ${MAX_RELATIVE_PATH_LENGTH} fit a default Windows path limit (260)`,
+    );
+  }
+  const segments = path.split("/");
+  for (const segment of segments) {
+    if (segment === "")
+      return violation(path, "empty_segment", "has an empty segment ('//' or a trailing '/')");
+    if (segment === "." || segment === "..") {
+      return violation(path, "dot_segment", `contains '${segment}'; paths must stay inside the job folder`);
+    }
+    const problem = windowsNameProblem(segment);
+    if (problem) return violation(path, problem.rule, problem.detail);
+    if (isSyncthingArtefact(segment) || isConflictCopy(segment)) {
+      return violation(path, "syncthing_name", `uses a name Syncthing reserves or ignores (${segment})`);
+    }
+  }
+  if (path === JOB_FILE) {
+    return violation(path, "reserved_job_file", "job.json at the job root is written by the queue itself");
+  }
+  return undefined;
+}
+
+/**
+ * Checks a whole set of job paths: each one alone, then names that differ only in case (Windows
+ * folds case, so one would overwrite the other) and a file that is also used as a folder.
+ */
+export function checkJobPaths(paths: readonly string[]): PathViolation[] {
+  const violations: PathViolation[] = [];
+  const seen = new Map<string, string>();
+  const folders = new Map<string, string>();
+  for (const path of paths) {
+    const single = checkJobPath(path);
+    if (single) {
+      violations.push(single);
+      continue;
+    }
+    const folded = path.toLowerCase();
+    const other = seen.get(folded);
+    if (other !== undefined) {
+      violations.push(
+        violation(
+          path,
+          "case_clash",
+          `differs from ${JSON.stringify(other)} only in case; Windows cannot hold both`,
+        ),
+      );
+      continue;
+    }
+    seen.set(folded, path);
+    const segments = path.split("/");
+    for (let i = 1; i < segments.length; i++) {
+      const folder = segments.slice(0, i).join("/");
+      const foldedFolder = folder.toLowerCase();
+      const known = folders.get(foldedFolder);
+      if (known !== undefined && known !== folder) {
+        violations.push(
+          violation(
+            path,
+            "case_clash",
+            `folder ${JSON.stringify(folder)} differs from ${JSON.stringify(known)} only in case`,
+          ),
+        );
+        break;
+      }
+      folders.set(foldedFolder, folder);
+    }
+  }
+  for (const [folded, path] of seen) {
+    const folder = folders.get(folded);
+    if (folder !== undefined) {
+      violations.push(
+        violation(path, "case_clash", `is a file, but ${JSON.stringify(folder)} is also used as a folder`),
+      );
+    }
+  }
+  return violations;
+}
