@@ -41,16 +41,17 @@ export function tempPathFor(target: string): string {
  */
 export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
   const temp = tempPathFor(target);
-  const handle = await open(temp, "w");
   try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
+    const handle = await open(temp, "w");
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await withFsRetry(() => rename(temp, target));
   } catch (error) {
+    // A failed write (disk full, ...) must not leave its temp file behind either.
     await rm(temp, { force: true });
     throw error;
   }

@@ -12,6 +12,17 @@ const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 const GENERIC_SLUG =
   /^(?:job|jobs|test|tmp|temp|run|new|study|opt|optimization|foo|bar|x|untitled|name)(?:-?\d+)?$/;
 
+// Letters NFKD does not decompose into ASCII; without this "Größe" would become "gr-e".
+const TRANSLITERATION: Readonly<Record<string, string>> = {
+  ß: "ss",
+  æ: "ae",
+  œ: "oe",
+  ø: "o",
+  đ: "d",
+  ł: "l",
+  þ: "th",
+};
+
 export interface ParsedJobId {
   job_id: string;
   created_at: Date;
@@ -39,6 +50,7 @@ export function slugProblem(slug: string): string | undefined {
  */
 export function slugify(name: string): string {
   const slug = name
+    .replace(/[ßæœøđłþ]/gi, (letter) => TRANSLITERATION[letter.toLowerCase()] ?? letter)
     .normalize("NFKD")
     .replace(/[\u0300-\u036f]/g, "")
     .toLowerCase()
@@ -63,6 +75,15 @@ function pad(value: number, width = 2): string {
 /** `job-YYYYMMDD-HHMMSS-<slug>` in UTC. */
 export function makeJobId(name: string, at: Date): string {
   const slug = slugify(name);
+  const year = at.getUTCFullYear();
+  // An invalid Date would otherwise give "job-NaNNaNNaN-..." and a 5-digit year a malformed id.
+  if (Number.isNaN(year) || year < 1000 || year > 9999) {
+    throw new ProtocolError(
+      "invalid_job_id",
+      `cannot make a job id for ${JSON.stringify(name)}: submission time ${String(at)} is not a valid date with a 4-digit year`,
+      { name },
+    );
+  }
   const stamp =
     `${at.getUTCFullYear()}${pad(at.getUTCMonth() + 1)}${pad(at.getUTCDate())}-` +
     `${pad(at.getUTCHours())}${pad(at.getUTCMinutes())}${pad(at.getUTCSeconds())}`;

@@ -26,7 +26,8 @@ export type ErrorKind = z.infer<typeof ErrorKindSchema>;
 const Sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, "sha256 must be 64 lowercase hex digits");
 const IsoTimeSchema = z.iso.datetime({ offset: true });
 
-export const FileEntrySchema = z.object({
+// Loose like every other object here: a newer writer's extra per-file fields survive a read-modify-write.
+export const FileEntrySchema = z.looseObject({
   path: z.string().min(1),
   size: z.number().int().nonnegative(),
   sha256: Sha256Schema,

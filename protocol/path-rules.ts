@@ -1,4 +1,4 @@
-import { JOB_FILE } from "./queue-layout.ts";
+import { JOB_FILE, STIGNORE_LINES } from "./queue-layout.ts";
 import { isConflictCopy, isSyncthingArtefact } from "./syncthing-names.ts";
 
 /**
@@ -46,6 +46,22 @@ const RESERVED_BASENAMES = new Set([
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 const WINDOWS_INVALID_CHARS = /[<>:"|?*]/;
+
+function globToRegExp(glob: string): RegExp {
+  const source = glob
+    .split("*")
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+    .join(".*");
+  // Syncthing matches ignore patterns case-insensitively on Windows, where the runner receives the job.
+  return new RegExp(`^${source}$`, "i");
+}
+
+// Names the queue's own .stignore excludes: Syncthing never delivers such a file, so a job listing one
+// would wait for it until the grace period ran out. Derived from STIGNORE_LINES so the two never drift.
+const STIGNORED_NAMES = STIGNORE_LINES.filter((line) => !line.startsWith("//")).map((line) => {
+  const glob = line.replace(/^\(\?d\)/, "");
+  return { glob, pattern: globToRegExp(glob) };
+});
 
 function violation(path: string, rule: PathRule, detail: string): PathViolation {
   return { path, rule, message: `${JSON.stringify(path)}: ${detail}` };
@@ -118,6 +134,15 @@ export function checkJobPath(path: string): PathViolation | undefined {
     if (isSyncthingArtefact(segment) || isConflictCopy(segment)) {
       return violation(path, "syncthing_name", `uses a name Syncthing reserves or ignores (${segment})`);
     }
+    const ignored = STIGNORED_NAMES.find(({ pattern }) => pattern.test(segment));
+    if (ignored) {
+      return violation(
+        path,
+        "syncthing_name",
+        `${JSON.stringify(segment)} matches the queue's .stignore pattern ${JSON.stringify(ignored.glob)}, ` +
+          "so Syncthing never delivers it; remove it from the job folder",
+      );
+    }
   }
   if (path === JOB_FILE) {
     return violation(path, "reserved_job_file", "job.json at the job root is written by the queue itself");
@@ -146,7 +171,9 @@ export function checkJobPaths(paths: readonly string[]): PathViolation[] {
         violation(
           path,
           "case_clash",
-          `differs from ${JSON.stringify(other)} only in case; Windows cannot hold both`,
+          other === path
+            ? "is listed twice"
+            : `differs from ${JSON.stringify(other)} only in case; Windows cannot hold both`,
         ),
       );
       continue;
