@@ -1,0 +1,58 @@
+import { hostname } from "node:os";
+import { z } from "zod";
+
+/** The Python that runs `.py` scripts when --python is not given: the Windows launcher name, else python3. */
+export function defaultPython(platform: NodeJS.Platform = process.platform): string {
+  return platform === "win32" ? "python" : "python3";
+}
+
+/** A host name usable as a file name on every OS (inbox/.runners/<host>.json). */
+export function safeHostName(name: string = hostname()): string {
+  const cleaned = name
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, "-")
+    .replace(/^[-.]+|[-.]+$/g, "");
+  return cleaned.length > 0 ? cleaned.slice(0, 63) : "runner";
+}
+
+const Seconds = z.number().positive();
+
+/** Every runner option with its default; durations are in seconds (fractions allowed, tests use ~0.5 s). */
+export const RunnerConfigSchema = z.object({
+  /** Queue root holding outbox/, inbox/, archive/. */
+  queueDir: z.string().min(1),
+  /** Local folder (outside the synced ones) holding one work copy per job. */
+  workDir: z.string().min(1),
+  /** Local folder (outside the synced ones) holding the ledger. */
+  stateDir: z.string().min(1),
+  /** Concurrent jobs: usually the number of NX licences. */
+  slots: z.number().int().positive().default(1),
+  python: z.string().min(1).default(defaultPython()),
+  /** Handle what is there, wait for the runs to end, then exit. */
+  once: z.boolean().default(false),
+  host: z.string().min(1).default(safeHostName()),
+  /** Rewrite period of running jobs' job.json and of the runner heartbeat. */
+  heartbeatS: Seconds.default(10),
+  /** Full outbox rescan period: the safety net behind the top-level watch. */
+  rescanS: Seconds.default(15),
+  /** How long a job may stay incomplete before it fails with incomplete_transfer. */
+  graceS: Seconds.default(2 * 60 * 60),
+  /** Quiet time before a plain SYS_19 job (no manifest) is taken as complete. */
+  settleS: Seconds.default(60),
+  /** Runner-wide maximum run time; a job's timeout_s can only shorten it. */
+  maxRuntimeS: Seconds.default(7 * 24 * 60 * 60),
+  /** Time between the polite stop (SIGTERM) and the hard kill of a job's process group on POSIX. */
+  killGraceS: Seconds.default(10),
+  /** How long a finished job's work copy is kept once its outbox entry is gone. */
+  workRetentionS: z
+    .number()
+    .nonnegative()
+    .default(7 * 24 * 60 * 60),
+  /** How long an outbox entry must stay gone before the runner cleans the job up (a rename travels as delete + create). */
+  cleanupDelayS: z.number().nonnegative().default(60),
+  /** Lines of stdout.log put into error.log_tail. */
+  logTailLines: z.number().int().positive().default(30),
+});
+
+export type RunnerConfig = z.infer<typeof RunnerConfigSchema>;
+export type RunnerConfigInput = z.input<typeof RunnerConfigSchema>;

@@ -1,0 +1,82 @@
+import { mkdir } from "node:fs/promises";
+import type { Job, JobStatus } from "../protocol/index.ts";
+import { readJob, transition, update, writeJob } from "../protocol/index.ts";
+import type { RunnerPaths } from "./paths.ts";
+
+/** Fields only a runner writes: a submitter's values for them are dropped before the first publish. */
+const RUNNER_FIELDS = [
+  "seq",
+  "queued_at",
+  "started_at",
+  "finished_at",
+  "heartbeat_at",
+  "runner",
+  "exit_code",
+  "error",
+  "progress",
+  "results",
+] as const;
+
+/** The submitted job as the runner starts from it: status submitted, no runner fields. */
+export function asSubmitted(job: Job): Job {
+  const copy: Record<string, unknown> = { ...job, status: "submitted" };
+  for (const field of RUNNER_FIELDS) delete copy[field];
+  return copy as Job;
+}
+
+/** A job's first inbox view: its submitted form moved into `to` (seq 1). */
+export function firstView(submitted: Job, to: JobStatus, patch: Partial<Job> = {}, now = new Date()): Job {
+  return transition(asSubmitted(submitted), to, patch, now);
+}
+
+/**
+ * The only writer of inbox/<job_id>/job.json. It keeps each job's last published view, so every write
+ * goes through the protocol state machine and increments `seq`.
+ */
+export interface InboxWriter {
+  current(jobId: string): Job | undefined;
+  /** Takes a view written earlier (by this runner before a restart) as the base for the next write. */
+  adopt(job: Job): void;
+  /** Reads the published view back; undefined when missing or unreadable. */
+  read(jobId: string): Promise<Job | undefined>;
+  /** First write of a job, prepared with firstView() (so the ledger can record it before it is published). */
+  publishNew(job: Job): Promise<Job>;
+  transition(jobId: string, to: JobStatus, patch?: Partial<Job>): Promise<Job>;
+  update(jobId: string, patch: Partial<Job>): Promise<Job>;
+  forget(jobId: string): void;
+}
+
+export function createInboxWriter(paths: RunnerPaths, now: () => Date = () => new Date()): InboxWriter {
+  const views = new Map<string, Job>();
+  const write = async (job: Job): Promise<Job> => {
+    const dir = paths.inboxJob(job.job_id);
+    await mkdir(dir, { recursive: true });
+    await writeJob(dir, job);
+    views.set(job.job_id, job);
+    return job;
+  };
+  const view = (jobId: string): Job => {
+    const job = views.get(jobId);
+    if (!job) throw new Error(`${jobId}: no published job.json to change (internal error)`);
+    return job;
+  };
+  return {
+    current: (jobId) => views.get(jobId),
+    adopt: (job) => {
+      views.set(job.job_id, job);
+    },
+    async read(jobId) {
+      try {
+        return await readJob(paths.inboxJob(jobId));
+      } catch {
+        return undefined;
+      }
+    },
+    publishNew: (job) => write(job),
+    transition: (jobId, to, patch = {}) => write(transition(view(jobId), to, patch, now())),
+    update: (jobId, patch) => write(update(view(jobId), patch)),
+    forget: (jobId) => {
+      views.delete(jobId);
+    },
+  };
+}

@@ -1,0 +1,142 @@
+import type { Job, JobError } from "../protocol/index.ts";
+import { CancelRequestSchema, errnoCode, isTerminal, pathExists, readJsonFile } from "../protocol/index.ts";
+import type { RunnerContext } from "./context.ts";
+import { firstView } from "./inbox-writer.ts";
+import type { IntakeContext } from "./job-intake.ts";
+import { examineJob } from "./job-intake.ts";
+import { stopRun } from "./job-run.ts";
+import type { TerminalStatus } from "./ledger.ts";
+
+/** The cancel request for a job, described for error.message; undefined when there is none. */
+export async function readCancelRequest(ctx: RunnerContext, jobId: string): Promise<string | undefined> {
+  let raw: unknown;
+  try {
+    raw = await readJsonFile(ctx.paths.cancelRequest(jobId));
+  } catch (error) {
+    if (errnoCode(error) === "ENOENT") return undefined;
+    return "cancel requested (the request file could not be read)";
+  }
+  const parsed = CancelRequestSchema.safeParse(raw);
+  if (!parsed.success) return "cancel requested (the request file is not a valid cancel request)";
+  const { requested_by, reason } = parsed.data;
+  return `cancelled at the request of ${requested_by}${reason ? `: ${reason}` : ""}`;
+}
+
+export function intakeContext(ctx: RunnerContext): IntakeContext {
+  return {
+    paths: ctx.paths,
+    config: ctx.config,
+    platform: ctx.platform,
+    pending: ctx.pending,
+    hasCancelRequest: async (jobId) => (await readCancelRequest(ctx, jobId)) !== undefined,
+    nowMs: () => ctx.now().getTime(),
+  };
+}
+
+/** Closes a job that never ran (rejected, incomplete, cancelled early): ledger first, then its inbox job.json. */
+async function refuse(ctx: RunnerContext, job: Job, status: TerminalStatus, error: JobError): Promise<void> {
+  const final = firstView(job, status, { error, runner: ctx.runnerInfo, exit_code: null }, ctx.now());
+  await ctx.ledger.append({
+    event: "refused",
+    job_id: job.job_id,
+    at: ctx.now().toISOString(),
+    status,
+    job: final,
+  });
+  await ctx.inbox.publishNew(final);
+  ctx.pending.delete(job.job_id);
+  ctx.log(status, job.job_id, `${error.kind}: ${error.message}`);
+}
+
+function noteOnce(
+  ctx: RunnerContext,
+  key: string,
+  event: string,
+  jobId: string | undefined,
+  detail?: string,
+): void {
+  if (ctx.noted.has(key)) return;
+  ctx.noted.add(key);
+  ctx.log(event, jobId, detail);
+}
+
+/** Looks at outbox/<name> once. Call inside the name's serial lane. */
+export async function considerEntry(ctx: RunnerContext, name: string): Promise<void> {
+  if (name.startsWith(".")) return;
+  const known = ctx.ledger.get(name);
+  if (known) {
+    if (
+      known.cleaned_at !== undefined ||
+      (known.status !== undefined && !(await pathExists(ctx.paths.inboxJob(name))))
+    ) {
+      noteOnce(
+        ctx,
+        `again:${name}`,
+        "ignored",
+        name,
+        "this job id was already handled (ledger): it never runs twice",
+      );
+    }
+    return;
+  }
+  const result = await examineJob(intakeContext(ctx), name);
+  switch (result.kind) {
+    case "ignore":
+      if (result.reason !== "the job folder is gone")
+        noteOnce(ctx, `ignore:${name}`, "ignored", undefined, result.reason);
+      return;
+    case "wait":
+      noteOnce(ctx, `wait:${name}:${result.reason}`, "waiting", name, result.reason);
+      return;
+    case "reject":
+      await refuse(ctx, result.job, "failed", result.error);
+      return;
+    case "cancel": {
+      const message = (await readCancelRequest(ctx, name)) ?? "cancel requested";
+      await refuse(ctx, result.job, "cancelled", {
+        kind: "cancelled",
+        message: `${message} (before it started)`,
+      });
+      return;
+    }
+    case "accept": {
+      const queued = firstView(result.job, "queued", { runner: ctx.runnerInfo }, ctx.now());
+      await ctx.ledger.append({ event: "accepted", job_id: name, at: ctx.now().toISOString(), job: queued });
+      await ctx.inbox.publishNew(queued);
+      for (const note of result.notes) ctx.log("note", name, note);
+      ctx.log("queued", name, `${queued.files?.length ?? 0} files verified`);
+      ctx.scheduler.enqueue(name, queued.queued_at ?? ctx.now().toISOString());
+      ctx.pump();
+      return;
+    }
+  }
+}
+
+/** Honours outbox/.cancel/<jobId>.json. Call inside the job's serial lane. */
+export async function considerCancel(ctx: RunnerContext, jobId: string): Promise<void> {
+  const known = ctx.ledger.get(jobId);
+  if (!known) {
+    // Not accepted yet: intake sees the request and closes the job as cancelled once its job.json is here.
+    await considerEntry(ctx, jobId);
+    return;
+  }
+  if (known.status !== undefined) return;
+  const view = ctx.inbox.current(jobId);
+  if (view && isTerminal(view.status)) return;
+  const message = (await readCancelRequest(ctx, jobId)) ?? "cancel requested";
+  if (ctx.scheduler.dequeue(jobId)) {
+    await ctx.inbox.transition(jobId, "cancelled", {
+      error: { kind: "cancelled", message: `${message} (while queued)` },
+    });
+    await ctx.ledger.append({
+      event: "finished",
+      job_id: jobId,
+      at: ctx.now().toISOString(),
+      status: "cancelled",
+    });
+    ctx.log("cancelled", jobId, "while queued");
+    ctx.pump();
+    return;
+  }
+  if (ctx.active.has(jobId)) await stopRun(ctx, jobId, { kind: "cancelled", message });
+}

@@ -1,0 +1,56 @@
+import path from "node:path";
+import { watch } from "chokidar";
+import { CANCEL_DIR } from "../protocol/index.ts";
+import type { RunnerPaths } from "./paths.ts";
+
+export interface WatchHandlers {
+  /** Something changed at outbox/<name> (a job folder appeared, vanished or was touched). */
+  onEntry(name: string): void;
+  /** outbox/.cancel/<jobId>.json appeared or changed. */
+  onCancel(jobId: string): void;
+  /** Periodic safety net: files inside job folders are not watched, so each rescan looks at everything. */
+  onRescan(): void;
+  onError(error: unknown): void;
+}
+
+export interface JobWatcher {
+  close(): Promise<void>;
+}
+
+/** Maps a watch event's path to what it is about; undefined for anything else. */
+export function classifyOutboxPath(
+  outbox: string,
+  changed: string,
+): { entry: string } | { cancel: string } | undefined {
+  const relative = path.relative(outbox, changed);
+  if (relative === "" || relative.startsWith("..") || path.isAbsolute(relative)) return undefined;
+  const [first, second, ...rest] = relative.split(path.sep);
+  if (first === undefined) return undefined;
+  if (first === CANCEL_DIR) {
+    if (second === undefined || rest.length > 0 || !second.endsWith(".json")) return undefined;
+    return { cancel: second.slice(0, -".json".length) };
+  }
+  return { entry: first };
+}
+
+/**
+ * Watches outbox/ and outbox/.cancel/ at their top level only: a deep watch over large model folders
+ * costs handles and events for nothing, and the rescan catches files arriving inside a job folder.
+ */
+export function watchOutbox(paths: RunnerPaths, rescanMs: number, handlers: WatchHandlers): JobWatcher {
+  const watcher = watch([paths.queue.outbox, paths.queue.cancelDir], { depth: 0, ignoreInitial: true });
+  watcher.on("all", (_event, changed) => {
+    const what = classifyOutboxPath(paths.queue.outbox, changed);
+    if (!what) return;
+    if ("cancel" in what) handlers.onCancel(what.cancel);
+    else handlers.onEntry(what.entry);
+  });
+  watcher.on("error", handlers.onError);
+  const timer = setInterval(handlers.onRescan, rescanMs);
+  return {
+    async close() {
+      clearInterval(timer);
+      await watcher.close();
+    },
+  };
+}

@@ -1,0 +1,45 @@
+/** Which queued jobs start next: oldest accepted first, at most `slots` at a time (NX licences). */
+export interface Scheduler {
+  enqueue(jobId: string, queuedAt: string): void;
+  /** Takes a queued job off the queue (cancelled); false when it was not queued. */
+  dequeue(jobId: string): boolean;
+  /** Jobs to start now; they count as running until finish(). */
+  takeStartable(): string[];
+  finish(jobId: string): void;
+  queued(): string[];
+  running(): string[];
+  isQueued(jobId: string): boolean;
+  isRunning(jobId: string): boolean;
+}
+
+export function createScheduler(slots: number): Scheduler {
+  const waiting = new Map<string, string>();
+  const active = new Set<string>();
+  const order = (): string[] =>
+    [...waiting.entries()]
+      .sort(([a, at], [b, bt]) => (at < bt ? -1 : at > bt ? 1 : a < b ? -1 : a > b ? 1 : 0))
+      .map(([id]) => id);
+  return {
+    enqueue(jobId, queuedAt) {
+      if (!active.has(jobId)) waiting.set(jobId, queuedAt);
+    },
+    dequeue: (jobId) => waiting.delete(jobId),
+    takeStartable() {
+      const started: string[] = [];
+      for (const jobId of order()) {
+        if (active.size >= slots) break;
+        waiting.delete(jobId);
+        active.add(jobId);
+        started.push(jobId);
+      }
+      return started;
+    },
+    finish(jobId) {
+      active.delete(jobId);
+    },
+    queued: order,
+    running: () => [...active],
+    isQueued: (jobId) => waiting.has(jobId),
+    isRunning: (jobId) => active.has(jobId),
+  };
+}

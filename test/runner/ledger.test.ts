@@ -1,0 +1,96 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, expect, test } from "vitest";
+import type { Job } from "../../protocol/index.ts";
+import { LEDGER_FILE, openLedger, parseLedger } from "../../runner/ledger.ts";
+
+const JOB: Job = {
+  job_id: "job-20260210-143022-starspec-wfe",
+  created_at: "2026-02-10T14:30:22Z",
+  created_by: "study-builder",
+  project: "starspec-m1-wfe",
+  channel: "#starspec-m1-wfe",
+  type: "optimization",
+  script: "run_optimization.py",
+  args: ["--start"],
+  status: "queued",
+  notify: { on_complete: true, on_fail: true },
+  seq: 1,
+};
+const AT = "2026-02-10T14:31:00.000Z";
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "atomizer-ledger-"));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+test("records survive a reopen and build each job's history", async () => {
+  const ledger = await openLedger(dir);
+  await ledger.append({ event: "accepted", job_id: JOB.job_id, at: AT, job: JOB });
+  await ledger.append({ event: "started", job_id: JOB.job_id, at: AT });
+  await ledger.append({ event: "pid", job_id: JOB.job_id, at: AT, pid: 4242 });
+  await ledger.close();
+  const again = await openLedger(dir);
+  expect(again.get(JOB.job_id)).toMatchObject({ accepted_at: AT, started_at: AT, pid: 4242, refused: false });
+  expect(again.get(JOB.job_id)?.status).toBeUndefined();
+  await again.append({ event: "finished", job_id: JOB.job_id, at: AT, status: "completed" });
+  await again.close();
+  const text = await readFile(path.join(dir, LEDGER_FILE), "utf8");
+  expect(text.trim().split("\n")).toHaveLength(4);
+  expect(parseLedger(text).get(JOB.job_id)?.status).toBe("completed");
+});
+
+test.each([
+  { name: "torn last line", tail: '{"event":"started","job_id":"job-2026', warnings: 0 },
+  { name: "torn last line that is valid JSON but not a record", tail: '{"event":"started"}', warnings: 0 },
+])("a $name is dropped, and the next append starts on its own line", async ({ tail, warnings }) => {
+  const seen: string[] = [];
+  await writeFile(
+    path.join(dir, LEDGER_FILE),
+    `${JSON.stringify({ event: "accepted", job_id: JOB.job_id, at: AT, job: JOB })}\n${tail}`,
+  );
+  const ledger = await openLedger(dir, (m) => seen.push(m));
+  expect(seen).toHaveLength(warnings);
+  expect(ledger.get(JOB.job_id)?.started_at).toBeUndefined();
+  await ledger.append({ event: "started", job_id: JOB.job_id, at: AT });
+  await ledger.close();
+  const reread = parseLedger(await readFile(path.join(dir, LEDGER_FILE), "utf8"));
+  expect(reread.get(JOB.job_id)?.started_at).toBe(AT);
+});
+
+test("a bad line in the middle is reported and skipped, the rest still counts", () => {
+  const seen: string[] = [];
+  const text = [
+    JSON.stringify({ event: "accepted", job_id: JOB.job_id, at: AT, job: JOB }),
+    "garbage",
+    JSON.stringify({
+      event: "refused",
+      job_id: "job-20260210-143023-other-study",
+      at: AT,
+      status: "failed",
+      job: { ...JOB, job_id: "job-20260210-143023-other-study", status: "failed" },
+    }),
+    "",
+  ].join("\n");
+  const entries = parseLedger(text, (m) => seen.push(m));
+  expect(seen).toEqual(["ledger line 2 is not JSON; skipped"]);
+  expect(entries.get("job-20260210-143023-other-study")).toMatchObject({ refused: true, status: "failed" });
+  expect(entries.size).toBe(2);
+});
+
+test("concurrent appends are serialized, none is lost", async () => {
+  const ledger = await openLedger(dir);
+  const ids = Array.from(
+    { length: 20 },
+    (_, i) => `job-20260210-1430${String(i).padStart(2, "0")}-starspec-wfe`,
+  );
+  await Promise.all(
+    ids.map((id) => ledger.append({ event: "accepted", job_id: id, at: AT, job: { ...JOB, job_id: id } })),
+  );
+  await ledger.close();
+  expect(parseLedger(await readFile(path.join(dir, LEDGER_FILE), "utf8")).size).toBe(20);
+});
