@@ -1,0 +1,31 @@
+import { archiveText } from "../mcp/tool-text.ts";
+import { archiveJob } from "../operations/archive-job.ts";
+import {
+  out,
+  outJson,
+  parse,
+  QUEUE_OPTIONS,
+  queueRoot,
+  runCli,
+  UsageError,
+  withContext,
+} from "./cli-support.ts";
+
+const USAGE = `usage: atomizer-jobs archive JOB_ID [--queue DIR] [--json]
+
+Copies a finished job and its results to archive/<job_id>-<UTC stamp>/, verifies the copy and
+removes the job's outbox entry.`;
+
+export function run(argv: string[]): Promise<number> {
+  return runCli(argv, USAGE, async () => {
+    const { values, positionals } = parse(argv, QUEUE_OPTIONS, USAGE);
+    const [jobId] = positionals;
+    if (!jobId || positionals.length > 1) throw new UsageError(`give one JOB_ID\n\n${USAGE}`);
+    return withContext({ queueRoot: queueRoot(values.queue, USAGE), withIndex: false }, async (ctx) => {
+      const result = await archiveJob(ctx, { job_id: jobId });
+      if (values.json) outJson(result);
+      else out(archiveText(result));
+      return 0;
+    });
+  });
+}

@@ -1,0 +1,29 @@
+import { runnersText } from "../mcp/tool-text.ts";
+import { runnerStatus } from "../operations/runner-status.ts";
+import {
+  out,
+  outJson,
+  parse,
+  QUEUE_OPTIONS,
+  queueRoot,
+  runCli,
+  UsageError,
+  withContext,
+} from "./cli-support.ts";
+
+const USAGE = `usage: atomizer-jobs runners [--queue DIR] [--json]
+
+Shows every runner that published a heartbeat, and whether it has gone silent.`;
+
+export function run(argv: string[]): Promise<number> {
+  return runCli(argv, USAGE, async () => {
+    const { values, positionals } = parse(argv, QUEUE_OPTIONS, USAGE);
+    if (positionals.length > 0) throw new UsageError(`unexpected ${positionals.join(" ")}\n\n${USAGE}`);
+    return withContext({ queueRoot: queueRoot(values.queue, USAGE), withIndex: false }, async (ctx) => {
+      const result = await runnerStatus(ctx);
+      if (values.json) outJson(result);
+      else out(runnersText(result).filter((line) => !line.startsWith("next:")));
+      return 0;
+    });
+  });
+}

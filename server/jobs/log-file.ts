@@ -1,0 +1,96 @@
+import { open } from "node:fs/promises";
+import { errnoCode } from "../../protocol/index.ts";
+
+export interface LogRange {
+  /** Decoded text; cut at a whole UTF-8 character so the next read resumes cleanly. */
+  text: string;
+  offset: number;
+  next_offset: number;
+  size: number;
+  eof: boolean;
+  /** The file is smaller than the offset asked for: it was replaced, so reading restarted at 0. */
+  restarted: boolean;
+}
+
+function sequenceLength(lead: number): number {
+  if (lead >= 0xf0) return 4;
+  if (lead >= 0xe0) return 3;
+  if (lead >= 0xc0) return 2;
+  return 1;
+}
+
+/** Length of `bytes` without a trailing, incomplete UTF-8 sequence. */
+export function completeUtf8Length(bytes: Uint8Array): number {
+  for (let back = 1; back <= Math.min(4, bytes.length); back++) {
+    const index = bytes.length - back;
+    const byte = bytes[index] ?? 0;
+    if ((byte & 0xc0) !== 0x80) {
+      return index + sequenceLength(byte) > bytes.length ? index : bytes.length;
+    }
+  }
+  return bytes.length;
+}
+
+/** Reads up to `maxBytes` of a log from `offset`; undefined when the log does not exist (yet). */
+export async function readLogRange(
+  path: string,
+  offset: number,
+  maxBytes: number,
+): Promise<LogRange | undefined> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, "r");
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw error;
+  }
+  try {
+    const { size } = await handle.stat();
+    const restarted = offset > size;
+    const start = restarted ? 0 : offset;
+    const length = Math.min(maxBytes, size - start);
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = length > 0 ? await handle.read(buffer, 0, length, start) : { bytesRead: 0 };
+    const usable = bytesRead === size - start ? bytesRead : completeUtf8Length(buffer.subarray(0, bytesRead));
+    const next = start + usable;
+    return {
+      text: buffer.subarray(0, usable).toString("utf8"),
+      offset: start,
+      next_offset: next,
+      size,
+      eof: next >= size,
+      restarted,
+    };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The last lines of a log within `maxBytes`; the first, partial line of the window is dropped. */
+export async function readLogTail(
+  path: string,
+  maxBytes: number,
+  maxLines = 20,
+): Promise<string[] | undefined> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, "r");
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw error;
+  }
+  try {
+    const { size } = await handle.stat();
+    const start = Math.max(0, size - maxBytes);
+    const buffer = Buffer.alloc(size - start);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, start);
+    let lines = buffer.subarray(0, bytesRead).toString("utf8").split(/\r?\n/);
+    if (start > 0) lines = lines.slice(1);
+    if (lines.at(-1) === "") lines.pop();
+    return lines.slice(-maxLines);
+  } finally {
+    await handle.close();
+  }
+}

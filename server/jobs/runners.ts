@@ -1,0 +1,82 @@
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import type { QueuePaths } from "../../protocol/index.ts";
+import {
+  describeZodError,
+  errnoCode,
+  isConflictCopy,
+  isSyncthingArtefact,
+  RunnerHeartbeatSchema,
+  readJsonFile,
+} from "../../protocol/index.ts";
+
+export const RunnerViewSchema = z.object({
+  host: z.string(),
+  version: z.string().optional(),
+  pid: z.number().optional(),
+  slots: z.number().optional(),
+  running: z.array(z.string()),
+  queued: z.array(z.string()),
+  started_at: z.string().optional(),
+  last_seen: z.string().optional(),
+  interval_s: z.number().optional(),
+  age_s: z.number().optional(),
+  silent: z.boolean(),
+  problem: z.string().optional(),
+});
+export type RunnerView = z.infer<typeof RunnerViewSchema>;
+
+/** A runner not heard from for this many intervals is silent (PROTOCOL.md section 9). */
+export const SILENT_AFTER_INTERVALS = 3;
+
+/** Every runner heartbeat in inbox/.runners/, newest first; an unreadable file is listed with its problem. */
+export async function readRunners(queue: QueuePaths, now: Date): Promise<RunnerView[]> {
+  let names: string[];
+  try {
+    names = await readdir(queue.runnersDir);
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === "ENOENT" || code === "ENOTDIR") return [];
+    throw error;
+  }
+  const views: RunnerView[] = [];
+  for (const name of names) {
+    if (
+      !name.endsWith(".json") ||
+      isSyncthingArtefact(name) ||
+      isConflictCopy(name) ||
+      name.startsWith(".")
+    ) {
+      continue;
+    }
+    const host = name.slice(0, -".json".length);
+    try {
+      const parsed = RunnerHeartbeatSchema.safeParse(await readJsonFile(join(queue.runnersDir, name)));
+      if (!parsed.success) {
+        views.push({ host, running: [], queued: [], silent: true, problem: describeZodError(parsed.error) });
+        continue;
+      }
+      const beat = parsed.data;
+      const age = Math.max(0, (now.getTime() - Date.parse(beat.last_seen)) / 1000);
+      views.push({
+        host: beat.host,
+        version: beat.version,
+        ...(beat.pid !== undefined ? { pid: beat.pid } : {}),
+        slots: beat.slots,
+        running: beat.running,
+        queued: beat.queued,
+        started_at: beat.started_at,
+        last_seen: beat.last_seen,
+        interval_s: beat.interval_s,
+        age_s: Math.round(age),
+        silent: age > SILENT_AFTER_INTERVALS * beat.interval_s,
+      });
+    } catch (error) {
+      const code = errnoCode(error);
+      if (code === "ENOENT") continue;
+      views.push({ host, running: [], queued: [], silent: true, problem: (error as Error).message });
+    }
+  }
+  return views.sort((a, b) => (b.last_seen ?? "").localeCompare(a.last_seen ?? ""));
+}

@@ -1,0 +1,154 @@
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import type { TokenTable } from "../config/auth-config.ts";
+import type { Identity } from "../config/roles.ts";
+import type { ServerContext } from "../context.ts";
+import { buildMcpServer } from "./build-server.ts";
+import { RoleGuardTransport } from "./role-guard-transport.ts";
+
+export interface HttpOptions {
+  host: string;
+  port: number;
+  tokens: TokenTable;
+}
+
+export interface HttpServerHandle {
+  url: string;
+  close: () => Promise<void>;
+}
+
+interface Session {
+  identity: Identity;
+  transport: StreamableHTTPServerTransport;
+  close: () => Promise<void>;
+}
+
+const MAX_BODY = 4 * 1024 * 1024;
+const MCP_PATH = "/mcp";
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { "content-type": "application/json", ...headers });
+  res.end(JSON.stringify(body));
+}
+
+function rpcError(message: string, code = -32000): unknown {
+  return { jsonrpc: "2.0", error: { code, message }, id: null };
+}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw new Error(`request body over ${MAX_BODY} bytes`);
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  return text.length > 0 ? JSON.parse(text) : undefined;
+}
+
+/**
+ * Streamable HTTP with stateful sessions (resource subscriptions need them). Every request must carry
+ * a bearer token from the --config file; each session gets an McpServer built for its caller's role,
+ * and only that caller may use the session.
+ */
+export async function serveHttp(ctx: ServerContext, options: HttpOptions): Promise<HttpServerHandle> {
+  const sessions = new Map<string, Session>();
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    if (url.pathname !== MCP_PATH) {
+      sendJson(res, 404, { error: `not found; the MCP endpoint is ${MCP_PATH}` });
+      return;
+    }
+    const header = req.headers.authorization ?? "";
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const identity = match?.[1] ? options.tokens.lookup(match[1]) : undefined;
+    if (!identity) {
+      sendJson(
+        res,
+        401,
+        rpcError(match ? "invalid bearer token" : "missing bearer token: send Authorization: Bearer <token>"),
+        {
+          "www-authenticate": match
+            ? 'Bearer realm="atomizer-jobs", error="invalid_token"'
+            : 'Bearer realm="atomizer-jobs"',
+        },
+      );
+      return;
+    }
+    const sessionId = req.headers["mcp-session-id"];
+    const body = req.method === "POST" ? await readBody(req) : undefined;
+    if (typeof sessionId === "string") {
+      const session = sessions.get(sessionId);
+      if (!session) {
+        sendJson(res, 404, rpcError("unknown or expired session; initialize a new one", -32001));
+        return;
+      }
+      if (session.identity.agent !== identity.agent) {
+        sendJson(res, 403, rpcError("this session belongs to another agent"));
+        return;
+      }
+      await session.transport.handleRequest(req, res, body);
+      return;
+    }
+    if (req.method !== "POST" || !isInitializeRequest(body)) {
+      sendJson(res, 400, rpcError("no mcp-session-id: start with an initialize request"));
+      return;
+    }
+    const { server, dispose } = buildMcpServer(ctx, identity);
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => {
+        sessions.set(id, {
+          identity,
+          transport,
+          close: async () => {
+            dispose();
+            await server.close().catch(() => undefined);
+          },
+        });
+      },
+    });
+    const guarded = new RoleGuardTransport(transport, identity);
+    guarded.onclose = () => {
+      const id = transport.sessionId;
+      if (id) sessions.delete(id);
+      dispose();
+    };
+    await server.connect(guarded);
+    await transport.handleRequest(req, res, body);
+  };
+
+  const http = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      sendJson(res, error instanceof SyntaxError ? 400 : 500, rpcError(`request failed: ${message}`));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    http.once("error", reject);
+    http.listen(options.port, options.host, () => resolve());
+  });
+  const address = http.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}${MCP_PATH}`,
+    close: async () => {
+      for (const session of [...sessions.values()]) await session.close();
+      sessions.clear();
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+}

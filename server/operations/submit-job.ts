@@ -1,0 +1,356 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import type { FileEntry, Job, SubmittedJob } from "../../protocol/index.ts";
+import {
+  checkJobPath,
+  checkJobPaths,
+  copyAndHashFile,
+  hashFile,
+  JOB_FILE,
+  makeJobId,
+  pathExists,
+  publishDirectory,
+  README_FILE,
+  removeTree,
+  SCHEMA_VERSION,
+  SPEC_FILE,
+  SubmittedJobSchema,
+  slugify,
+  withCollisionSuffix,
+  writeJsonAtomic,
+} from "../../protocol/index.ts";
+import type { ServerContext } from "../context.ts";
+import { findArchiveDirs, readJobAt } from "../jobs/job-files.ts";
+import { JobIndex } from "../jobs/job-index.ts";
+import { describeFinding, findAbsolutePaths } from "../submit/absolute-paths.ts";
+import { generateReadme } from "../submit/readme.ts";
+import { checkAtomizerSpec } from "../submit/spec-check.ts";
+import { collectStudyFiles } from "../submit/study-files.ts";
+import { OperationError } from "./operation-error.ts";
+
+export const SubmitJobInput = {
+  study_dir: z
+    .string()
+    .min(1)
+    .describe("folder on this host with the script, atomizer_spec.json, README.md, 1_setup/"),
+  name: z
+    .string()
+    .min(1)
+    .max(120)
+    .describe('descriptive job name, e.g. "starspec m1 wfe sweep" (becomes the id\'s slug)'),
+  project: z
+    .string()
+    .regex(/^[a-z0-9]+(?:[-_][a-z0-9]+)*$/, "project must be a slug like starspec-m1-wfe")
+    .describe("project slug, e.g. starspec-m1-wfe"),
+  channel: z.string().max(100).optional().describe("team channel to notify (default #<project>)"),
+  type: z.string().min(1).max(50).optional().describe("job type (default optimization)"),
+  script: z.string().min(1).optional().describe("job-relative script to run (default run_optimization.py)"),
+  args: z.array(z.string().max(1000)).max(100).optional().describe('script arguments, e.g. ["--start"]'),
+  notify: z
+    .object({ on_complete: z.boolean(), on_fail: z.boolean() })
+    .optional()
+    .describe("notify the channel on completion/failure (default both true)"),
+  timeout_s: z
+    .number()
+    .int()
+    .positive()
+    .max(30 * 24 * 3600)
+    .optional()
+    .describe("wall-clock limit in seconds"),
+  readme: z.string().max(50_000).optional().describe("README.md text when the folder has none"),
+  idempotency_key: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe("retry-safe key: the same key and content returns the existing job"),
+};
+const SubmitJobInputSchema = z.object(SubmitJobInput);
+export type SubmitJobArgs = z.infer<typeof SubmitJobInputSchema>;
+
+export const SubmitJobOutput = {
+  job_id: z.string(),
+  status: z.literal("submitted"),
+  created_at: z.string(),
+  created_by: z.string(),
+  outbox_dir: z.string(),
+  files: z.number().int(),
+  bytes: z.number().int(),
+  readme: z.enum(["present", "from_text", "generated"]),
+  skipped: z.array(z.string()),
+  /** True when an earlier submission with the same idempotency_key and content was returned. */
+  existing: z.boolean(),
+  next: z.string(),
+};
+const SubmitJobOutputSchema = z.object(SubmitJobOutput);
+export type SubmitJobResult = z.infer<typeof SubmitJobOutputSchema>;
+
+const SCRIPT_DEFAULT = "run_optimization.py";
+const MAX_PUBLISH_ATTEMPTS = 50;
+
+function refuse(problems: readonly string[], hint: string): never {
+  const shown = problems.slice(0, 15);
+  const more = problems.length > shown.length ? `\n  ... and ${problems.length - shown.length} more` : "";
+  throw new OperationError(
+    "invalid_argument",
+    `submission refused, nothing was published:\n  ${shown.join("\n  ")}${more}`,
+    hint,
+    { problems: shown },
+  );
+}
+
+/** Second resolution is what job ids and SYS_19's created_at use. */
+function isoSeconds(at: Date): string {
+  return at.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+interface JobContent {
+  project: string;
+  channel: string;
+  type: string;
+  script: string;
+  args: string[];
+  notify: { on_complete: boolean; on_fail: boolean };
+  files: FileEntry[];
+  timeout_s?: number;
+}
+
+function sameContent(existing: Job, wanted: JobContent, slug: string): boolean {
+  const existingSlug = existing.job_id.replace(/^job-\d{8}-\d{6}-/, "");
+  const slugMatches = existingSlug === slug || new RegExp(`^${slug}-\\d+$`).test(existingSlug);
+  const manifest = (files: readonly FileEntry[] | undefined) =>
+    JSON.stringify((files ?? []).map((file) => [file.path, file.size, file.sha256]));
+  return (
+    slugMatches &&
+    existing.project === wanted.project &&
+    existing.channel === wanted.channel &&
+    existing.type === wanted.type &&
+    existing.script === wanted.script &&
+    JSON.stringify(existing.args) === JSON.stringify(wanted.args) &&
+    existing.notify.on_complete === wanted.notify.on_complete &&
+    existing.notify.on_fail === wanted.notify.on_fail &&
+    existing.timeout_s === wanted.timeout_s &&
+    manifest(existing.files) === manifest(wanted.files)
+  );
+}
+
+async function findByIdempotencyKey(ctx: ServerContext, key: string): Promise<Job | undefined> {
+  const owned = ctx.index ? undefined : new JobIndex(ctx.queue);
+  const index = ctx.index ?? owned;
+  if (!index) return undefined;
+  try {
+    await index.start();
+    for (const row of index.rows()) {
+      if (row.idempotency_key !== key) continue;
+      for (const dir of [join(ctx.queue.inbox, row.job_id), join(ctx.queue.outbox, row.job_id)]) {
+        const read = await readJobAt(dir);
+        if (read.kind === "ok") return read.job;
+      }
+      const archives = index.archiveDirs(row.job_id);
+      if (archives[0]) {
+        const read = await readJobAt(join(ctx.queue.archive, archives[0]));
+        if (read.kind === "ok") return read.job;
+      }
+    }
+    return undefined;
+  } finally {
+    await owned?.close();
+  }
+}
+
+async function idTaken(ctx: ServerContext, jobId: string): Promise<boolean> {
+  if (await pathExists(join(ctx.queue.outbox, jobId))) return true;
+  if (await pathExists(join(ctx.queue.inbox, jobId))) return true;
+  const archived = ctx.index ? ctx.index.archiveDirs(jobId) : await findArchiveDirs(ctx.queue, jobId);
+  return archived.length > 0;
+}
+
+/**
+ * Checks everything first (paths, script, spec, absolute paths, README), then copies and hashes each
+ * file in one pass into <queue>/.staging/, writes job.json last and renames the folder into outbox/.
+ * Nothing reaches outbox/ unless the whole job is valid.
+ */
+export function submitJob(ctx: ServerContext, args: SubmitJobArgs, agent: string): Promise<SubmitJobResult> {
+  const key = args.idempotency_key;
+  return key === undefined
+    ? submitOnce(ctx, args, agent)
+    : ctx.submitLocks.run(key, () => submitOnce(ctx, args, agent));
+}
+
+async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string): Promise<SubmitJobResult> {
+  let slug: string;
+  try {
+    slug = slugify(args.name);
+  } catch (error) {
+    throw new OperationError(
+      "invalid_argument",
+      (error as Error).message,
+      "choose a name that describes the study",
+    );
+  }
+  const script = (args.script ?? SCRIPT_DEFAULT).replace(/^\.\//, "");
+  const scriptProblem = checkJobPath(script);
+  if (scriptProblem)
+    refuse([`script ${scriptProblem.message}`], "give the script's path relative to study_dir");
+
+  const listing = await collectStudyFiles(args.study_dir, ctx.allowRoots);
+  const problems = [...listing.problems];
+  const paths = listing.files.map((file) => file.path);
+  const hasReadme = paths.includes(README_FILE);
+  const readmeMode: SubmitJobResult["readme"] = hasReadme
+    ? "present"
+    : args.readme !== undefined
+      ? "from_text"
+      : "generated";
+  const allPaths = hasReadme ? paths : [...paths, README_FILE];
+  for (const violation of checkJobPaths(allPaths))
+    problems.push(`${violation.message} (rule ${violation.rule})`);
+  const bySource = new Map(listing.files.map((file) => [file.path, file.source]));
+  const scriptSource = bySource.get(script);
+  if (!scriptSource) {
+    problems.push(
+      `script ${script} is not in ${listing.root}; files at the top: ${
+        paths
+          .filter((p) => !p.includes("/"))
+          .slice(0, 8)
+          .join(", ") || "(none)"
+      }`,
+    );
+  }
+  const specSource = bySource.get(SPEC_FILE);
+  if (specSource) problems.push(...(await checkAtomizerSpec(specSource, SPEC_FILE)));
+  for (const [path, source] of [
+    [script, scriptSource],
+    [SPEC_FILE, specSource],
+  ] as const) {
+    if (!source) continue;
+    for (const finding of await findAbsolutePaths(source, path)) {
+      problems.push(`${describeFinding(finding)} (SYS_19 rule 5: relative paths only)`);
+    }
+  }
+  if (problems.length > 0) {
+    refuse(
+      problems,
+      'fix these in the study folder (use paths relative to the script, e.g. Path(__file__).parent / "1_setup") and submit again',
+    );
+  }
+
+  const channel = args.channel ?? `#${args.project}`;
+  const type = args.type ?? "optimization";
+  const jobArgs = args.args ?? [];
+  const notify = args.notify ?? { on_complete: true, on_fail: true };
+  await mkdir(ctx.stagingDir, { recursive: true });
+  const staging = join(ctx.stagingDir, `submit-${slug.slice(0, 20)}-${randomBytes(6).toString("hex")}`);
+  try {
+    await mkdir(staging);
+    const files: FileEntry[] = [];
+    for (const file of listing.files) {
+      const hashed = await copyAndHashFile(file.source, join(staging, ...file.path.split("/")));
+      files.push({ path: file.path, ...hashed });
+    }
+    if (!hasReadme) {
+      const text =
+        args.readme ??
+        generateReadme({
+          name: args.name,
+          project: args.project,
+          channel,
+          type,
+          script,
+          args: jobArgs,
+          createdBy: agent,
+          timeoutS: args.timeout_s,
+          files,
+        });
+      const target = join(staging, README_FILE);
+      await writeFile(target, text.endsWith("\n") ? text : `${text}\n`);
+      files.push({ path: README_FILE, ...(await hashFile(target)) });
+    }
+    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const bytes = files.reduce((sum, file) => sum + file.size, 0);
+    const content: JobContent & Partial<SubmittedJob> = {
+      project: args.project,
+      channel,
+      type,
+      script,
+      args: jobArgs,
+      notify,
+      schema_version: SCHEMA_VERSION,
+      files,
+      ...(args.timeout_s !== undefined ? { timeout_s: args.timeout_s } : {}),
+      ...(args.idempotency_key !== undefined ? { idempotency_key: args.idempotency_key } : {}),
+    };
+    const base = {
+      outbox_dir: "",
+      files: files.length,
+      bytes,
+      readme: readmeMode,
+      skipped: listing.skipped.slice(0, 50),
+    };
+    if (args.idempotency_key !== undefined) {
+      const existing = await findByIdempotencyKey(ctx, args.idempotency_key);
+      if (existing) {
+        if (!sameContent(existing, content, slug)) {
+          throw new OperationError(
+            "conflict",
+            `idempotency_key ${JSON.stringify(args.idempotency_key)} was already used for ${existing.job_id} with different content (name, parameters or files)`,
+            "use a new idempotency_key for a changed study, or check job_status of the existing job",
+            { job_id: existing.job_id },
+          );
+        }
+        return {
+          ...base,
+          job_id: existing.job_id,
+          status: "submitted",
+          created_at: existing.created_at,
+          created_by: existing.created_by,
+          outbox_dir: join(ctx.queue.outbox, existing.job_id),
+          existing: true,
+          next: `next: job_status {job_id: "${existing.job_id}"} (this key was submitted before; no second job was made)`,
+        };
+      }
+    }
+    const now = ctx.now();
+    const baseId = makeJobId(args.name, now);
+    for (let attempt = 1; attempt <= MAX_PUBLISH_ATTEMPTS; attempt++) {
+      const jobId = attempt === 1 ? baseId : withCollisionSuffix(baseId, attempt);
+      if (await idTaken(ctx, jobId)) continue;
+      const job = SubmittedJobSchema.parse({
+        job_id: jobId,
+        created_at: isoSeconds(now),
+        created_by: agent,
+        status: "submitted",
+        ...content,
+      });
+      await writeJsonAtomic(join(staging, JOB_FILE), job);
+      const target = join(ctx.queue.outbox, jobId);
+      try {
+        await publishDirectory(staging, target);
+      } catch (error) {
+        if (error instanceof Error && "code" in error && (error as { code: unknown }).code === "conflict")
+          continue;
+        throw error;
+      }
+      await ctx.index?.refresh(jobId);
+      return {
+        ...base,
+        job_id: jobId,
+        status: "submitted",
+        created_at: job.created_at,
+        created_by: agent,
+        outbox_dir: target,
+        existing: false,
+        next: `next: wait_for_job {job_id: "${jobId}", seq: 0} or job_status {job_id: "${jobId}"}; Syncthing delivers it to the runner in 5-30 s`,
+      };
+    }
+    throw new OperationError(
+      "conflict",
+      `could not find a free job id for ${baseId} after ${MAX_PUBLISH_ATTEMPTS} tries`,
+      "submit again in a second",
+    );
+  } finally {
+    await removeTree(staging);
+  }
+}

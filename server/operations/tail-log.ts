@@ -1,0 +1,71 @@
+import { join } from "node:path";
+import { z } from "zod";
+import { LOG_FILE } from "../../protocol/index.ts";
+import type { ServerContext } from "../context.ts";
+import { readLogRange } from "../jobs/log-file.ts";
+import { unknownJobError } from "./job-lookup.ts";
+import { jobStatus } from "./job-status.ts";
+
+export const MAX_LOG_BYTES = 64 * 1024;
+const DEFAULT_LOG_BYTES = 16 * 1024;
+
+export const TailLogInput = {
+  job_id: z.string().describe("the job whose stdout.log to read"),
+  offset: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe("byte offset to read from (next_offset of the previous call; default 0)"),
+  max_bytes: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_LOG_BYTES)
+    .optional()
+    .describe(`bytes to return at most (default ${DEFAULT_LOG_BYTES}, at most ${MAX_LOG_BYTES})`),
+};
+const TailLogInputSchema = z.object(TailLogInput);
+export type TailLogArgs = z.infer<typeof TailLogInputSchema>;
+
+export const TailLogOutput = {
+  job_id: z.string(),
+  state: z.string(),
+  exists: z.boolean(),
+  text: z.string(),
+  offset: z.number().int(),
+  next_offset: z.number().int(),
+  size: z.number().int(),
+  eof: z.boolean(),
+  restarted: z.boolean(),
+  source: z.string().optional(),
+};
+const TailLogOutputSchema = z.object(TailLogOutput);
+export type TailLogResult = z.infer<typeof TailLogOutputSchema>;
+
+/** stdout.log from a byte offset, bounded; reads the runner's copy while the job runs, else the archive. */
+export async function tailLog(ctx: ServerContext, args: TailLogArgs): Promise<TailLogResult> {
+  const view = await jobStatus(ctx, args.job_id);
+  if (view.state === "unknown") throw unknownJobError(view.job_id, view.suggestions);
+  const dir = view.state === "archived" ? view.archive_dir : join(ctx.queue.inbox, view.job_id);
+  const offset = args.offset ?? 0;
+  const range = await readLogRange(
+    join(dir, LOG_FILE),
+    offset,
+    Math.min(args.max_bytes ?? DEFAULT_LOG_BYTES, MAX_LOG_BYTES),
+  );
+  if (!range) {
+    return {
+      job_id: view.job_id,
+      state: view.state,
+      exists: false,
+      text: "",
+      offset,
+      next_offset: offset,
+      size: 0,
+      eof: true,
+      restarted: false,
+    };
+  }
+  return { job_id: view.job_id, state: view.state, exists: true, ...range, source: join(dir, LOG_FILE) };
+}
