@@ -27,6 +27,7 @@ export {
 export type {
   CancelRequest,
   ErrorKind,
+  FetchReceipt,
   FileEntry,
   Job,
   JobError,
@@ -43,6 +44,7 @@ export {
   describeZodError,
   ERROR_KINDS,
   ErrorKindSchema,
+  FetchReceiptSchema,
   FileEntrySchema,
   JOB_STATUSES,
   JobErrorSchema,
@@ -88,6 +90,7 @@ export {
   SPEC_FILE,
   STIGNORE_LINES,
   STUDY_DB,
+  SUBMITTER_STATE_DIR,
 } from "./queue-layout.ts";
 export {
   assertTransition,

@@ -145,6 +145,18 @@ export const CancelRequestSchema = z.looseObject({
 });
 export type CancelRequest = z.infer<typeof CancelRequestSchema>;
 
+/**
+ * Receipt `<root>/.state/fetched/<job_id>.json`, written by the submitting side when an agent fetched
+ * a job's complete, verified results: what acknowledges a hand-off to the post-processing agent.
+ */
+export const FetchReceiptSchema = z.looseObject({
+  job_id: z.string().min(1),
+  fetched_at: IsoTimeSchema,
+  fetched_by: z.string().min(1),
+  status: JobStatusSchema,
+});
+export type FetchReceipt = z.infer<typeof FetchReceiptSchema>;
+
 /** Formats a zod error as one line per problem, naming the field, for people and models alike. */
 export function describeZodError(error: z.ZodError): string {
   return error.issues

@@ -18,6 +18,11 @@ export const ATOMIC_TEMP_SUFFIX = ".tmp";
 export const CANCEL_DIR = ".cancel";
 /** Folder (inside inbox/) where each runner publishes its heartbeat. */
 export const RUNNERS_DIR = ".runners";
+/**
+ * The submitting side's own bookkeeping (`<root>/.state/`, never synced): receipts of fetched results
+ * and the notifier's hand-off ledger. Lives beside the synced folders so every local process sees it.
+ */
+export const SUBMITTER_STATE_DIR = ".state";
 
 /** The environment a job's script is started with. */
 export const JOB_ENV = {
@@ -42,6 +47,10 @@ export interface QueuePaths {
   archive: string;
   cancelDir: string;
   runnersDir: string;
+  /** Submitting side's local state (not synced). */
+  stateDir: string;
+  /** `<stateDir>/fetched/<job_id>.json`: written when an agent has fetched a job's complete results. */
+  fetchedDir: string;
 }
 
 /** Paths of a queue root; `pathApi` lets callers compute Windows paths on any host (path.win32). */
@@ -55,6 +64,8 @@ export function queuePaths(root: string, pathApi: { join: typeof join } = { join
     archive: pathApi.join(root, "archive"),
     cancelDir: pathApi.join(outbox, CANCEL_DIR),
     runnersDir: pathApi.join(inbox, RUNNERS_DIR),
+    stateDir: pathApi.join(root, SUBMITTER_STATE_DIR),
+    fetchedDir: pathApi.join(root, SUBMITTER_STATE_DIR, "fetched"),
   };
 }
 

@@ -1,6 +1,7 @@
 import { fetchText } from "../mcp/tool-text.ts";
 import { fetchResults } from "../operations/fetch-results.ts";
 import {
+  cliAgent,
   out,
   outJson,
   parse,
@@ -11,12 +12,12 @@ import {
   withContext,
 } from "./cli-support.ts";
 
-const USAGE = `usage: atomizer-jobs results JOB_ID [--work DIR] [--queue DIR] [--json]
+const USAGE = `usage: atomizer-jobs results JOB_ID [--work DIR] [--queue DIR] [--agent NAME] [--json]
 
 Copies a finished job's results into a local working folder (default <queue>/.work/<job_id>),
 verifies them and summarises study.db, CSVs, plots and the log.`;
 
-const OPTIONS = { ...QUEUE_OPTIONS, work: { type: "string" } } as const;
+const OPTIONS = { ...QUEUE_OPTIONS, work: { type: "string" }, agent: { type: "string" } } as const;
 
 export function run(argv: string[]): Promise<number> {
   return runCli(argv, USAGE, async () => {
@@ -30,7 +31,7 @@ export function run(argv: string[]): Promise<number> {
         ...(values.work ? { workDir: values.work } : {}),
       },
       async (ctx) => {
-        const { summary } = await fetchResults(ctx, { job_id: jobId, max_images: 0 });
+        const { summary } = await fetchResults(ctx, { job_id: jobId, max_images: 0 }, cliAgent(values.agent));
         if (values.json) outJson(summary);
         else
           out(

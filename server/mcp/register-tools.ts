@@ -161,7 +161,7 @@ export function registerTools(server: McpServer, ctx: ServerContext, identity: I
       },
       (args) =>
         guarded(async () => {
-          const { summary, images } = await fetchResults(ctx, args);
+          const { summary, images } = await fetchResults(ctx, args, identity.agent);
           return okResult(
             summary,
             fetchText(summary),

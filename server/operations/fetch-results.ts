@@ -1,7 +1,7 @@
 import { mkdir, rename, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { z } from "zod";
-import type { FileEntry } from "../../protocol/index.ts";
+import type { FetchReceipt, FileEntry } from "../../protocol/index.ts";
 import {
   copyAndHashFile,
   errnoCode,
@@ -12,6 +12,7 @@ import {
   STUDY_DB,
   tempPathFor,
   withFsRetry,
+  writeJsonAtomic,
 } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
 import { readJobAt } from "../jobs/job-files.ts";
@@ -101,7 +102,11 @@ async function copyVerified(
  * verifies it against the results manifest, then summarises study.db, CSVs, plots and the log tail
  * from the copy.
  */
-export async function fetchResults(ctx: ServerContext, args: FetchResultsArgs): Promise<FetchResultsResult> {
+export async function fetchResults(
+  ctx: ServerContext,
+  args: FetchResultsArgs,
+  agent: string,
+): Promise<FetchResultsResult> {
   const view = await jobStatus(ctx, args.job_id);
   if (view.state === "unknown") throw unknownJobError(view.job_id, view.suggestions);
   if (view.state === "submitted" || view.state === "queued" || view.state === "running") {
@@ -178,6 +183,16 @@ export async function fetchResults(ctx: ServerContext, args: FetchResultsArgs): 
   );
   const logTail = (await readLogTail(local(LOG_FILE), LOG_TAIL_BYTES, 30)) ?? [];
   const complete = manifest !== undefined && missing.length === 0 && mismatched.length === 0;
+  if (complete && (job.status === "completed" || job.status === "failed" || job.status === "cancelled")) {
+    // The receipt acknowledges the notifier's hand-off to the post-processing agent (skill/notifier).
+    await mkdir(ctx.queue.fetchedDir, { recursive: true });
+    await writeJsonAtomic(join(ctx.queue.fetchedDir, `${view.job_id}.json`), {
+      job_id: view.job_id,
+      fetched_at: new Date().toISOString(),
+      fetched_by: agent,
+      status: job.status,
+    } satisfies FetchReceipt);
+  }
   const next = complete
     ? `next: analyse files in ${workDir}, then archive_job {job_id: "${view.job_id}"}`
     : manifest === undefined

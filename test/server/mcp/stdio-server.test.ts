@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { QueuePaths } from "../../../protocol/index.ts";
+import type { FetchReceipt, QueuePaths } from "../../../protocol/index.ts";
 import { findOptunaPython, requireUnderCi } from "../../helpers/python.ts";
 import { call, callOk, connectStdio, textOf } from "../fixtures/mcp-clients.ts";
 import {
@@ -171,6 +171,8 @@ describe("mcp over stdio", () => {
       job_id: jobId,
     });
     expect(partial).toMatchObject({ complete: false, missing: ["3_results/study.db"] });
+    // Only a complete fetch acknowledges the hand-off to the post-processing agent.
+    expect(await readdir(queue.fetchedDir).catch(() => [])).not.toContain(`${jobId}.json`);
 
     await deliverWithheld(queue, jobId, { "3_results/study.db": await readFile(join(results, "study.db")) });
     status = await callOk(client, "job_status", { job_id: jobId });
@@ -192,6 +194,9 @@ describe("mcp over stdio", () => {
     expect(summary.log_tail).toEqual(["finished"]);
     expect(summary.work_dir.startsWith(join(base, "queue", ".work"))).toBe(true);
     expect(fetched.content.some((item) => item.type === "image" && item.mimeType === "image/png")).toBe(true);
+    const receipt = JSON.parse(await readFile(join(queue.fetchedDir, `${jobId}.json`), "utf8")) as FetchReceipt;
+    expect(receipt).toMatchObject({ job_id: jobId, status: "completed" });
+    expect(receipt.fetched_by.length).toBeGreaterThan(0);
 
     const archived = await callOk<{ archive_dir: string }>(client, "archive_job", { job_id: jobId });
     expect(archived.archive_dir).toMatch(new RegExp(`${jobId}-\\d{8}T\\d{6}Z$`));
