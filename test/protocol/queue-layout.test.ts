@@ -120,6 +120,8 @@ describe("queuePaths and constants", () => {
       archive: "C:\\Atomizer\\job-queue\\archive",
       cancelDir: "C:\\Atomizer\\job-queue\\outbox\\.cancel",
       runnersDir: "C:\\Atomizer\\job-queue\\inbox\\.runners",
+      stateDir: "C:\\Atomizer\\job-queue\\.state",
+      fetchedDir: "C:\\Atomizer\\job-queue\\.state\\fetched",
     });
   });
 
