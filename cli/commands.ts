@@ -10,16 +10,37 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     summary: "create a queue folder layout (outbox/, inbox/, archive/, .stignore)",
     load: () => import("./init-command.ts"),
   },
-  mcp: { summary: "serve the MCP tools over stdio or Streamable HTTP", load: () => import("../server/cli/mcp-command.ts") },
-  submit: { summary: "submit a study folder as a job", load: () => import("../server/cli/submit-command.ts") },
+  mcp: {
+    summary: "serve the MCP tools over stdio or Streamable HTTP",
+    load: () => import("../server/cli/mcp-command.ts"),
+  },
+  submit: {
+    summary: "submit a study folder as a job",
+    load: () => import("../server/cli/submit-command.ts"),
+  },
   status: { summary: "show one job's state", load: () => import("../server/cli/status-command.ts") },
   list: { summary: "list jobs", load: () => import("../server/cli/list-command.ts") },
-  wait: { summary: "wait for a job to change, showing progress", load: () => import("../server/cli/wait-command.ts") },
-  results: { summary: "fetch a finished job's results", load: () => import("../server/cli/results-command.ts") },
+  wait: {
+    summary: "wait for a job to change, showing progress",
+    load: () => import("../server/cli/wait-command.ts"),
+  },
+  results: {
+    summary: "fetch a finished job's results",
+    load: () => import("../server/cli/results-command.ts"),
+  },
   log: { summary: "print a job's stdout.log", load: () => import("../server/cli/log-command.ts") },
-  cancel: { summary: "ask the runner to cancel a job", load: () => import("../server/cli/cancel-command.ts") },
+  cancel: {
+    summary: "ask the runner to cancel a job",
+    load: () => import("../server/cli/cancel-command.ts"),
+  },
   archive: { summary: "archive a finished job", load: () => import("../server/cli/archive-command.ts") },
-  runners: { summary: "show the runners seen and their jobs", load: () => import("../server/cli/runners-command.ts") },
-  runner: { summary: "run jobs on this host (the NX workstation)", load: () => import("../runner/cli/runner-command.ts") },
+  runners: {
+    summary: "show the runners seen and their jobs",
+    load: () => import("../server/cli/runners-command.ts"),
+  },
+  runner: {
+    summary: "run jobs on this host (the NX workstation)",
+    load: () => import("../runner/cli/runner-command.ts"),
+  },
   doctor: { summary: "check this host can run jobs", load: () => import("../runner/cli/doctor-command.ts") },
 };

@@ -45,7 +45,11 @@ function findPython(preferred: string | undefined): PythonCheck | undefined {
   let fallback: PythonCheck | undefined;
   for (const python of candidates) {
     if (!canImport(python, "sys")) continue;
-    const check = { python, optuna: canImport(python, "optuna"), matplotlib: canImport(python, "matplotlib") };
+    const check = {
+      python,
+      optuna: canImport(python, "optuna"),
+      matplotlib: canImport(python, "matplotlib"),
+    };
     if (check.optuna) return check;
     fallback ??= check;
   }
@@ -53,14 +57,27 @@ function findPython(preferred: string | undefined): PythonCheck | undefined {
 }
 
 function startRunner(queue: string, root: string, python: string): ChildProcess {
-  const args = [CLI, "runner", "--queue", queue, "--work", join(root, "work"), "--state", join(root, "state")];
+  const args = [
+    CLI,
+    "runner",
+    "--queue",
+    queue,
+    "--work",
+    join(root, "work"),
+    "--state",
+    join(root, "state"),
+  ];
   args.push("--python", python, "--heartbeat", "1", "--rescan", "5", "--host", "demo-workstation");
   const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
   const lines: string[] = [];
-  child.stderr?.on("data", (chunk: Buffer) => lines.push(...chunk.toString("utf8").split("\n").filter(Boolean)));
+  child.stderr?.on("data", (chunk: Buffer) =>
+    lines.push(...chunk.toString("utf8").split("\n").filter(Boolean)),
+  );
   child.once("exit", (code, signal) => {
     if (code !== 0 && signal !== "SIGTERM") {
-      process.stderr.write(`runner stopped unexpectedly (${code ?? signal}):\n${lines.slice(-20).join("\n")}\n`);
+      process.stderr.write(
+        `runner stopped unexpectedly (${code ?? signal}):\n${lines.slice(-20).join("\n")}\n`,
+      );
     }
   });
   return child;
@@ -113,12 +130,14 @@ function printResults(results: Structured, queue: string): void {
     say(`study ${study.study_name}: ${study.trials_total} trials (${JSON.stringify(trials)})`);
     for (const best of (study.best as Structured[]) ?? []) {
       say(`best ${best.direction} value: ${best.value} (trial ${best.trial_number})`);
-      for (const [name, value] of Object.entries((best.params as Structured) ?? {})) say(`  ${name} = ${value}`);
+      for (const [name, value] of Object.entries((best.params as Structured) ?? {}))
+        say(`  ${name} = ${value}`);
     }
   }
   if (results.study_error) say(`study.db: ${results.study_error}`);
   const workDir = String(results.work_dir);
-  for (const image of (results.images as Structured[] | undefined) ?? []) say(`plot: ${join(workDir, String(image.path))}`);
+  for (const image of (results.images as Structured[] | undefined) ?? [])
+    say(`plot: ${join(workDir, String(image.path))}`);
   say(`working copy: ${workDir}`);
   say(`queue: ${queue}`);
 }
@@ -131,11 +150,15 @@ async function demo(options: Options): Promise<number> {
 
   const check = findPython(options.python);
   if (!check) {
-    say("No python3 found: the runner needs one. Install python3, then python3-optuna and python3-matplotlib.");
+    say(
+      "No python3 found: the runner needs one. Install python3, then python3-optuna and python3-matplotlib.",
+    );
     return 1;
   }
   if (!check.optuna || !check.matplotlib) {
-    const missing = [!check.optuna && "optuna", !check.matplotlib && "matplotlib"].filter(Boolean).join(" and ");
+    const missing = [!check.optuna && "optuna", !check.matplotlib && "matplotlib"]
+      .filter(Boolean)
+      .join(" and ");
     say(`NOTE: ${check.python} has no ${missing}. Install it to see a real study:`);
     say("  Debian/Ubuntu: sudo apt-get install python3-optuna python3-matplotlib");
     say("  elsewhere:     python3 -m pip install optuna matplotlib");
@@ -148,8 +171,21 @@ async function demo(options: Options): Promise<number> {
   await client.connect(
     new StdioClientTransport({
       command: process.execPath,
-      args: [CLI, "mcp", "--queue", queue, "--allow", join(CHECKOUT, "examples"), "--work", join(root, "fetched")],
-      env: { ...(process.env as Record<string, string>), ATOMIZER_AGENT: "study-builder", ATOMIZER_ROLE: "admin" },
+      args: [
+        CLI,
+        "mcp",
+        "--queue",
+        queue,
+        "--allow",
+        join(CHECKOUT, "examples"),
+        "--work",
+        join(root, "fetched"),
+      ],
+      env: {
+        ...(process.env as Record<string, string>),
+        ATOMIZER_AGENT: "study-builder",
+        ATOMIZER_ROLE: "admin",
+      },
       stderr: "ignore",
     }),
   );

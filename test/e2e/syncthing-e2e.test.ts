@@ -17,8 +17,12 @@ import { hasSyncthing, SyncthingPair } from "./helpers/syncthing-pair.ts";
 type Job = Record<string, unknown> & { state: string; seq: number };
 
 const python = findOptunaPython();
-const ready = requireUnderCi(hasSyncthing(), "syncthing (Debian package syncthing)") &&
-  requireUnderCi(python !== undefined, "python3 with optuna and matplotlib (python3-optuna, python3-matplotlib)");
+const ready =
+  requireUnderCi(hasSyncthing(), "syncthing (Debian package syncthing)") &&
+  requireUnderCi(
+    python !== undefined,
+    "python3 with optuna and matplotlib (python3-optuna, python3-matplotlib)",
+  );
 
 const LARGE_MODEL_BYTES = 24 * 1024 * 1024;
 
@@ -54,13 +58,22 @@ describe.runIf(ready)("end to end through two real Syncthing instances", () => {
   let queueB: string;
   let runnerArgs: string[];
 
-  const waitForJob = async (jobId: string, done: (job: Job) => boolean, timeoutMs = 120_000): Promise<Job> => {
+  const waitForJob = async (
+    jobId: string,
+    done: (job: Job) => boolean,
+    timeoutMs = 120_000,
+  ): Promise<Job> => {
     const deadline = Date.now() + timeoutMs;
     let seq = 0;
     for (;;) {
-      const result = await callTool<{ job: Job }>(client, "wait_for_job", { job_id: jobId, seq, timeout_s: 10 });
+      const result = await callTool<{ job: Job }>(client, "wait_for_job", {
+        job_id: jobId,
+        seq,
+        timeout_s: 10,
+      });
       if (done(result.job)) return result.job;
-      if (Date.now() > deadline) throw new Error(`job ${jobId} still ${result.job.state} after ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`job ${jobId} still ${result.job.state} after ${timeoutMs} ms`);
       seq = result.job.seq;
     }
   };
@@ -102,13 +115,22 @@ describe.runIf(ready)("end to end through two real Syncthing instances", () => {
       ],
     });
     runnerArgs = ["--queue", queueB, "--work", join(root, "B", "work"), "--state", join(root, "B", "state")];
-    runnerArgs.push("--python", python as string, "--heartbeat", "1", "--rescan", "2", "--cleanup-delay", "2");
+    runnerArgs.push(
+      "--python",
+      python as string,
+      "--heartbeat",
+      "1",
+      "--rescan",
+      "2",
+      "--cleanup-delay",
+      "2",
+    );
     runnerArgs.push("--kill-grace", "2", "--host", "nx-workstation");
     runner = startRunner(runnerArgs);
-    client = await connectMcp(
-      ["--queue", queueA, "--allow", root, "--work", join(root, "A", "fetched")],
-      { ATOMIZER_AGENT: "study-builder", ATOMIZER_ROLE: "admin" },
-    );
+    client = await connectMcp(["--queue", queueA, "--allow", root, "--work", join(root, "A", "fetched")], {
+      ATOMIZER_AGENT: "study-builder",
+      ATOMIZER_ROLE: "admin",
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -125,7 +147,9 @@ describe.runIf(ready)("end to end through two real Syncthing instances", () => {
     const jobId = await submit(study, "mirror wfe e2e", ["--trials", "12"]);
     const job = await waitForJob(
       jobId,
-      (j) => j.state === "failed" || (j.state === "completed" && (j.results as { complete?: boolean }).complete === true),
+      (j) =>
+        j.state === "failed" ||
+        (j.state === "completed" && (j.results as { complete?: boolean }).complete === true),
     );
     expect(job.state, JSON.stringify(job)).toBe("completed");
     expect(job.results).toMatchObject({ complete: true, missing: [], hash_mismatch: [] });
@@ -193,7 +217,9 @@ describe.runIf(ready)("end to end through two real Syncthing instances", () => {
     const job = await waitForJob(jobId, (j) => ["completed", "failed", "cancelled"].includes(j.state));
     expect(job.state).toBe("cancelled");
     expect((job.error as { kind: string }).kind).toBe("cancelled");
-    const onB = JSON.parse(await readFile(join(queueB, "inbox", jobId, "job.json"), "utf8")) as { status: string };
+    const onB = JSON.parse(await readFile(join(queueB, "inbox", jobId, "job.json"), "utf8")) as {
+      status: string;
+    };
     expect(onB.status).toBe("cancelled");
     // Gone, or a zombie nobody has reaped yet (this sandbox's init does not reap): neither runs.
     await until("the solver grandchild to be gone", async () => !(await isProcessAlive(solverPid)), 10_000);
@@ -211,7 +237,11 @@ describe.runIf(ready)("end to end through two real Syncthing instances", () => {
     expect(job.state).toBe("failed");
     expect((job.error as { kind: string }).kind).toBe("runner_restart");
     // A fresh heartbeat from the restarted runner proves it has been through its start-up and rescans.
-    const runners = await callTool<{ runners: Array<{ host: string; last_seen: string }> }>(client, "runner_status", {});
+    const runners = await callTool<{ runners: Array<{ host: string; last_seen: string }> }>(
+      client,
+      "runner_status",
+      {},
+    );
     expect(runners.runners.some((r) => r.host === "nx-workstation")).toBe(true);
     expect((await readFile(starts, "utf8")).trim().split("\n")).toEqual(["started"]);
   });
@@ -222,7 +252,9 @@ describe.runIf(ready)("end to end through two real Syncthing instances", () => {
       job_id: completedJob,
     });
     expect(archived.final_status).toBe("completed");
-    const files = (await readdir(archived.archive_dir, { recursive: true })).map((f) => f.split("\\").join("/"));
+    const files = (await readdir(archived.archive_dir, { recursive: true })).map((f) =>
+      f.split("\\").join("/"),
+    );
     for (const expected of [
       "job.json",
       "run_optimization.py",
@@ -237,10 +269,21 @@ describe.runIf(ready)("end to end through two real Syncthing instances", () => {
       expect(files, `archive lacks ${expected}`).toContain(expected);
     }
     expect(await exists(join(queueA, "outbox", completedJob))).toBe(false);
-    await until("the runner side to see the outbox entry gone", async () => !(await exists(join(queueB, "outbox", completedJob))));
-    await until("the runner to clean its inbox copy", async () => !(await exists(join(queueB, "inbox", completedJob))));
-    await until("the cleanup to reach side A", async () => !(await exists(join(queueA, "inbox", completedJob))));
-    await until("the archive to reach side B", () => exists(join(archived.archive_dir.replace(queueA, queueB), "job.json")));
+    await until(
+      "the runner side to see the outbox entry gone",
+      async () => !(await exists(join(queueB, "outbox", completedJob))),
+    );
+    await until(
+      "the runner to clean its inbox copy",
+      async () => !(await exists(join(queueB, "inbox", completedJob))),
+    );
+    await until(
+      "the cleanup to reach side A",
+      async () => !(await exists(join(queueA, "inbox", completedJob))),
+    );
+    await until("the archive to reach side B", () =>
+      exists(join(archived.archive_dir.replace(queueA, queueB), "job.json")),
+    );
     const status = await callTool<{ job: Job }>(client, "job_status", { job_id: completedJob });
     expect(status.job.state).toBe("archived");
     expect(await findConflictCopies(root)).toEqual([]);

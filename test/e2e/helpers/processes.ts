@@ -40,7 +40,11 @@ export async function stopRunner(runner: RunnerProcess, signal: NodeJS.Signals =
 }
 
 /** A real MCP client talking to `atomizer-jobs mcp` over stdio. */
-export async function connectMcp(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<Client> {
+export async function connectMcp(
+  args: string[],
+  env: Record<string, string> = {},
+  cwd?: string,
+): Promise<Client> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [CLI, "mcp", ...args],
@@ -61,7 +65,9 @@ export async function callTool<T = Record<string, unknown>>(
 ): Promise<T> {
   const result = await client.callTool({ name, arguments: args });
   if (result.isError) {
-    const text = (result.content as Array<{ type: string; text?: string }>).map((c) => c.text ?? "").join("\n");
+    const text = (result.content as Array<{ type: string; text?: string }>)
+      .map((c) => c.text ?? "")
+      .join("\n");
     throw new Error(`${name} failed: ${text}`);
   }
   return result.structuredContent as T;

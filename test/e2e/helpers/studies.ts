@@ -45,6 +45,9 @@ for i in range(600):
     time.sleep(0.5)
 `,
   );
-  await writeFile(join(target, "README.md"), "# Long-running stand-in\n\nRuns until cancelled; starts a solver child.\n");
+  await writeFile(
+    join(target, "README.md"),
+    "# Long-running stand-in\n\nRuns until cancelled; starts a solver child.\n",
+  );
   return target;
 }

@@ -50,7 +50,9 @@ async function freePort(): Promise<number> {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
       const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
     });
   });
 }
@@ -179,7 +181,8 @@ export class SyncthingPair {
     const b = await make("B");
     const maxSendKbps = options.maxSendKbps ?? 0;
     for (const folder of options.folders) {
-      for (const path of [folder.pathA, folder.pathB]) await mkdir(join(path, ".stfolder"), { recursive: true });
+      for (const path of [folder.pathA, folder.pathB])
+        await mkdir(join(path, ".stfolder"), { recursive: true });
     }
     await writeFile(join(a.home, "config.xml"), configXml(a, b, options.folders, maxSendKbps));
     await writeFile(join(b.home, "config.xml"), configXml(b, a, options.folders, maxSendKbps));
@@ -194,7 +197,13 @@ export class SyncthingPair {
       "syncthing",
       ["serve", `--home=${instance.home}`, "--no-browser", "--no-restart", "--no-upgrade", "--logflags=0"],
       {
-        env: { ...process.env, STNODEFAULTFOLDER: "1", STNOUPGRADE: "1", STNORESTART: "1", STGUIAPIKEY: instance.apiKey },
+        env: {
+          ...process.env,
+          STNODEFAULTFOLDER: "1",
+          STNOUPGRADE: "1",
+          STNORESTART: "1",
+          STGUIAPIKEY: instance.apiKey,
+        },
         stdio: ["ignore", "pipe", "pipe"],
       },
     );

@@ -194,7 +194,9 @@ describe("mcp over stdio", () => {
     expect(summary.log_tail).toEqual(["finished"]);
     expect(summary.work_dir.startsWith(join(base, "queue", ".work"))).toBe(true);
     expect(fetched.content.some((item) => item.type === "image" && item.mimeType === "image/png")).toBe(true);
-    const receipt = JSON.parse(await readFile(join(queue.fetchedDir, `${jobId}.json`), "utf8")) as FetchReceipt;
+    const receipt = JSON.parse(
+      await readFile(join(queue.fetchedDir, `${jobId}.json`), "utf8"),
+    ) as FetchReceipt;
     expect(receipt).toMatchObject({ job_id: jobId, status: "completed" });
     expect(receipt.fetched_by.length).toBeGreaterThan(0);
 
