@@ -1,0 +1,41 @@
+import { join } from "node:path";
+import { buildManifest, verifyManifest } from "../protocol/index.ts";
+import type { Benchmark } from "./bench-result.ts";
+import { generateStudy } from "./generate-study.ts";
+import { formatSummary, summarize } from "./stats.ts";
+import { execFileAsync, repeat } from "./timing.ts";
+
+/** P2: verifying a 1 GiB job against its manifest, beside openssl hashing the same files. */
+export const verifyBenchmark: Benchmark = async ({ quick, scratch, log }) => {
+  const total = quick ? 16 * 1024 * 1024 : 1024 * 1024 * 1024;
+  const dir = join(scratch, "p2-study");
+  log(`P2: generating a ${total / 1024 / 1024} MiB study (1 large + 500 small files)`);
+  const files = await generateStudy(dir, total, 500);
+  const manifest = await buildManifest(dir, files);
+  const runs = quick ? 1 : 5;
+  const ours = summarize(
+    await repeat(runs, async () => {
+      const check = await verifyManifest(dir, manifest);
+      if (!check.complete) throw new Error("P2: verification failed on an intact folder");
+    }),
+  );
+  const baseline = summarize(
+    await repeat(runs, () =>
+      execFileAsync("openssl", ["dgst", "-sha256", ...files.map((f) => join(dir, f))], {
+        maxBuffer: 16 * 1024 * 1024,
+      }),
+    ),
+  );
+  const ratio = ours.median / baseline.median;
+  const gbPerS = total / 1e9 / (ours.median / 1000);
+  return {
+    id: "P2",
+    what: `verify a ${quick ? "16 MiB" : "1 GiB"} job (1 large + 500 small files), sizes then SHA-256`,
+    figure: `${formatSummary(ours, "ms", 0)}; ${gbPerS.toFixed(2)} GB/s`,
+    baseline: `openssl dgst -sha256: ${formatSummary(baseline, "ms", 0)}`,
+    ratio: ratio.toFixed(2),
+    goal: "ratio <= 1.15",
+    verdict: quick ? "n/a" : ratio <= 1.15 ? "met" : "missed",
+    notes: [],
+  };
+};
