@@ -159,7 +159,9 @@ async function demo(options: Options): Promise<number> {
     const missing = [!check.optuna && "optuna", !check.matplotlib && "matplotlib"]
       .filter(Boolean)
       .join(" and ");
-    say(`NOTE: ${check.python} has no ${missing}. Install it to see a real study:`);
+    say(
+      `NOTE: ${check.python} has no ${missing}. Install ${missing.includes(" and ") ? "them" : "it"} to see a real study:`,
+    );
     say("  Debian/Ubuntu: sudo apt-get install python3-optuna python3-matplotlib");
     say("  elsewhere:     python3 -m pip install optuna matplotlib");
     say("The demo goes on: the job will fail on the runner, and you will see how a failure is reported.");
