@@ -33,6 +33,12 @@ export function chooseInterpreter(
         problem: `script ${pathApi.basename(scriptPath)} is a Windows batch file (${ext}); this runner is on ${options.platform}, where only .py scripts run`,
       };
     }
+    if (CMD_META.test(scriptPath)) {
+      return {
+        ok: false,
+        problem: `batch script path ${JSON.stringify(scriptPath)} holds a character cmd.exe interprets (& | < > ^ % ! "): rename the script (or the work folder), or use a .py script`,
+      };
+    }
     const bad = args.find((arg) => CMD_META.test(arg));
     if (bad !== undefined) {
       return {

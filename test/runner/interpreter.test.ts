@@ -75,3 +75,12 @@ test("job-relative paths become correct Windows paths under path.win32", () => {
   );
   expect(paths.runnerHeartbeat("nx-ws1")).toBe("C:\\Atomizer\\job-queue\\inbox\\.runners\\nx-ws1.json");
 });
+
+test.each(["C:\\job\\run%PATH%.bat", "C:\\job\\a!b.cmd", "C:\\job\\x^y.bat", "C:\\100% done\\run.bat"])(
+  "a batch script whose path cmd.exe would expand is refused: %s",
+  (script) => {
+    const choice = chooseInterpreter(script, [], { python: "python", platform: "win32" });
+    expect(choice.ok).toBe(false);
+    if (!choice.ok) expect(choice.problem).toContain("holds a character cmd.exe interprets");
+  },
+);
