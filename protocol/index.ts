@@ -1,4 +1,6 @@
 // The on-disk job queue protocol (SYS_19, protocol v1): the only code the server and the runner share.
+export type { ArchiveDirName } from "./archive-name.ts";
+export { archiveDirName, parseArchiveDirName } from "./archive-name.ts";
 export type { RetryOptions } from "./atomic-fs.ts";
 export {
   pathExists,

@@ -106,6 +106,19 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
     }
   };
 
+  const publishHeartbeat = (ctx: RunnerContext): Promise<void> =>
+    writeRunnerHeartbeat(paths, {
+      host: config.host,
+      version: ctx.runnerInfo.version,
+      pid: process.pid,
+      slots: config.slots,
+      running: ctx.scheduler.running(),
+      queued: ctx.scheduler.queued(),
+      started_at: ctx.startedAt.toISOString(),
+      last_seen: ctx.now().toISOString(),
+      interval_s: config.heartbeatS,
+    });
+
   const heartbeat = async (ctx: RunnerContext): Promise<void> => {
     if (lifecycle.beating) return;
     lifecycle.beating = true;
@@ -115,17 +128,7 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
           ctx.serial.run(run.jobId, () => beatRun(ctx, run)).catch(guard(ctx, "heartbeat", run.jobId)),
         ),
       );
-      await writeRunnerHeartbeat(paths, {
-        host: config.host,
-        version: ctx.runnerInfo.version,
-        pid: process.pid,
-        slots: config.slots,
-        running: ctx.scheduler.running(),
-        queued: ctx.scheduler.queued(),
-        started_at: ctx.startedAt.toISOString(),
-        last_seen: ctx.now().toISOString(),
-        interval_s: config.heartbeatS,
-      }).catch(guard(ctx, "runner heartbeat"));
+      await publishHeartbeat(ctx).catch(guard(ctx, "runner heartbeat"));
     } finally {
       lifecycle.beating = false;
     }
@@ -177,17 +180,8 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
         `queue ${config.queueDir}, work ${config.workDir}, state ${config.stateDir}, ${config.slots} slot(s), python ${config.python}`,
       );
       await recover(ctx);
-      await writeRunnerHeartbeat(paths, {
-        host: config.host,
-        version: ctx.runnerInfo.version,
-        pid: process.pid,
-        slots: config.slots,
-        running: [],
-        queued: ctx.scheduler.queued(),
-        started_at: ctx.startedAt.toISOString(),
-        last_seen: ctx.now().toISOString(),
-        interval_s: config.heartbeatS,
-      });
+      // Nothing runs yet: recovery never starts a job (only pump() does, after the first scan).
+      await publishHeartbeat(ctx);
       lifecycle.watcher = watchOutbox(paths, config.rescanS * 1000, {
         onEntry: (name) => {
           if (name === CANCEL_DIR) return;

@@ -1,13 +1,13 @@
 import { archiveText } from "../mcp/tool-text.ts";
 import { archiveJob } from "../operations/archive-job.ts";
 import {
+  oneJobId,
   out,
   outJson,
   parse,
   QUEUE_OPTIONS,
   queueRoot,
   runCli,
-  UsageError,
   withContext,
 } from "./cli-support.ts";
 
@@ -19,8 +19,7 @@ removes the job's outbox entry.`;
 export function run(argv: string[]): Promise<number> {
   return runCli(argv, USAGE, async () => {
     const { values, positionals } = parse(argv, QUEUE_OPTIONS, USAGE);
-    const [jobId] = positionals;
-    if (!jobId || positionals.length > 1) throw new UsageError(`give one JOB_ID\n\n${USAGE}`);
+    const jobId = oneJobId(positionals, USAGE);
     return withContext({ queueRoot: queueRoot(values.queue, USAGE), withIndex: false }, async (ctx) => {
       const result = await archiveJob(ctx, { job_id: jobId });
       if (values.json) outJson(result);

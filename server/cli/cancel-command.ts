@@ -2,13 +2,13 @@ import { cancelText } from "../mcp/tool-text.ts";
 import { cancelJob } from "../operations/cancel-job.ts";
 import {
   cliAgent,
+  oneJobId,
   out,
   outJson,
   parse,
   QUEUE_OPTIONS,
   queueRoot,
   runCli,
-  UsageError,
   withContext,
 } from "./cli-support.ts";
 
@@ -21,8 +21,7 @@ const OPTIONS = { ...QUEUE_OPTIONS, reason: { type: "string" }, agent: { type: "
 export function run(argv: string[]): Promise<number> {
   return runCli(argv, USAGE, async () => {
     const { values, positionals } = parse(argv, OPTIONS, USAGE);
-    const [jobId] = positionals;
-    if (!jobId || positionals.length > 1) throw new UsageError(`give one JOB_ID\n\n${USAGE}`);
+    const jobId = oneJobId(positionals, USAGE);
     return withContext({ queueRoot: queueRoot(values.queue, USAGE), withIndex: false }, async (ctx) => {
       const result = await cancelJob(
         ctx,

@@ -24,6 +24,17 @@ export function parse<O extends Options>(argv: string[], options: O, usage: stri
   }
 }
 
+/** The single JOB_ID a job command takes. */
+export function oneJobId(positionals: readonly string[], usage: string): string {
+  const [jobId] = positionals;
+  if (!jobId || positionals.length > 1) throw new UsageError(`give one JOB_ID\n\n${usage}`);
+  return jobId;
+}
+
+export function noPositionals(positionals: readonly string[], usage: string): void {
+  if (positionals.length > 0) throw new UsageError(`unexpected ${positionals.join(" ")}\n\n${usage}`);
+}
+
 export function queueRoot(value: string | undefined, usage: string): string {
   const root = value ?? process.env.ATOMIZER_QUEUE_DIR;
   if (!root)

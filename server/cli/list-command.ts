@@ -3,6 +3,7 @@ import type { JobRow } from "../operations/list-jobs.ts";
 import { listJobs } from "../operations/list-jobs.ts";
 import {
   intOption,
+  noPositionals,
   out,
   outJson,
   parse,
@@ -59,7 +60,7 @@ export function formatTable(rows: readonly JobRow[]): string[] {
 export function run(argv: string[]): Promise<number> {
   return runCli(argv, USAGE, async () => {
     const { values, positionals } = parse(argv, OPTIONS, USAGE);
-    if (positionals.length > 0) throw new UsageError(`unexpected ${positionals.join(" ")}\n\n${USAGE}`);
+    noPositionals(positionals, USAGE);
     const states = values.status ?? [];
     const bad = states.filter((state) => !(JOB_STATES as readonly string[]).includes(state));
     if (bad.length > 0)

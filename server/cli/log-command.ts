@@ -5,12 +5,12 @@ import { isFinalState } from "../jobs/job-state.ts";
 import { tailLog } from "../operations/tail-log.ts";
 import {
   intOption,
+  oneJobId,
   outJson,
   parse,
   QUEUE_OPTIONS,
   queueRoot,
   runCli,
-  UsageError,
   withContext,
 } from "./cli-support.ts";
 
@@ -31,8 +31,7 @@ const FOLLOW_RECHECK_MS = 30_000;
 export function run(argv: string[]): Promise<number> {
   return runCli(argv, USAGE, async () => {
     const { values, positionals } = parse(argv, OPTIONS, USAGE);
-    const [jobId] = positionals;
-    if (!jobId || positionals.length > 1) throw new UsageError(`give one JOB_ID\n\n${USAGE}`);
+    const jobId = oneJobId(positionals, USAGE);
     let offset = intOption(values.offset, "offset", USAGE) ?? 0;
     const maxBytes = intOption(values["max-bytes"], "max-bytes", USAGE);
     return withContext({ queueRoot: queueRoot(values.queue, USAGE), withIndex: false }, async (ctx) => {

@@ -2,13 +2,13 @@ import { fetchText } from "../mcp/tool-text.ts";
 import { fetchResults } from "../operations/fetch-results.ts";
 import {
   cliAgent,
+  oneJobId,
   out,
   outJson,
   parse,
   QUEUE_OPTIONS,
   queueRoot,
   runCli,
-  UsageError,
   withContext,
 } from "./cli-support.ts";
 
@@ -22,8 +22,7 @@ const OPTIONS = { ...QUEUE_OPTIONS, work: { type: "string" }, agent: { type: "st
 export function run(argv: string[]): Promise<number> {
   return runCli(argv, USAGE, async () => {
     const { values, positionals } = parse(argv, OPTIONS, USAGE);
-    const [jobId] = positionals;
-    if (!jobId || positionals.length > 1) throw new UsageError(`give one JOB_ID\n\n${USAGE}`);
+    const jobId = oneJobId(positionals, USAGE);
     return withContext(
       {
         queueRoot: queueRoot(values.queue, USAGE),

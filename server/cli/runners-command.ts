@@ -1,13 +1,13 @@
 import { runnersText } from "../mcp/tool-text.ts";
 import { runnerStatus } from "../operations/runner-status.ts";
 import {
+  noPositionals,
   out,
   outJson,
   parse,
   QUEUE_OPTIONS,
   queueRoot,
   runCli,
-  UsageError,
   withContext,
 } from "./cli-support.ts";
 
@@ -18,7 +18,7 @@ Shows every runner that published a heartbeat, and whether it has gone silent.`;
 export function run(argv: string[]): Promise<number> {
   return runCli(argv, USAGE, async () => {
     const { values, positionals } = parse(argv, QUEUE_OPTIONS, USAGE);
-    if (positionals.length > 0) throw new UsageError(`unexpected ${positionals.join(" ")}\n\n${USAGE}`);
+    noPositionals(positionals, USAGE);
     return withContext({ queueRoot: queueRoot(values.queue, USAGE), withIndex: false }, async (ctx) => {
       const result = await runnerStatus(ctx);
       if (values.json) outJson(result);

@@ -2,13 +2,13 @@ import { describeStatus } from "../jobs/status-text.ts";
 import { unknownJobError } from "../operations/job-lookup.ts";
 import { jobStatus } from "../operations/job-status.ts";
 import {
+  oneJobId,
   out,
   outJson,
   parse,
   QUEUE_OPTIONS,
   queueRoot,
   runCli,
-  UsageError,
   withContext,
 } from "./cli-support.ts";
 
@@ -19,8 +19,7 @@ Shows one job's state as its files prove it.`;
 export function run(argv: string[]): Promise<number> {
   return runCli(argv, USAGE, async () => {
     const { values, positionals } = parse(argv, QUEUE_OPTIONS, USAGE);
-    const [jobId] = positionals;
-    if (!jobId || positionals.length > 1) throw new UsageError(`give one JOB_ID\n\n${USAGE}`);
+    const jobId = oneJobId(positionals, USAGE);
     return withContext({ queueRoot: queueRoot(values.queue, USAGE), withIndex: false }, async (ctx) => {
       const view = await jobStatus(ctx, jobId);
       if (view.state === "unknown") throw unknownJobError(view.job_id, view.suggestions);

@@ -4,13 +4,13 @@ import type { StatusView } from "../jobs/status-view.ts";
 import { MAX_WAIT_S, waitForJob } from "../operations/wait-for-job.ts";
 import {
   intOption,
+  oneJobId,
   out,
   outJson,
   parse,
   QUEUE_OPTIONS,
   queueRoot,
   runCli,
-  UsageError,
   withContext,
 } from "./cli-support.ts";
 
@@ -31,8 +31,7 @@ function progressLine(view: StatusView): string {
 export function run(argv: string[]): Promise<number> {
   return runCli(argv, USAGE, async () => {
     const { values, positionals } = parse(argv, OPTIONS, USAGE);
-    const [jobId] = positionals;
-    if (!jobId || positionals.length > 1) throw new UsageError(`give one JOB_ID\n\n${USAGE}`);
+    const jobId = oneJobId(positionals, USAGE);
     const limitS = intOption(values.timeout, "timeout", USAGE);
     let seq = intOption(values.seq, "seq", USAGE);
     return withContext({ queueRoot: queueRoot(values.queue, USAGE), withIndex: false }, async (ctx) => {

@@ -1,7 +1,7 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Job, QueuePaths } from "../../protocol/index.ts";
-import { errnoCode, isProtocolError, readJob } from "../../protocol/index.ts";
+import { errnoCode, isProtocolError, parseArchiveDirName, readJob } from "../../protocol/index.ts";
 
 /** A job.json as found on disk: absent, valid, or present but unusable (named, never guessed at). */
 export type JobRead = { kind: "absent" } | { kind: "ok"; job: Job } | { kind: "invalid"; problem: string };
@@ -16,38 +16,6 @@ export async function readJobAt(dir: string): Promise<JobRead> {
     if (isProtocolError(error)) return { kind: "invalid", problem: error.message };
     return { kind: "invalid", problem: error instanceof Error ? error.message : String(error) };
   }
-}
-
-const ARCHIVE_SUFFIX = /^(.+)-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
-
-/** `<job_id>-YYYYMMDDTHHMMSSZ`, the archive folder name PROTOCOL.md section 8 prescribes. */
-export function archiveDirName(jobId: string, at: Date): string {
-  const stamp = at
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d{3}Z$/, "Z");
-  return `${jobId}-${stamp}`;
-}
-
-export interface ArchiveDirName {
-  job_id: string;
-  archived_at: string;
-}
-
-export function parseArchiveDirName(name: string): ArchiveDirName | undefined {
-  const match = ARCHIVE_SUFFIX.exec(name);
-  if (!match) return undefined;
-  const [, jobId, y, mo, d, h, mi, s] = match as unknown as [
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-  ];
-  return { job_id: jobId, archived_at: `${y}-${mo}-${d}T${h}:${mi}:${s}Z` };
 }
 
 /** Archive folders of one job, newest first: a readdir filtered by prefix (used when no index runs). */

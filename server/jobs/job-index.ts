@@ -5,9 +5,9 @@ import { join, relative, sep } from "node:path";
 import type { FSWatcher } from "chokidar";
 import { watch } from "chokidar";
 import type { Job, QueuePaths } from "../../protocol/index.ts";
-import { errnoCode, JOB_FILE } from "../../protocol/index.ts";
+import { errnoCode, JOB_FILE, parseArchiveDirName } from "../../protocol/index.ts";
 import type { JobRead } from "./job-files.ts";
-import { parseArchiveDirName, readJobAt } from "./job-files.ts";
+import { readJobAt } from "./job-files.ts";
 import type { JobState } from "./job-state.ts";
 import { deriveState } from "./job-state.ts";
 

@@ -1,4 +1,4 @@
-import { open } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { errnoCode } from "../../protocol/index.ts";
 
 export interface LogRange {
@@ -31,20 +31,24 @@ export function completeUtf8Length(bytes: Uint8Array): number {
   return bytes.length;
 }
 
+async function openIfPresent(path: string): Promise<FileHandle | undefined> {
+  try {
+    return await open(path, "r");
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw error;
+  }
+}
+
 /** Reads up to `maxBytes` of a log from `offset`; undefined when the log does not exist (yet). */
 export async function readLogRange(
   path: string,
   offset: number,
   maxBytes: number,
 ): Promise<LogRange | undefined> {
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    handle = await open(path, "r");
-  } catch (error) {
-    const code = errnoCode(error);
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    throw error;
-  }
+  const handle = await openIfPresent(path);
+  if (!handle) return undefined;
   try {
     const { size } = await handle.stat();
     const restarted = offset > size;
@@ -73,14 +77,8 @@ export async function readLogTail(
   maxBytes: number,
   maxLines = 20,
 ): Promise<string[] | undefined> {
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    handle = await open(path, "r");
-  } catch (error) {
-    const code = errnoCode(error);
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    throw error;
-  }
+  const handle = await openIfPresent(path);
+  if (!handle) return undefined;
   try {
     const { size } = await handle.stat();
     const start = Math.max(0, size - maxBytes);

@@ -18,6 +18,19 @@ export const ResultsSyncSchema = z.object({
 });
 export type ResultsSync = z.infer<typeof ResultsSyncSchema>;
 
+/** No result files known yet; `summary` says why. */
+export function noResults(summary: string): ResultsSync {
+  return {
+    manifest: false,
+    files_total: 0,
+    files_synced: 0,
+    complete: false,
+    missing: [],
+    hash_mismatch: [],
+    summary,
+  };
+}
+
 const MAX_LISTED = 20;
 const MAX_CACHED = 2000;
 
@@ -48,17 +61,7 @@ export async function checkResults(
   results: ResultsManifest | undefined,
   cache: VerificationCache,
 ): Promise<ResultsSync> {
-  if (!results) {
-    return {
-      manifest: false,
-      files_total: 0,
-      files_synced: 0,
-      complete: false,
-      missing: [],
-      hash_mismatch: [],
-      summary: "job.json has no results manifest",
-    };
-  }
+  if (!results) return noResults("job.json has no results manifest");
   const missing: string[] = [];
   const signature: string[] = [];
   let synced = 0;

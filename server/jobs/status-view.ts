@@ -3,7 +3,7 @@ import type { CancelRequest, Job, Progress } from "../../protocol/index.ts";
 import type { JobRead } from "./job-files.ts";
 import { deriveState } from "./job-state.ts";
 import type { ResultsSync } from "./results-check.ts";
-import { ResultsSyncSchema } from "./results-check.ts";
+import { noResults, ResultsSyncSchema } from "./results-check.ts";
 import type { RunnerView } from "./runners.ts";
 
 export const ProgressViewSchema = z.object({
@@ -228,15 +228,7 @@ export function buildStatusView(facts: StatusFacts): StatusView {
         ...(inboxJob?.started_at ? { started_at: inboxJob.started_at } : {}),
         ...(inboxJob?.finished_at ? { finished_at: inboxJob.finished_at } : {}),
         ...(inboxJob?.exit_code !== undefined ? { exit_code: inboxJob.exit_code } : {}),
-        results: facts.results ?? {
-          manifest: false,
-          files_total: 0,
-          files_synced: 0,
-          complete: false,
-          missing: [],
-          hash_mismatch: [],
-          summary: "results not checked",
-        },
+        results: facts.results ?? noResults("results not checked"),
         ...(progress ? { progress } : {}),
       };
     }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import type { FileEntry } from "../../protocol/index.ts";
 import {
+  archiveDirName,
   copyAndHashFile,
   describeManifestCheck,
   errnoCode,
@@ -17,7 +18,7 @@ import {
   writeJsonAtomic,
 } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
-import { archiveDirName, readJobAt } from "../jobs/job-files.ts";
+import { readJobAt } from "../jobs/job-files.ts";
 import { cancelRequestPath, unknownJobError } from "./job-lookup.ts";
 import { jobStatus } from "./job-status.ts";
 import { OperationError } from "./operation-error.ts";

@@ -1,9 +1,9 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { CancelRequest } from "../../protocol/index.ts";
-import { CancelRequestSchema, errnoCode, readJsonFile } from "../../protocol/index.ts";
+import { CancelRequestSchema, errnoCode, parseArchiveDirName, readJsonFile } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
-import { findArchiveDirs, parseArchiveDirName } from "../jobs/job-files.ts";
+import { findArchiveDirs } from "../jobs/job-files.ts";
 import { suggestJobIds } from "../jobs/suggest.ts";
 import { OperationError } from "./operation-error.ts";
 

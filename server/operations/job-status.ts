@@ -1,8 +1,8 @@
 import { join } from "node:path";
-import { LOG_FILE } from "../../protocol/index.ts";
+import { LOG_FILE, parseArchiveDirName } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
 import type { JobRead } from "../jobs/job-files.ts";
-import { jobDirs, parseArchiveDirName, readJobAt } from "../jobs/job-files.ts";
+import { jobDirs, readJobAt } from "../jobs/job-files.ts";
 import { readLogTail } from "../jobs/log-file.ts";
 import type { ResultsSync } from "../jobs/results-check.ts";
 import { checkResults } from "../jobs/results-check.ts";

@@ -10,6 +10,7 @@ import {
   isSyncthingArtefact,
   JOB_FILE,
   LOG_FILE,
+  parseArchiveDirName,
   parseJob,
   pathExists,
   queuePaths,
@@ -91,11 +92,16 @@ export interface NotifierOptions {
 
 export const CONTEXT_KEY = "atomizer-job-queue:handoff";
 export const WAKE_REASON = "hook:atomizer-job-queue";
-const ARCHIVE_NAME = /^(job-.+)-\d{8}T\d{6}Z$/;
 /** Acknowledged entries whose inbox copy is gone are dropped after this long. */
 const PRUNE_AFTER_MS = 30 * 24 * 3600_000;
 
 type Acknowledgement = "receipt" | "archive" | undefined;
+
+/** The job an archive/ folder holds, when its name is `<job_id>-<UTC stamp>`. */
+function archivedJobId(name: string): string | undefined {
+  const id = parseArchiveDirName(name)?.job_id;
+  return id !== undefined && isJobId(id) ? id : undefined;
+}
 
 /**
  * Watches the submitting side's view of inbox/ and, when a job ends, posts its one channel message
@@ -331,8 +337,8 @@ export class NotifierEngine {
     });
     const archive = watch(this.#queue.archive, { depth: 0, ignoreInitial: true, ignored: skip });
     archive.on("addDir", (path) => {
-      const match = ARCHIVE_NAME.exec(path.slice(this.#queue.archive.length + 1));
-      if (match?.[1]) this.#scheduleCheck(match[1]);
+      const id = archivedJobId(path.slice(this.#queue.archive.length + 1));
+      if (id) this.#scheduleCheck(id);
     });
     this.#watchers = [inbox, fetched, archive];
     for (const watcher of this.#watchers) {
@@ -373,7 +379,7 @@ export class NotifierEngine {
       if (errnoCode(error) === "ENOENT") return new Set();
       throw error;
     }
-    return new Set(names.map((name) => ARCHIVE_NAME.exec(name)?.[1]).filter((id) => id !== undefined));
+    return new Set(names.map(archivedJobId).filter((id) => id !== undefined));
   }
 
   async #acknowledgement(id: string, archived?: ReadonlySet<string>): Promise<Acknowledgement> {

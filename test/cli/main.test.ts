@@ -1,38 +1,14 @@
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { COMMANDS } from "../../cli/commands.ts";
+import type { CliRun } from "../helpers/atomizer-jobs.ts";
+import { REPO, runAtomizerJobs } from "../helpers/atomizer-jobs.ts";
 
-const ROOT = join(import.meta.dirname, "..", "..");
-const BIN = join(ROOT, "bin", "atomizer-jobs.js");
-
-interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real `atomizer-jobs` entry point as a child process (argv array, no shell). */
-async function atomizerJobs(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
+function atomizerJobs(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
   const { ATOMIZER_QUEUE_DIR: _ignored, ...inherited } = process.env;
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    env: { ...inherited, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const [code] = (await once(child, "close")) as [number | null];
-  return { code, stdout, stderr };
+  return runAtomizerJobs(args, { env: { ...inherited, ...env } });
 }
 
 const created: string[] = [];
@@ -66,7 +42,7 @@ describe("atomizer-jobs (real child processes)", () => {
   });
 
   it.each([["--version"], ["version"]])("%s prints the package version", async (arg) => {
-    const pkg = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { version: string };
+    const pkg = JSON.parse(await readFile(join(REPO, "package.json"), "utf8")) as { version: string };
     const { code, stdout, stderr } = await atomizerJobs([arg]);
     expect({ code, stdout, stderr }).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: "" });
   });

@@ -1,14 +1,20 @@
 import { spawn } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, expect, test } from "vitest";
 import { LEDGER_FILE, parseLedger } from "../../runner/ledger.ts";
 import { isProcessAlive } from "../../runner/tree-kill.ts";
+import { BIN } from "../helpers/atomizer-jobs.ts";
 import type { TestQueue } from "./helpers/make-job.ts";
-import { inboxJob, makeQueue, readText, submitJob, waitFor, waitForStatus } from "./helpers/make-job.ts";
-
-const BIN = fileURLToPath(new URL("../../bin/atomizer-jobs.js", import.meta.url));
+import {
+  folderArgs,
+  inboxJob,
+  makeQueue,
+  readText,
+  submitJob,
+  waitFor,
+  waitForStatus,
+} from "./helpers/make-job.ts";
 
 let queue: TestQueue;
 beforeEach(async () => {
@@ -22,12 +28,7 @@ function runnerArgs(extra: string[] = []): string[] {
   return [
     BIN,
     "runner",
-    "--queue",
-    queue.paths.root,
-    "--work",
-    queue.work,
-    "--state",
-    queue.state,
+    ...folderArgs(queue),
     "--python",
     "python3",
     "--heartbeat",

@@ -1,20 +1,11 @@
-import { execFile } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, expect, test } from "vitest";
+import { runAtomizerJobs } from "../../helpers/atomizer-jobs.ts";
 import type { TestQueue } from "../helpers/make-job.ts";
-import { inboxJob, makeQueue, submitJob } from "../helpers/make-job.ts";
+import { folderArgs, inboxJob, makeQueue, submitJob } from "../helpers/make-job.ts";
 
-const BIN = fileURLToPath(new URL("../../../bin/atomizer-jobs.js", import.meta.url));
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = runAtomizerJobs;
 
 let queue: TestQueue;
 beforeEach(async () => {
@@ -52,18 +43,7 @@ test.each([
 
 test("runner --once runs what is in outbox and exits 0", async () => {
   const jobId = await submitJob(queue, { name: "cli once", fixture: "interleave.py" });
-  const result = await cli([
-    "runner",
-    "--queue",
-    queue.paths.root,
-    "--work",
-    queue.work,
-    "--state",
-    queue.state,
-    "--python",
-    "python3",
-    "--once",
-  ]);
+  const result = await cli(["runner", ...folderArgs(queue), "--python", "python3", "--once"]);
   expect(result.code, result.stderr).toBe(0);
   expect(result.stderr).toMatch(new RegExp(`^\\S+Z ${jobId} completed`, "m"));
   expect((await inboxJob(queue, jobId))?.status).toBe("completed");
@@ -85,17 +65,7 @@ test("runner refuses a queue folder without the layout", async () => {
 });
 
 test("doctor reports python, folders, Syncthing markers and disk", async () => {
-  const args = [
-    "doctor",
-    "--queue",
-    queue.paths.root,
-    "--work",
-    queue.work,
-    "--state",
-    queue.state,
-    "--python",
-    "python3",
-  ];
+  const args = ["doctor", ...folderArgs(queue), "--python", "python3"];
   const before = await cli(args);
   expect(before.code, before.stdout).toBe(0);
   expect(before.stdout).toMatch(/^ok\s+python: python3: Python 3\./m);

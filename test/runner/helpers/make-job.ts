@@ -42,6 +42,11 @@ export async function makeQueue(): Promise<TestQueue> {
   };
 }
 
+/** `--queue --work --state` for this queue, as the runner and doctor commands take them. */
+export function folderArgs(queue: TestQueue): string[] {
+  return ["--queue", queue.paths.root, "--work", queue.work, "--state", queue.state];
+}
+
 export interface JobSpec {
   /** Descriptive name; the job id is job-<now>-<slug of name>. */
   name: string;

@@ -1,9 +1,9 @@
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readdir, rm } from "node:fs/promises";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { QueuePaths } from "../../../protocol/index.ts";
-import { BIN, REPO } from "../fixtures/mcp-clients.ts";
+import type { CliRun } from "../../helpers/atomizer-jobs.ts";
+import { BIN, REPO, runAtomizerJobs } from "../../helpers/atomizer-jobs.ts";
 import {
   acceptJob,
   appendLog,
@@ -15,26 +15,10 @@ import {
 } from "../fixtures/runner-fixture.ts";
 import { makeStudy } from "../fixtures/study-fixture.ts";
 
-const exec = promisify(execFile);
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], {
-      cwd: REPO,
-      env: { ...process.env, ATOMIZER_QUEUE_DIR: queue.root, ATOMIZER_AGENT: "antoine", ...env },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failure = error as { code: number; stdout: string; stderr: string };
-    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
-  }
+function cli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return runAtomizerJobs(args, {
+    env: { ...process.env, ATOMIZER_QUEUE_DIR: queue.root, ATOMIZER_AGENT: "antoine", ...env },
+  });
 }
 
 let base: string;

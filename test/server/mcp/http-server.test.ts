@@ -4,8 +4,9 @@ import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { QueuePaths } from "../../../protocol/index.ts";
+import { BIN, REPO } from "../../helpers/atomizer-jobs.ts";
 import type { HttpServerProcess } from "../fixtures/mcp-clients.ts";
-import { BIN, call, callOk, connectHttp, REPO, startHttpServer, textOf } from "../fixtures/mcp-clients.ts";
+import { call, callOk, connectHttp, startHttpServer, textOf } from "../fixtures/mcp-clients.ts";
 import { makeQueue } from "../fixtures/runner-fixture.ts";
 import { makeStudy } from "../fixtures/study-fixture.ts";
 

@@ -3,7 +3,7 @@ import { rm } from "node:fs/promises";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import type { QueuePaths } from "../../../protocol/index.ts";
-import { BIN, REPO } from "../fixtures/mcp-clients.ts";
+import { BIN, REPO } from "../../helpers/atomizer-jobs.ts";
 import { makeQueue } from "../fixtures/runner-fixture.ts";
 import { makeStudy } from "../fixtures/study-fixture.ts";
 
