@@ -1,0 +1,58 @@
+import { fileURLToPath } from "node:url";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+
+export const BIN = fileURLToPath(new URL("../bin/atomizer-jobs.js", import.meta.url));
+export const REPO = fileURLToPath(new URL("../", import.meta.url));
+
+export interface McpSession {
+  client: Client;
+  /** The server process (node bin/atomizer-jobs.js mcp), for /proc readings. */
+  pid: number;
+  /** From spawning the server to the end of the MCP initialize handshake (includes the index scan). */
+  startMs: number;
+  stderr: () => string;
+  /** Calls a tool and fails loudly on a tool error, so a benchmark never times an error path. */
+  call: (name: string, args: Record<string, unknown>, timeoutMs?: number) => Promise<CallToolResult>;
+  close: () => Promise<void>;
+}
+
+/** A real MCP client talking to `node bin/atomizer-jobs.js mcp ...` over stdio. */
+export async function openMcpSession(args: readonly string[]): Promise<McpSession> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [BIN, "mcp", ...args],
+    env: { ...(process.env as Record<string, string>) },
+    stderr: "pipe",
+    cwd: REPO,
+  });
+  let stderr = "";
+  transport.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const client = new Client({ name: "atomizer-bench", version: "1.0.0" });
+  const started = process.hrtime.bigint();
+  await client.connect(transport, { timeout: 600_000 });
+  const startMs = Number(process.hrtime.bigint() - started) / 1e6;
+  const pid = transport.pid;
+  if (pid === null) throw new Error(`the MCP server did not start: ${stderr}`);
+  return {
+    client,
+    pid,
+    startMs,
+    stderr: () => stderr,
+    async call(name, callArgs, timeoutMs = 600_000) {
+      const result = (await client.callTool({ name, arguments: callArgs }, undefined, {
+        timeout: timeoutMs,
+        maxTotalTimeout: timeoutMs,
+      })) as CallToolResult;
+      if (result.isError) {
+        const text = result.content.map((part) => (part.type === "text" ? part.text : "")).join("\n");
+        throw new Error(`${name} failed: ${text}`);
+      }
+      return result;
+    },
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,140 @@
+import { join } from "node:path";
+import type { Benchmark, BenchResult } from "./bench-result.ts";
+import { generateQueue } from "./generate-queue.ts";
+import { openMcpSession } from "./mcp-session.ts";
+import { inotifyWatches, memoryStatus } from "./proc-stats.ts";
+import type { Summary } from "./stats.ts";
+import { percentile, summarize } from "./stats.ts";
+import { timeMs } from "./timing.ts";
+
+const STATUS_P50_GOAL_MS = 5;
+const STATUS_RATIO_GOAL = 1.5;
+const LIST_P50_GOAL_MS = 100;
+
+interface QueueFigures {
+  jobs: number;
+  status: number[];
+  /** list_jobs page of 50: no filter, a status filter, a project filter, and a later page. */
+  list: number[];
+  startMs: number;
+  generateMs: number;
+  rssMb: number;
+  watches: number;
+}
+
+/** Deterministic pseudo-random picks, so both queue sizes see the same kind of mix every run. */
+function picker(seed: number): (n: number) => number {
+  let state = seed >>> 0;
+  return (n) => {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    return state % n;
+  };
+}
+
+const LIST_ARGS: Record<string, unknown>[] = [
+  { limit: 50 },
+  { limit: 50, status: ["completed", "failed"] },
+  { limit: 50, project: "starspec-m1-wfe" },
+  { limit: 50, offset: 50, created_by: "atlas" },
+  { limit: 50, status: ["running", "queued", "submitted"] },
+];
+
+async function measureQueue(
+  scratch: string,
+  jobs: number,
+  statusCalls: number,
+  listCalls: number,
+  log: (line: string) => void,
+): Promise<QueueFigures> {
+  const root = join(scratch, `p3-queue-${jobs}`);
+  let generated!: Awaited<ReturnType<typeof generateQueue>>;
+  const generateMs = await timeMs(async () => {
+    generated = await generateQueue(root, jobs, "mixed");
+  });
+  log(`P3: ${jobs} jobs generated in ${generateMs.toFixed(0)} ms; starting the server`);
+  const session = await openMcpSession(["--queue", root, "--work", join(scratch, `p3-work-${jobs}`)]);
+  try {
+    const pick = picker(jobs);
+    const ids = generated.ids;
+    // Warm-up: JIT, the first readdir of inbox/.runners, the verification cache of finished jobs.
+    for (let i = 0; i < 20; i++) await session.call("job_status", { job_id: ids[pick(ids.length)] });
+    for (const args of LIST_ARGS) await session.call("list_jobs", args);
+    const status: number[] = [];
+    for (let i = 0; i < statusCalls; i++) {
+      const jobId = ids[pick(ids.length)];
+      status.push(await timeMs(() => session.call("job_status", { job_id: jobId })));
+    }
+    const list: number[] = [];
+    for (let i = 0; i < listCalls; i++) {
+      const args = LIST_ARGS[i % LIST_ARGS.length] as Record<string, unknown>;
+      list.push(await timeMs(() => session.call("list_jobs", args)));
+    }
+    const probe = await session.call("list_jobs", { limit: 1 });
+    const total = (probe.structuredContent as { total?: number } | undefined)?.total;
+    if (total !== jobs) throw new Error(`P3: list_jobs reports ${total} jobs, ${jobs} were generated`);
+    return {
+      jobs,
+      status,
+      list,
+      startMs: session.startMs,
+      generateMs,
+      rssMb: (await memoryStatus(session.pid)).rssMb,
+      watches: await inotifyWatches(session.pid),
+    };
+  } finally {
+    await session.close();
+  }
+}
+
+function p50(samples: readonly number[]): number {
+  return percentile(samples, 50);
+}
+
+function show(samples: readonly number[], digits = 2): string {
+  const s: Summary = summarize(samples);
+  return `p50 ${p50(samples).toFixed(digits)} ms, p90 ${percentile(samples, 90).toFixed(digits)} ms (${s.min.toFixed(digits)}-${s.max.toFixed(digits)}, n=${s.runs})`;
+}
+
+/**
+ * P3: job_status and list_jobs (page of 50) through a real MCP client over stdio, on a queue of 100
+ * jobs and one of 10,000 (a third each in outbox only, outbox + inbox, archive).
+ */
+export const statusListBenchmark: Benchmark = async ({ quick, scratch, log }) => {
+  const large = quick ? 300 : 10_000;
+  const statusCalls = quick ? 20 : 200;
+  const listCalls = quick ? 5 : 50;
+  const small = await measureQueue(scratch, 100, statusCalls, listCalls, log);
+  const big = await measureQueue(scratch, large, statusCalls, listCalls, log);
+  const statusRatio = p50(big.status) / p50(small.status);
+  const statusMet = p50(big.status) <= STATUS_P50_GOAL_MS && statusRatio <= STATUS_RATIO_GOAL;
+  const listMet = p50(big.list) <= LIST_P50_GOAL_MS;
+  const count = large.toLocaleString("en-US");
+  const notes = [
+    `Queues written straight to disk (bench/generate-queue.ts): realistic job.json files, a third submitted (outbox only), a third seen by the runner (queued, running, completed or failed, with stdout.log and a results manifest), a third archived; ${count} jobs took ${(big.generateMs / 1000).toFixed(1)} s to write.`,
+    `job_status: ${statusCalls} calls on ids picked at random (same seed each run) after 20 warm-up calls; list_jobs: ${listCalls} calls cycling through no filter, a status filter, a project filter, created_by with offset 50, and the live states.`,
+    `Server start-up (spawn to the end of the MCP handshake, including the index scan): ${small.startMs.toFixed(0)} ms at 100 jobs, ${big.startMs.toFixed(0)} ms at ${count}. inotify watches held by the server: ${small.watches} at 100 jobs, ${big.watches} at ${count} (chokidar watches every job folder at depth 1). RSS after the calls: ${small.rssMb.toFixed(0)} MB at 100, ${big.rssMb.toFixed(0)} MB at ${count}.`,
+  ];
+  const rows: BenchResult[] = [
+    {
+      id: "P3 status",
+      what: `job_status through a real MCP client (stdio), queue of ${count} jobs`,
+      figure: show(big.status),
+      baseline: `same calls at 100 jobs: ${show(small.status)}`,
+      ratio: statusRatio.toFixed(2),
+      goal: `p50 <= ${STATUS_P50_GOAL_MS} ms, ratio ${count}/100 <= ${STATUS_RATIO_GOAL}`,
+      verdict: quick ? "n/a" : statusMet ? "met" : "missed",
+      notes,
+    },
+    {
+      id: "P3 list",
+      what: `list_jobs, page of 50 (with and without filters), queue of ${count} jobs`,
+      figure: show(big.list, 1),
+      baseline: `same calls at 100 jobs: ${show(small.list, 1)}`,
+      ratio: (p50(big.list) / p50(small.list)).toFixed(2),
+      goal: `p50 <= ${LIST_P50_GOAL_MS} ms`,
+      verdict: quick ? "n/a" : listMet ? "met" : "missed",
+      notes: [],
+    },
+  ];
+  return rows;
+};
