@@ -10,6 +10,8 @@ export interface CleanupContext {
   config: Pick<RunnerConfig, "cleanupDelayS" | "workRetentionS">;
   /** When each finished job's outbox entry was first seen gone. */
   goneSince: Map<string, number>;
+  /** Names in outbox/ from the rescan's own readdir: one listing instead of an lstat per finished job. */
+  outboxNames: ReadonlySet<string>;
   nowMs: () => number;
   log: Logger;
   forget: (jobId: string) => void;
@@ -24,7 +26,7 @@ export async function cleanupFinished(ctx: CleanupContext): Promise<void> {
   for (const entry of ctx.ledger.entries()) {
     if (entry.status === undefined || entry.cleaned_at !== undefined) continue;
     const jobId = entry.job_id;
-    if (await pathExists(ctx.paths.outboxJob(jobId))) {
+    if (ctx.outboxNames.has(jobId)) {
       ctx.goneSince.delete(jobId);
       continue;
     }

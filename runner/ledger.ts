@@ -42,8 +42,12 @@ export function asTerminalStatus(status: string): TerminalStatus | undefined {
 export interface LedgerEntry {
   job_id: string;
   accepted_at: string;
-  /** The job as first published (queued), or its final form when it was refused. */
-  job: Job;
+  /**
+   * The job as first published (queued), or its final form when it was refused. Dropped once a run has
+   * finished (and for refused jobs once cleaned): recovery never needs it again, and at 10,000 jobs the
+   * full job objects were most of the runner's memory.
+   */
+  job?: Job;
   refused: boolean;
   started_at?: string;
   pid?: number;
@@ -80,7 +84,11 @@ function apply(entries: Map<string, LedgerEntry>, record: LedgerRecord): void {
   else if (record.event === "finished") {
     entry.finished_at = record.at;
     entry.status = record.status;
-  } else entry.cleaned_at = record.at;
+    delete entry.job;
+  } else {
+    entry.cleaned_at = record.at;
+    delete entry.job;
+  }
 }
 
 /** Parses ledger text. A torn last line (the runner died mid-append) is dropped; other bad lines are reported. */

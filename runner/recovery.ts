@@ -54,6 +54,7 @@ export async function recover(ctx: RunnerContext): Promise<void> {
     try {
       if (entry.status !== undefined) {
         if (
+          entry.job &&
           entry.refused &&
           entry.cleaned_at === undefined &&
           !(await ctx.inbox.read(jobId)) &&
@@ -76,7 +77,9 @@ export async function recover(ctx: RunnerContext): Promise<void> {
         });
         continue;
       }
-      ctx.inbox.adopt(view ?? entry.job);
+      const known = view ?? entry.job;
+      if (!known) throw new Error("the ledger lost the job of an unfinished run (internal error)");
+      ctx.inbox.adopt(known);
       if (!view) await ctx.inbox.update(jobId, {});
       if (entry.started_at !== undefined) {
         await failInterrupted(ctx, entry);

@@ -34,10 +34,9 @@ export interface IndexRow {
 
 type Listener = (row: IndexRow | undefined, rowChanged: boolean) => void;
 
+/** Only what lists and lookups need: a parsed job.json per folder would be most of the index's memory. */
 interface Entry {
-  outbox: JobRead;
-  inbox: JobRead;
-  archives: Map<string, JobRead>;
+  archiveNames: string[];
   row: IndexRow;
   fingerprint: string;
 }
@@ -51,7 +50,13 @@ type Root = "outbox" | "inbox" | "archive";
 const SCAN_CONCURRENCY = 32;
 const MAX_REMOVED = 1000;
 
-function summarize(jobId: string, entry: Omit<Entry, "row" | "fingerprint">, change: number): IndexRow {
+interface Reads {
+  outbox: JobRead;
+  inbox: JobRead;
+  archives: Map<string, JobRead>;
+}
+
+function summarize(jobId: string, entry: Reads, change: number): IndexRow {
   const job = (read: JobRead): Job | undefined => (read.kind === "ok" ? read.job : undefined);
   const inbox = job(entry.inbox);
   const outbox = job(entry.outbox);
@@ -288,7 +293,7 @@ export class JobIndex {
       this.#counter++;
       row.change = this.#counter;
     }
-    this.#entries.set(jobId, { outbox, inbox, archives, row, fingerprint });
+    this.#entries.set(jobId, { archiveNames: [...archives.keys()], row, fingerprint });
     this.#removed.delete(jobId);
     this.#emit(jobId, row, changed);
   }
@@ -333,7 +338,7 @@ export class JobIndex {
 
   /** Archive folder names of a job, newest first, from memory. */
   archiveDirs(jobId: string): string[] {
-    return [...(this.#entries.get(jobId)?.archives.keys() ?? [])].sort().reverse();
+    return [...(this.#entries.get(jobId)?.archiveNames ?? [])].sort().reverse();
   }
 
   /** Ids removed after `counter`, and whether the removal record reaches back that far. */
