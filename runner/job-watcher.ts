@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { watch } from "chokidar";
 import { CANCEL_DIR } from "../protocol/index.ts";
@@ -38,8 +40,20 @@ export function classifyOutboxPath(
  * costs handles and events for nothing, and the rescan catches files arriving inside a job folder.
  */
 export function watchOutbox(paths: RunnerPaths, rescanMs: number, handlers: WatchHandlers): JobWatcher {
-  const watcher = watch([paths.queue.outbox, paths.queue.cancelDir], { depth: 0, ignoreInitial: true });
-  watcher.on("all", (_event, changed) => {
+  const watcher = watch(paths.queue.outbox, { depth: 0, ignoreInitial: true });
+  // chokidar never starts watching a path that was missing when it was added, and the submitting side
+  // creates outbox/.cancel/ only with its first cancel request: watch it now if it is there, else when
+  // it appears.
+  if (existsSync(paths.queue.cancelDir)) watcher.add(paths.queue.cancelDir);
+  watcher.on("all", (event, changed) => {
+    if (event === "addDir" && changed === paths.queue.cancelDir) {
+      watcher.add(paths.queue.cancelDir);
+      // The request that created the folder may have landed before the watch did.
+      readdir(paths.queue.cancelDir).then((names) => {
+        for (const name of names)
+          if (name.endsWith(".json")) handlers.onCancel(name.slice(0, -".json".length));
+      }, handlers.onError);
+    }
     const what = classifyOutboxPath(paths.queue.outbox, changed);
     if (!what) return;
     if ("cancel" in what) handlers.onCancel(what.cancel);
