@@ -330,6 +330,9 @@ export class NotifierEngine {
       const id = relative.split(/[\\/]/)[0];
       if (id && isJobId(id)) this.#scheduleCheck(id);
     });
+    // chokidar never watches a folder that is missing when it starts; the server creates this one with
+    // its first receipt, and it is the submitting side's own folder, so make sure it exists first.
+    await mkdir(this.#queue.fetchedDir, { recursive: true });
     const fetched = watch(this.#queue.fetchedDir, { depth: 0, ignoreInitial: true, ignored: skip });
     fetched.on("all", (_event, path) => {
       const name = path.slice(this.#queue.fetchedDir.length + 1);
