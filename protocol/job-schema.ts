@@ -133,6 +133,8 @@ export const RunnerHeartbeatSchema = z.looseObject({
   started_at: IsoTimeSchema,
   last_seen: IsoTimeSchema,
   interval_s: z.number().positive(),
+  /** Set by a runner's last heartbeat when it shuts down cleanly: it is stopped, not silent. */
+  stopped_at: IsoTimeSchema.optional(),
 });
 export type RunnerHeartbeat = z.infer<typeof RunnerHeartbeatSchema>;
 

@@ -111,8 +111,9 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
     }
   };
 
-  const publishHeartbeat = (ctx: RunnerContext): Promise<void> =>
+  const publishHeartbeat = (ctx: RunnerContext, stoppedAt?: Date): Promise<void> =>
     writeRunnerHeartbeat(paths, {
+      ...(stoppedAt ? { stopped_at: stoppedAt.toISOString() } : {}),
       host: config.host,
       version: ctx.runnerInfo.version,
       pid: process.pid,
@@ -219,6 +220,8 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
       );
       await Promise.all(runs.map((run) => run.finished));
       await ctx.serial.idle();
+      // The last word: submitters show this runner as stopped (with what it left queued), not as silent.
+      await publishHeartbeat(ctx, ctx.now()).catch(guard(ctx, "runner heartbeat"));
       await ctx.ledger.close();
       await lifecycle.release?.();
       log("stopped");

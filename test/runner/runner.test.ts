@@ -283,6 +283,12 @@ describe("running", () => {
     await again.start();
     await again.done;
     await again.stop();
+    // A clean stop leaves a last heartbeat that says so, with nothing claimed as running.
+    const last = RunnerHeartbeatSchema.parse(
+      JSON.parse(await readText(path.join(queue.paths.inbox, ".runners", "test-host.json"))),
+    );
+    expect(last.stopped_at).toBeDefined();
+    expect(last.running).toEqual([]);
     expect(await lines(counter)).toEqual([busy]);
     expect((await inboxJob(queue, early))?.status).toBe("cancelled");
     expect((await inboxJob(queue, busy))?.status).toBe("cancelled");
