@@ -17,7 +17,9 @@ import {
   readJsonFile,
 } from "../../protocol/index.ts";
 import { HANDOFF_MARKER, type HandoffItem, handoffText, MAX_HANDOFF_ITEMS } from "./handoff-text.ts";
+import type { JobOutcome } from "./job-outcome.ts";
 import { readJobOutcome } from "./job-outcome.ts";
+import { JobWatches } from "./job-watches.ts";
 import { readLastLines } from "./log-tail.ts";
 import { bestText, channelMessage, errorText, logLinesFor, runTime, trialsText } from "./message-text.ts";
 import type { ChannelTarget } from "./notifier-config.ts";
@@ -126,6 +128,8 @@ export class NotifierEngine {
   #dirty = false;
   #chain: Promise<void> = Promise.resolve();
   #watchers: FSWatcher[] = [];
+  /** Folders of jobs not yet in the ledger; decided jobs are not watched (receipts, archive/ and timers drive them). */
+  #jobWatches: JobWatches | undefined;
   #batch = new Set<string>();
   #wakeHistory: number[] = [];
   #sending = new Set<string>();
@@ -182,6 +186,11 @@ export class NotifierEngine {
   /** Reads every job now (also what the periodic safety-net rescan does). */
   rescan(): Promise<void> {
     return this.#serial(() => this.#scanAll());
+  }
+
+  /** How many inbox/<id>/ folders are watched now: the jobs whose outcome is still open. */
+  watchedJobCount(): number {
+    return this.#jobWatches?.count ?? 0;
   }
 
   /** Resolves once everything queued so far (scans, checks, ledger writes) has run. */
@@ -274,7 +283,9 @@ export class NotifierEngine {
     this.#batch.clear();
     const watchers = this.#watchers;
     this.#watchers = [];
-    await Promise.all(watchers.map((watcher) => watcher.close()));
+    const jobWatches = this.#jobWatches;
+    this.#jobWatches = undefined;
+    await Promise.all([...watchers.map((watcher) => watcher.close()), jobWatches?.closeAll()]);
     if (wasActive && this.#dirty && this.#ledger) await saveLedger(this.#dir, this.#ledger);
     this.#dirty = false;
   }
@@ -324,11 +335,22 @@ export class NotifierEngine {
       const name = path.slice(Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\")) + 1);
       return name.startsWith(ATOMIC_TEMP_PREFIX) || isSyncthingArtefact(name);
     };
-    const inbox = watch(this.#queue.inbox, { depth: 3, ignoreInitial: true, ignored: skip });
-    inbox.on("all", (_event, path) => {
-      const relative = path.slice(this.#queue.inbox.length + 1);
-      const id = relative.split(/[\\/]/)[0];
-      if (id && isJobId(id)) this.#scheduleCheck(id);
+    const jobs = new JobWatches(this.#queue.inbox, {
+      ignored: skip,
+      onChange: (id) => this.#scheduleCheck(id),
+      onReady: (id) => this.#scheduleCheck(id),
+      onError: (id, error) => this.#log("warn", `watcher for ${id}: ${error.message}`),
+    });
+    this.#jobWatches = jobs;
+    // Only inbox/ itself: each job's folder is watched on its own, and only while its outcome is open.
+    const inbox = watch(this.#queue.inbox, { depth: 0, ignoreInitial: true, ignored: skip });
+    inbox.on("all", (event, path) => {
+      const id = path.slice(this.#queue.inbox.length + 1);
+      if (!isJobId(id)) return;
+      // chokidar never watches a folder missing when asked, so a new job's folder is watched as it
+      // appears; the check its watch triggers once live reads whatever landed before that.
+      if (event === "addDir" && this.#active && !this.#ledger?.jobs[id]) jobs.watch(id);
+      this.#scheduleCheck(id);
     });
     // chokidar never watches a folder that is missing when it starts; the server creates this one with
     // its first receipt, and it is the submitting side's own folder, so make sure it exists first.
@@ -404,6 +426,7 @@ export class NotifierEngine {
     const archived = await this.#archivedIds();
     const present = new Set(names.filter((name) => isJobId(name)));
     for (const id of present) await this.#checkJob(id, archived);
+    for (const id of this.#jobWatches?.ids() ?? []) if (!present.has(id)) await this.#jobWatches?.unwatch(id);
     const now = this.#clock.now();
     for (const entry of Object.values(ledger.jobs)) {
       if (present.has(entry.job_id)) continue;
@@ -449,21 +472,45 @@ export class NotifierEngine {
   }
 
   async #checkJob(id: string, archived?: ReadonlySet<string>): Promise<void> {
+    const outcome = await this.#recordJob(id, archived);
+    await this.#updateJobWatch(id, outcome);
+  }
+
+  /** Watches a job's folder while its outcome is open (and its result folders while they sync); not after. */
+  async #updateJobWatch(id: string, outcome: JobOutcome | undefined): Promise<void> {
+    const jobs = this.#jobWatches;
+    if (!jobs) return;
+    if (!this.#active || !this.#ledger || this.#ledger.jobs[id]) {
+      await jobs.unwatch(id);
+      return;
+    }
+    if (outcome?.kind === "absent" && !(await pathExists(join(this.#queue.inbox, id)))) {
+      await jobs.unwatch(id);
+      return;
+    }
+    jobs.watch(id);
+    if (outcome?.kind === "syncing" && (await jobs.watchResultDirs(id, outcome.job.results?.files ?? []))) {
+      this.#scheduleCheck(id);
+    }
+  }
+
+  /** Records a job in the ledger once its outcome is decided; the outcome read, or undefined when already known. */
+  async #recordJob(id: string, archived?: ReadonlySet<string>): Promise<JobOutcome | undefined> {
     const ledger = this.#ledger;
-    if (!ledger) return;
+    if (!ledger) return undefined;
     const known = ledger.jobs[id];
     if (known) {
       await this.#checkAck(known, archived);
-      return;
+      return undefined;
     }
     const outcome = await readJobOutcome(this.#queue.inbox, id);
     if (outcome.kind === "unreadable") {
       if (!this.#unreadableLogged.has(id))
         this.#log("warn", `${id}: ${outcome.reason}; waiting for a valid job.json`);
       this.#unreadableLogged.add(id);
-      return;
+      return outcome;
     }
-    if (outcome.kind !== "ended") return;
+    if (outcome.kind !== "ended") return outcome;
     const { job, status } = outcome;
     const ack = await this.#acknowledgement(id, archived);
     const now = this.#clock.now();
@@ -512,6 +559,7 @@ export class NotifierEngine {
       this.#batch.add(id);
       this.#scheduleFlush();
     }
+    return outcome;
   }
 
   async #readJob(id: string): Promise<Job | undefined> {

@@ -82,12 +82,18 @@ export async function publishJob(queueDir: string, spec: FinishedJob): Promise<J
   return job;
 }
 
-/** Completes the files publishJob withheld. */
-export async function deliverWithheld(queueDir: string, spec: FinishedJob): Promise<void> {
+/** Completes the files publishJob withheld (or only some of them), creating their folders as Syncthing does. */
+export async function deliverWithheld(
+  queueDir: string,
+  spec: FinishedJob,
+  only: readonly string[] = spec.withheld ?? [],
+): Promise<void> {
   const jobDir = join(queuePaths(queueDir).inbox, spec.jobId);
-  for (const path of spec.withheld ?? []) {
+  for (const path of only) {
     const content = spec.results?.[path] ?? "";
-    await writeFile(join(jobDir, ...path.split("/")), content);
+    const target = join(jobDir, ...path.split("/"));
+    await mkdir(dirname(target), { recursive: true });
+    await writeFile(target, content);
   }
 }
 
