@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Dirent } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { lstat, readdir } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import type { FSWatcher } from "chokidar";
 import { watch } from "chokidar";
@@ -48,6 +48,8 @@ export interface JobIndexOptions {
 
 type Root = "outbox" | "inbox" | "archive";
 const SCAN_CONCURRENCY = 32;
+/** Inbox statuses after which the runner never rewrites job.json again (PROTOCOL.md section 4). */
+const FINAL_INBOX_STATUSES: ReadonlySet<string> = new Set(["completed", "failed", "cancelled"]);
 const MAX_REMOVED = 1000;
 
 interface Reads {
@@ -98,9 +100,20 @@ function fingerprintOf(row: IndexRow): string {
 }
 
 /**
- * Every job's list row, kept in memory and refreshed by a chokidar watcher at depth 1 on outbox/,
- * inbox/ and archive/ (job.json changes only), so list_jobs never re-reads 10,000 job.json files.
- * Each observed change gets the next value of a counter; cursors are "<instance>.<counter>".
+ * Every job's list row, kept in memory, so list_jobs never re-reads 10,000 job.json files. Each
+ * observed change gets the next value of a counter; cursors are "<instance>.<counter>".
+ *
+ * Watching costs one inotify watch per watched folder, so only folders whose contents can still
+ * change the row are watched:
+ * - outbox/, inbox/ and archive/ themselves, at depth 0: outbox and archive folders are published
+ *   whole by rename from this side (PROTOCOL.md), so their addDir/unlinkDir says all there is, and
+ *   inbox/<id>/ appearing or vanishing is seen here too (also after its own watch was dropped);
+ * - inbox/<id>/ (job.json only) of each job whose inbox job.json is not final yet (absent, invalid,
+ *   submitted, queued or running): Syncthing creates the folder first and rewrites job.json in place
+ *   on every runner heartbeat. Once it reads completed, failed or cancelled the watch is dropped: a
+ *   final job.json is never rewritten, and rows hold nothing else from the inbox folder (results
+ *   still syncing are counted by job_status when asked, not here).
+ * Cancel requests (outbox/.cancel/) are not part of a row, so they are not watched.
  */
 export class JobIndex {
   readonly instanceId = randomBytes(6).toString("hex");
@@ -113,8 +126,13 @@ export class JobIndex {
   readonly #archiveNames = new Map<string, Set<string>>();
   /** Jobs whose every file vanished, with the counter value of that change (bounded). */
   readonly #removed = new Map<string, number>();
+  /** Jobs with an inbox/<id>/ folder, from the scan and the root watcher (no stat per job). */
+  readonly #inboxDirs = new Set<string>();
+  /** Jobs whose inbox/<id>/ the second watcher follows: the not-yet-final ones. */
+  readonly #inboxWatched = new Set<string>();
   #counter = 0;
   #watcher: FSWatcher | undefined;
+  #inboxWatcher: FSWatcher | undefined;
   #ready: Promise<void> | undefined;
   #closed = false;
 
@@ -136,14 +154,26 @@ export class JobIndex {
   async #start(): Promise<void> {
     const roots = [this.#queue.outbox, this.#queue.inbox, this.#queue.archive];
     const watcher = watch(roots, {
-      depth: 1,
+      depth: 0,
+      // Like the scan (Dirent.isDirectory), a link is never a job folder; and following links costs
+      // a realpath per folder, ~50 MB of RSS at 10,000 jobs.
+      followSymlinks: false,
       ignoreInitial: true,
-      ignored: (path: string) => this.#ignored(path),
+      ignored: (path: string) => this.#ignoredRootEntry(path),
     });
     this.#watcher = watcher;
-    watcher.on("all", (_event, path) => this.#onPath(path));
+    watcher.on("all", (event, path) => this.#onRootEntry(event, path));
     watcher.on("error", () => {
       // A vanished or locked folder is re-read on its next event; the watcher keeps running.
+    });
+    // A watcher of its own: chokidar's unwatch() ignores the path from then on, which in the root
+    // watcher would also hide the folder vanishing or coming back. Not ignoreInitial: a folder added
+    // later is listed once its watch stands, so a job.json that arrived before that is still seen.
+    const inboxWatcher = watch([], { depth: 0, ignored: (path: string) => this.#ignoredInboxEntry(path) });
+    this.#inboxWatcher = inboxWatcher;
+    inboxWatcher.on("all", (_event, path) => this.#onInboxEntry(path));
+    inboxWatcher.on("error", () => {
+      // As above: the job's next event, or its folder's addDir in inbox/, re-reads it.
     });
     await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
     const scanned = await this.#scanIds();
@@ -163,11 +193,17 @@ export class JobIndex {
         throw error;
       }
     };
-    for (const root of [this.#queue.outbox, this.#queue.inbox]) {
-      if (this.#only !== undefined) continue;
-      for (const dirent of await dirs(root)) {
+    if (this.#only === undefined) {
+      for (const dirent of await dirs(this.#queue.outbox)) {
         if (dirent.isDirectory() && dirent.name.startsWith("job-")) ids.add(dirent.name);
       }
+      for (const dirent of await dirs(this.#queue.inbox)) {
+        if (!dirent.isDirectory() || !dirent.name.startsWith("job-")) continue;
+        ids.add(dirent.name);
+        this.#inboxDirs.add(dirent.name);
+      }
+    } else if (await isDirectory(join(this.#queue.inbox, this.#only))) {
+      this.#inboxDirs.add(this.#only);
     }
     for (const dirent of await dirs(this.#queue.archive)) {
       const parsed = dirent.isDirectory() ? parseArchiveDirName(dirent.name) : undefined;
@@ -193,25 +229,67 @@ export class JobIndex {
     return name.startsWith("job-") ? name : undefined;
   }
 
-  #ignored(path: string): boolean {
+  /** The root watcher sees the job folders directly in outbox/, inbox/ and archive/, nothing else. */
+  #ignoredRootEntry(path: string): boolean {
     const located = this.#locate(path);
     if (!located) return false;
-    const [first, second, ...rest] = located.segments;
+    const [first, second] = located.segments;
     if (first === undefined) return false;
     const jobId = this.#jobIdOf(located.root, first);
     if (jobId === undefined || (this.#only !== undefined && jobId !== this.#only)) return true;
-    if (second === undefined) return false;
-    return second !== JOB_FILE || rest.length > 0;
+    return second !== undefined;
   }
 
-  #onPath(path: string): void {
+  /** The inbox watcher sees inbox/<id>/ and its job.json, nothing else. */
+  #ignoredInboxEntry(path: string): boolean {
+    const located = this.#locate(path);
+    if (!located || located.segments.length === 0) return false;
+    if (located.root !== "inbox") return true;
+    const [first, second, ...rest] = located.segments;
+    if (first === undefined || this.#jobIdOf("inbox", first) === undefined) return true;
+    return second !== undefined && (second !== JOB_FILE || rest.length > 0);
+  }
+
+  #onRootEntry(event: string, path: string): void {
     const located = this.#locate(path);
     const first = located?.segments[0];
-    if (!located || first === undefined) return;
+    if (!located || first === undefined || located.segments.length > 1) return;
     const jobId = this.#jobIdOf(located.root, first);
     if (jobId === undefined) return;
     if (located.root === "archive") this.noteArchiveDir(first);
+    if (located.root === "inbox" && event === "addDir") this.#inboxDirs.add(jobId);
+    if (located.root === "inbox" && event === "unlinkDir") this.#inboxDirs.delete(jobId);
     void this.refresh(jobId);
+  }
+
+  #onInboxEntry(path: string): void {
+    const located = this.#locate(path);
+    const first = located?.segments[0];
+    if (located?.root !== "inbox" || first === undefined) return;
+    const jobId = this.#jobIdOf("inbox", first);
+    if (jobId !== undefined) void this.refresh(jobId);
+  }
+
+  /** Follows inbox/<id>/ while its job.json can still change, and lets it go once it is final. */
+  #followInbox(jobId: string, inbox: JobRead): void {
+    const watcher = this.#inboxWatcher;
+    if (!watcher || this.#closed) return;
+    const final = inbox.kind === "ok" && FINAL_INBOX_STATUSES.has(inbox.job.status);
+    const wanted = this.#inboxDirs.has(jobId) && !final;
+    if (wanted === this.#inboxWatched.has(jobId)) return;
+    const dir = join(this.#queue.inbox, jobId);
+    if (wanted) {
+      this.#inboxWatched.add(jobId);
+      watcher.add(dir);
+    } else {
+      this.#inboxWatched.delete(jobId);
+      watcher.unwatch(dir);
+    }
+  }
+
+  /** Jobs whose inbox/<id>/ is watched for job.json rewrites (those not final yet), sorted. */
+  watchedInboxIds(): string[] {
+    return [...this.#inboxWatched].sort();
   }
 
   /** Records an archive folder (from the watcher, or from archive_job right after publishing it). */
@@ -265,6 +343,7 @@ export class JobIndex {
       else archives.set(name, read);
     }
     if (known?.size === 0) this.#archiveNames.delete(jobId);
+    this.#followInbox(jobId, inbox);
     const previous = this.#entries.get(jobId);
     if (outbox.kind === "absent" && inbox.kind === "absent" && archives.size === 0) {
       if (previous) {
@@ -356,6 +435,15 @@ export class JobIndex {
   async close(): Promise<void> {
     this.#closed = true;
     this.#listeners.clear();
-    await this.#watcher?.close();
+    await Promise.all([this.#watcher?.close(), this.#inboxWatcher?.close()]);
+  }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await lstat(path)).isDirectory();
+  } catch (error) {
+    if (errnoCode(error) === "ENOENT" || errnoCode(error) === "ENOTDIR") return false;
+    throw error;
   }
 }
