@@ -22,7 +22,10 @@ export const RunnerViewSchema = z.object({
   last_seen: z.string().optional(),
   interval_s: z.number().optional(),
   age_s: z.number().optional(),
+  /** Not heard from for 3 intervals, and it did not say it was stopping. */
   silent: z.boolean(),
+  /** Its last heartbeat said it shut down cleanly (PROTOCOL.md section 9). */
+  stopped_at: z.string().optional(),
   problem: z.string().optional(),
 });
 export type RunnerView = z.infer<typeof RunnerViewSchema>;
@@ -70,7 +73,8 @@ export async function readRunners(queue: QueuePaths, now: Date): Promise<RunnerV
         last_seen: beat.last_seen,
         interval_s: beat.interval_s,
         age_s: Math.round(age),
-        silent: age > SILENT_AFTER_INTERVALS * beat.interval_s,
+        ...(beat.stopped_at !== undefined ? { stopped_at: beat.stopped_at } : {}),
+        silent: beat.stopped_at === undefined && age > SILENT_AFTER_INTERVALS * beat.interval_s,
       });
     } catch (error) {
       const code = errnoCode(error);

@@ -175,7 +175,9 @@ export function buildStatusView(facts: StatusFacts): StatusView {
   const runnerHost = inboxJob?.runner?.host;
   switch (state) {
     case "submitted": {
-      const recent = facts.runners.filter((runner) => !runner.silent && !runner.problem);
+      const recent = facts.runners.filter(
+        (runner) => !runner.silent && !runner.stopped_at && !runner.problem,
+      );
       const last = facts.runners.find((runner) => runner.last_seen)?.last_seen;
       return {
         ...base,

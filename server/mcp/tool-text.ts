@@ -96,11 +96,11 @@ export function runnersText(result: RunnerStatusResult): string[] {
       "next: start `atomizer-jobs runner` on the workstation",
     ];
   return [
-    `${result.active} active, ${result.silent} silent`,
+    `${result.active} active, ${result.silent} silent${result.stopped > 0 ? `, ${result.stopped} stopped` : ""}`,
     ...result.runners.map((runner) =>
       runner.problem
         ? `${runner.host}: unreadable heartbeat: ${runner.problem}`
-        : `${runner.host}: ${runner.silent ? "SILENT" : "active"}, last seen ${runner.last_seen} (${runner.age_s} s ago), v${runner.version}, ${runner.slots} slots, running ${runner.running.length ? runner.running.join(", ") : "nothing"}, queued ${runner.queued.length}`,
+        : `${runner.host}: ${runner.stopped_at ? `STOPPED at ${runner.stopped_at}` : runner.silent ? "SILENT" : "active"}, last seen ${runner.last_seen} (${runner.age_s} s ago), v${runner.version}, ${runner.slots} slots, running ${runner.running.length ? runner.running.join(", ") : "nothing"}, queued ${runner.queued.length}`,
     ),
   ];
 }

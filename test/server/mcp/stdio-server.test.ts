@@ -331,15 +331,30 @@ describe("mcp over stdio", () => {
     expect(await updated).toBe(`job://${jobId}`);
   });
 
-  test("runner_status lists runners and flags silent ones", async () => {
+  test("runner_status lists runners and flags silent and cleanly stopped ones", async () => {
+    const anHourAgo = new Date(Date.now() - 3600_000).toISOString();
+    await writeHeartbeat(queue, { host: "old-box", last_seen: anHourAgo, interval_s: 10 });
     await writeHeartbeat(queue, {
-      host: "old-box",
-      last_seen: new Date(Date.now() - 3600_000).toISOString(),
+      host: "spare-box",
+      last_seen: anHourAgo,
       interval_s: 10,
+      stopped_at: anHourAgo,
     });
-    const result = await callOk<{ runners: { host: string; silent: boolean }[] }>(client, "runner_status");
+    const result = await callOk<{
+      runners: { host: string; silent: boolean; stopped_at?: string }[];
+      active: number;
+      silent: number;
+      stopped: number;
+    }>(client, "runner_status");
     expect(result.runners.find((runner) => runner.host === "old-box")?.silent).toBe(true);
     expect(result.runners.find((runner) => runner.host === "nx-workstation")?.silent).toBe(false);
+    expect(result.runners.find((runner) => runner.host === "spare-box")).toMatchObject({
+      silent: false,
+      stopped_at: anHourAgo,
+    });
+    expect(result).toMatchObject({ active: 1, silent: 1, stopped: 1 });
+    const text = await call(client, "runner_status");
+    expect(textOf(text)).toContain(`spare-box: STOPPED at ${anHourAgo}`);
     await mkdir(queue.runnersDir, { recursive: true });
   });
 });
