@@ -1,6 +1,6 @@
-import { execFile } from "node:child_process";
 import { mkdir, rm, statfs, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { execa } from "execa";
 import { checkQueueLayout, pathExists, queuePaths, tempPathFor } from "../protocol/index.ts";
 import { errorMessage } from "./log.ts";
 
@@ -21,12 +21,12 @@ export interface DoctorOptions {
   minFreeBytes?: number;
 }
 
-function runPython(python: string, args: string[]): Promise<{ ok: boolean; output: string }> {
-  return new Promise((resolve) => {
-    execFile(python, args, { timeout: 60_000, windowsHide: true }, (error, stdout, stderr) => {
-      resolve({ ok: error === null, output: `${stdout}${stderr}`.trim() || (error ? error.message : "") });
-    });
-  });
+async function runPython(python: string, args: string[]): Promise<{ ok: boolean; output: string }> {
+  const result = await execa(python, args, { timeout: 60_000, windowsHide: true, reject: false, all: true });
+  const output = typeof result.all === "string" ? result.all.trim() : "";
+  // A program that never started says why in originalMessage ("spawn ... ENOENT"), on one line.
+  const why = result.originalMessage ?? result.shortMessage ?? "failed";
+  return { ok: !result.failed, output: output || (result.failed ? why.replace(/\s+/g, " ") : "") };
 }
 
 async function checkPython(python: string): Promise<DoctorCheck[]> {

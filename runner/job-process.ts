@@ -27,6 +27,10 @@ export interface SpawnJobOptions {
   killGraceMs: number;
 }
 
+/**
+ * Starts a job. node:child_process here, not execa (used elsewhere in the runner): true stdout/stderr
+ * order needs one arbitrary file descriptor passed as both, which execa's options do not type.
+ */
 export async function spawnJob(options: SpawnJobOptions): Promise<JobProcess> {
   const platform = options.platform ?? process.platform;
   const log = await open(options.logPath, "a");

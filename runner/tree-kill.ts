@@ -1,5 +1,5 @@
-import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
+import { execa } from "execa";
 import { errnoCode } from "../protocol/index.ts";
 
 /** Whether a process runs. A zombie (exited, not yet reaped by its parent) counts as gone. */
@@ -37,12 +37,8 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 async function taskkill(pid: number): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const child = spawn("taskkill", windowsTreeKillArgs(pid), { stdio: "ignore", windowsHide: true });
-    // taskkill exits 128 when the process is already gone: nothing left to do either way.
-    child.on("error", () => resolve());
-    child.on("exit", () => resolve());
-  });
+  // taskkill exits 128 when the process is already gone: nothing left to do either way.
+  await execa("taskkill", windowsTreeKillArgs(pid), { stdio: "ignore", windowsHide: true, reject: false });
 }
 
 export interface KillTreeOptions {
