@@ -1,12 +1,12 @@
-const ARCHIVE_NAME = /^(.+)-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+import { parseUtcStamp, utcStamp } from "./utc-stamp.ts";
+
+const ARCHIVE_NAME = /^(.+)-(\d{8})T(\d{6})Z$/;
 
 /** `<job_id>-YYYYMMDDTHHMMSSZ`, the archive folder name PROTOCOL.md section 8 prescribes. */
 export function archiveDirName(jobId: string, at: Date): string {
-  const stamp = at
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d{3}Z$/, "Z");
-  return `${jobId}-${stamp}`;
+  const stamp = utcStamp(at);
+  if (!stamp) throw new RangeError(`archive time ${String(at)} is not a valid date with a 4-digit year`);
+  return `${jobId}-${stamp.date}T${stamp.time}Z`;
 }
 
 export interface ArchiveDirName {
@@ -18,15 +18,7 @@ export interface ArchiveDirName {
 export function parseArchiveDirName(name: string): ArchiveDirName | undefined {
   const match = ARCHIVE_NAME.exec(name);
   if (!match) return undefined;
-  const [, jobId, y, mo, d, h, mi, s] = match as unknown as [
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-  ];
-  return { job_id: jobId, archived_at: `${y}-${mo}-${d}T${h}:${mi}:${s}Z` };
+  const [, jobId, date, time] = match as unknown as [string, string, string, string];
+  const at = parseUtcStamp(date, time);
+  return at ? { job_id: jobId, archived_at: at.toISOString().replace(/\.\d{3}Z$/, "Z") } : undefined;
 }

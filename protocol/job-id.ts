@@ -1,12 +1,13 @@
 import { ProtocolError } from "./errors.ts";
 import { windowsNameProblem } from "./path-rules.ts";
+import { parseUtcStamp, utcStamp } from "./utc-stamp.ts";
 
 export const MAX_JOB_ID_LENGTH = 64;
 const PREFIX_LENGTH = "job-YYYYMMDD-HHMMSS-".length;
 export const MAX_SLUG_LENGTH = MAX_JOB_ID_LENGTH - PREFIX_LENGTH;
 export const MIN_SLUG_LETTERS = 3;
 
-const JOB_ID = /^job-(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})-([a-z0-9]+(?:-[a-z0-9]+)*)$/;
+const JOB_ID = /^job-(\d{8})-(\d{6})-([a-z0-9]+(?:-[a-z0-9]+)*)$/;
 const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 // SYS_19 rule 3: `job-1`, `test`, `run-2` say nothing about the study.
 const GENERIC_SLUG =
@@ -68,26 +69,19 @@ export function slugify(name: string): string {
   return slug;
 }
 
-function pad(value: number, width = 2): string {
-  return String(value).padStart(width, "0");
-}
-
 /** `job-YYYYMMDD-HHMMSS-<slug>` in UTC. */
 export function makeJobId(name: string, at: Date): string {
   const slug = slugify(name);
-  const year = at.getUTCFullYear();
   // An invalid Date would otherwise give "job-NaNNaNNaN-..." and a 5-digit year a malformed id.
-  if (Number.isNaN(year) || year < 1000 || year > 9999) {
+  const stamp = utcStamp(at);
+  if (!stamp) {
     throw new ProtocolError(
       "invalid_job_id",
       `cannot make a job id for ${JSON.stringify(name)}: submission time ${String(at)} is not a valid date with a 4-digit year`,
       { name },
     );
   }
-  const stamp =
-    `${at.getUTCFullYear()}${pad(at.getUTCMonth() + 1)}${pad(at.getUTCDate())}-` +
-    `${pad(at.getUTCHours())}${pad(at.getUTCMinutes())}${pad(at.getUTCSeconds())}`;
-  return `job-${stamp}-${slug}`;
+  return `job-${stamp.date}-${stamp.time}-${slug}`;
 }
 
 /** Parses and validates a job id; the message says what a valid one looks like. */
@@ -101,25 +95,9 @@ export function parseJobId(jobId: string): ParsedJobId {
       { job_id: jobId },
     );
   }
-  const [, y, mo, d, h, mi, s, slug] = match as unknown as [
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-  ];
-  const created = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)));
-  const valid =
-    created.getUTCFullYear() === Number(y) &&
-    created.getUTCMonth() === Number(mo) - 1 &&
-    created.getUTCDate() === Number(d) &&
-    created.getUTCHours() === Number(h) &&
-    created.getUTCMinutes() === Number(mi) &&
-    created.getUTCSeconds() === Number(s);
-  if (!valid) {
+  const [, date, time, slug] = match as unknown as [string, string, string, string];
+  const created = parseUtcStamp(date, time);
+  if (!created) {
     throw new ProtocolError("invalid_job_id", `${JSON.stringify(jobId)} has an impossible date or time`, {
       job_id: jobId,
     });
