@@ -2,108 +2,40 @@ import { mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { FSWatcher } from "chokidar";
 import { watch } from "chokidar";
-import type { Job } from "../../protocol/index.ts";
 import {
   ATOMIC_TEMP_PREFIX,
   errnoCode,
   isJobId,
   isSyncthingArtefact,
-  JOB_FILE,
-  LOG_FILE,
-  parseArchiveDirName,
-  parseJob,
   pathExists,
   queuePaths,
-  readJsonFile,
 } from "../../protocol/index.ts";
-import { HANDOFF_MARKER, type HandoffItem, handoffText, MAX_HANDOFF_ITEMS } from "./handoff-text.ts";
+import { ChannelSender } from "./channel-sender.ts";
+import { HandoffDispatcher } from "./handoff-dispatcher.ts";
 import type { JobOutcome } from "./job-outcome.ts";
 import { readJobOutcome } from "./job-outcome.ts";
 import { JobWatches } from "./job-watches.ts";
-import { readLastLines } from "./log-tail.ts";
-import { bestText, channelMessage, errorText, logLinesFor, runTime, trialsText } from "./message-text.ts";
-import type { ChannelTarget } from "./notifier-config.ts";
 import { channelTarget } from "./notifier-config.ts";
+import type { NotifierContext } from "./notifier-context.ts";
 import type { Ledger, LedgerEntry, Notified } from "./notifier-ledger.ts";
 import { emptyLedger, loadLedger, notifierStateDir, saveLedger } from "./notifier-ledger.ts";
-import { holdsLock, newLockOwner, refreshLock, releaseLock, tryAcquireLock } from "./notifier-lock.ts";
-import type { WakeLimits } from "./wake-limits.ts";
-import { DEFAULT_WAKE_LIMITS, nextWakeAt, pruneWakeHistory } from "./wake-limits.ts";
+import { newLockOwner, refreshLock, releaseLock, tryAcquireLock } from "./notifier-lock.ts";
+import type {
+  Clock,
+  NotifierLog,
+  NotifierOptions,
+  NotifierPorts,
+  ResolvedNotifierOptions,
+} from "./notifier-types.ts";
+import { SYSTEM_CLOCK } from "./notifier-types.ts";
+import { acknowledgement, archivedIds, archivedJobId } from "./queue-reads.ts";
+import { DEFAULT_WAKE_LIMITS } from "./wake-limits.ts";
 
-export interface NotifierLog {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
+export type { Clock, NotifierLog, NotifierOptions, NotifierPorts, WakeRequest } from "./notifier-types.ts";
+export { CONTEXT_KEY, SYSTEM_CLOCK, WAKE_REASON } from "./notifier-types.ts";
 
-/** Time, injectable so tests can step through the wake limits without waiting. */
-export interface Clock {
-  now(): number;
-  setTimeout(run: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const SYSTEM_CLOCK: Clock = {
-  now: () => Date.now(),
-  setTimeout: (run, ms) => setTimeout(run, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
-
-export interface WakeRequest {
-  source: "hook";
-  intent: "immediate";
-  reason: string;
-  agentId: string;
-  sessionKey: string;
-}
-
-/** Everything the engine does to the outside world; OpenClaw in the gateway, recorders in tests. */
-export interface NotifierPorts {
-  /** Posts one message; throws when it did not go out. */
-  sendText(target: ChannelTarget, text: string): Promise<{ messageId?: string }>;
-  /** False when OpenClaw did not queue it (an identical event is still waiting). */
-  enqueueSystemEvent(
-    text: string,
-    options: { agentId: string; sessionKey: string; contextKey: string },
-  ): boolean;
-  requestHeartbeat(request: WakeRequest): void;
-  log: NotifierLog;
-  clock?: Clock;
-}
-
-export interface NotifierOptions {
-  queueDir: string;
-  agentId: string;
-  sessionKey: string;
-  channels: Readonly<Record<string, ChannelTarget>>;
-  resendAfterMs: number;
-  /** Jobs that end within this window go out as one event. */
-  batchWindowMs?: number;
-  /** Waits between channel send attempts; attempts = length + 1. */
-  sendRetryDelaysMs?: readonly number[];
-  /** Safety-net rescan of every job, for events a watcher missed. */
-  rescanMs?: number;
-  /** Lock refresh period; a lock not refreshed for 3 periods is taken over. */
-  lockRefreshMs?: number;
-  /** On the very first start, jobs that ended longer ago than this get no channel message. */
-  staleMessageAfterMs?: number;
-  /** Quiet time after a file change in a job before it is read (Syncthing writes in bursts). */
-  settleMs?: number;
-  wakeLimits?: WakeLimits;
-}
-
-export const CONTEXT_KEY = "atomizer-job-queue:handoff";
-export const WAKE_REASON = "hook:atomizer-job-queue";
 /** Acknowledged entries whose inbox copy is gone are dropped after this long. */
 const PRUNE_AFTER_MS = 30 * 24 * 3600_000;
-
-type Acknowledgement = "receipt" | "archive" | undefined;
-
-/** The job an archive/ folder holds, when its name is `<job_id>-<UTC stamp>`. */
-function archivedJobId(name: string): string | undefined {
-  const id = parseArchiveDirName(name)?.job_id;
-  return id !== undefined && isJobId(id) ? id : undefined;
-}
 
 /**
  * Watches the submitting side's view of inbox/ and, when a job ends, posts its one channel message
@@ -112,9 +44,7 @@ function archivedJobId(name: string): string | undefined {
  * `<queue>/.state/notifier/` (ledger.json + lock.json); only the lock holder acts.
  */
 export class NotifierEngine {
-  readonly #options: Required<Omit<NotifierOptions, "channels">> & {
-    channels: Readonly<Record<string, ChannelTarget>>;
-  };
+  readonly #options: ResolvedNotifierOptions;
   readonly #ports: NotifierPorts;
   readonly #clock: Clock;
   readonly #owner = newLockOwner();
@@ -130,14 +60,11 @@ export class NotifierEngine {
   #watchers: FSWatcher[] = [];
   /** Folders of jobs not yet in the ledger; decided jobs are not watched (receipts, archive/ and timers drive them). */
   #jobWatches: JobWatches | undefined;
-  #batch = new Set<string>();
-  #wakeHistory: number[] = [];
-  #sending = new Set<string>();
+  readonly #sender: ChannelSender;
+  readonly #handoffs: HandoffDispatcher;
   #checkTimers = new Map<string, unknown>();
-  #flushTimer: unknown;
   #rescanTimer: unknown;
   #lockTimer: unknown;
-  #sleepers = new Set<() => void>();
   #passiveLogged = false;
   #unreadableLogged = new Set<string>();
 
@@ -161,6 +88,26 @@ export class NotifierEngine {
     this.#clock = ports.clock ?? SYSTEM_CLOCK;
     this.#queue = queuePaths(options.queueDir);
     this.#dir = notifierStateDir(this.#queue.stateDir);
+    const ctx: NotifierContext = {
+      options: this.#options,
+      ports,
+      clock: this.#clock,
+      queue: this.#queue,
+      dir: this.#dir,
+      owner: this.#owner,
+      log: (level, message) => this.#log(level, message),
+      serial: (task) => this.#serial(task),
+      ledger: () => this.#ledger,
+      active: () => this.#active,
+      stopped: () => this.#stopped,
+      markDirty: () => {
+        this.#dirty = true;
+      },
+      commit: () => this.#commit(),
+      lostLock: () => this.#lostLock(),
+    };
+    this.#sender = new ChannelSender(ctx);
+    this.#handoffs = new HandoffDispatcher(ctx, (entry, archived) => this.#checkAck(entry, archived));
   }
 
   get active(): boolean {
@@ -178,7 +125,7 @@ export class NotifierEngine {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#clearTimers();
-    for (const wake of this.#sleepers) wake();
+    this.#sender.wakeSleepers();
     await this.#deactivate();
     await releaseLock(this.#dir, this.#owner).catch(() => undefined);
   }
@@ -255,16 +202,16 @@ export class NotifierEngine {
       await this.#commit();
       // Queued events do not survive a gateway restart: every pending hand-off goes out again now.
       for (const entry of Object.values(this.#ledger?.jobs ?? {})) {
-        if (entry.handoff.state === "pending") this.#batch.add(entry.job_id);
+        if (entry.handoff.state === "pending") this.#handoffs.add(entry.job_id);
         if (entry.notified.state === "sending") {
           this.#log(
             "warn",
             `${entry.job_id}: its channel message was being sent when the notifier stopped; sending it again (it may arrive twice)`,
           );
-          this.#startSend(entry.job_id);
+          this.#sender.startSend(entry.job_id);
         }
       }
-      if (this.#batch.size > 0) this.#scheduleFlush();
+      if (this.#handoffs.size > 0) this.#handoffs.scheduleFlush();
     });
     this.#armRescan();
   }
@@ -276,11 +223,9 @@ export class NotifierEngine {
     this.#active = false;
     for (const timer of this.#checkTimers.values()) this.#clock.clearTimeout(timer);
     this.#checkTimers.clear();
-    if (this.#flushTimer !== undefined) this.#clock.clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
+    this.#handoffs.reset();
     if (this.#rescanTimer !== undefined) this.#clock.clearTimeout(this.#rescanTimer);
     this.#rescanTimer = undefined;
-    this.#batch.clear();
     const watchers = this.#watchers;
     this.#watchers = [];
     const jobWatches = this.#jobWatches;
@@ -396,23 +341,6 @@ export class NotifierEngine {
     this.#dirty = false;
   }
 
-  async #archivedIds(): Promise<Set<string>> {
-    let names: string[];
-    try {
-      names = await readdir(this.#queue.archive);
-    } catch (error) {
-      if (errnoCode(error) === "ENOENT") return new Set();
-      throw error;
-    }
-    return new Set(names.map(archivedJobId).filter((id) => id !== undefined));
-  }
-
-  async #acknowledgement(id: string, archived?: ReadonlySet<string>): Promise<Acknowledgement> {
-    if (await pathExists(join(this.#queue.fetchedDir, `${id}.json`))) return "receipt";
-    if ((archived ?? (await this.#archivedIds())).has(id)) return "archive";
-    return undefined;
-  }
-
   async #scanAll(): Promise<void> {
     const ledger = this.#ledger;
     if (!ledger) return;
@@ -423,7 +351,7 @@ export class NotifierEngine {
       if (errnoCode(error) !== "ENOENT") throw error;
       this.#log("warn", `${this.#queue.inbox} does not exist yet; waiting for it`);
     }
-    const archived = await this.#archivedIds();
+    const archived = await archivedIds(this.#queue);
     const present = new Set(names.filter((name) => isJobId(name)));
     for (const id of present) await this.#checkJob(id, archived);
     for (const id of this.#jobWatches?.ids() ?? []) if (!present.has(id)) await this.#jobWatches?.unwatch(id);
@@ -436,26 +364,13 @@ export class NotifierEngine {
         this.#dirty = true;
       }
     }
-    this.#queueDueResends(now);
+    this.#handoffs.queueDueResends(now);
     await this.#commit();
-  }
-
-  #queueDueResends(now: number): void {
-    let added = false;
-    for (const entry of Object.values(this.#ledger?.jobs ?? {})) {
-      if (entry.handoff.state !== "pending" || this.#batch.has(entry.job_id)) continue;
-      const last = entry.handoff.sent_at.at(-1);
-      if (last === undefined || now - Date.parse(last) >= this.#options.resendAfterMs) {
-        this.#batch.add(entry.job_id);
-        added = true;
-      }
-    }
-    if (added) this.#scheduleFlush();
   }
 
   async #checkAck(entry: LedgerEntry, archived?: ReadonlySet<string>): Promise<void> {
     if (entry.handoff.state !== "pending") return;
-    const by = await this.#acknowledgement(entry.job_id, archived);
+    const by = await acknowledgement(this.#queue, entry.job_id, archived);
     if (!by) return;
     entry.handoff = {
       state: "acknowledged",
@@ -463,7 +378,7 @@ export class NotifierEngine {
       by,
       sent_at: entry.handoff.sent_at,
     };
-    this.#batch.delete(entry.job_id);
+    this.#handoffs.drop(entry.job_id);
     this.#dirty = true;
     this.#log(
       "info",
@@ -512,7 +427,7 @@ export class NotifierEngine {
     }
     if (outcome.kind !== "ended") return outcome;
     const { job, status } = outcome;
-    const ack = await this.#acknowledgement(id, archived);
+    const ack = await acknowledgement(this.#queue, id, archived);
     const now = this.#clock.now();
     const at = new Date(now).toISOString();
     const history = ack === "archive" || (this.#firstStart && ack === "receipt");
@@ -553,239 +468,12 @@ export class NotifierEngine {
     if (notified.state === "sending") {
       // Recorded before sending: a crash mid-send re-sends on start rather than losing the message.
       await this.#commit();
-      this.#startSend(id);
+      this.#sender.startSend(id);
     }
     if (entry.handoff.state === "pending") {
-      this.#batch.add(id);
-      this.#scheduleFlush();
+      this.#handoffs.add(id);
+      this.#handoffs.scheduleFlush();
     }
     return outcome;
-  }
-
-  async #readJob(id: string): Promise<Job | undefined> {
-    const path = join(this.#queue.inbox, id, JOB_FILE);
-    try {
-      return parseJob(await readJsonFile(path), path);
-    } catch {
-      return undefined;
-    }
-  }
-
-  async #messageFor(entry: LedgerEntry): Promise<string> {
-    const job = await this.#readJob(entry.job_id);
-    if (!job) return `${entry.job_id} ${entry.status}${entry.finished_at ? ` at ${entry.finished_at}` : ""}`;
-    const tail =
-      entry.status === "completed" || job.error?.log_tail?.length
-        ? []
-        : await readLastLines(join(this.#queue.inbox, entry.job_id, LOG_FILE), 16 * 1024, 8);
-    return channelMessage(job, entry.status, logLinesFor(job, tail));
-  }
-
-  #startSend(id: string): void {
-    if (this.#sending.has(id)) return;
-    this.#sending.add(id);
-    void this.#sendWithRetries(id)
-      .catch((error: unknown) =>
-        this.#log("error", `${id}: channel send crashed: ${(error as Error).message}`),
-      )
-      .finally(() => this.#sending.delete(id));
-  }
-
-  /** Resolves after `ms`, or at once when the engine stops. */
-  #sleep(ms: number): Promise<void> {
-    return new Promise((done) => {
-      const wake = () => {
-        this.#sleepers.delete(wake);
-        this.#clock.clearTimeout(timer);
-        done();
-      };
-      const timer = this.#clock.setTimeout(wake, ms);
-      this.#sleepers.add(wake);
-    });
-  }
-
-  async #updateEntry(id: string, change: (entry: LedgerEntry) => void): Promise<void> {
-    await this.#serial(async () => {
-      const entry = this.#ledger?.jobs[id];
-      if (!entry) return;
-      change(entry);
-      this.#dirty = true;
-      await this.#commit();
-    });
-  }
-
-  async #sendWithRetries(id: string): Promise<void> {
-    const entry = this.#ledger?.jobs[id];
-    if (!entry) return;
-    const target = channelTarget(this.#options.channels, entry.channel);
-    const at = () => new Date(this.#clock.now()).toISOString();
-    if (!target) {
-      await this.#updateEntry(id, (e) => {
-        e.notified = { state: "unmapped", at: at(), channel: e.channel };
-      });
-      return;
-    }
-    const text = await this.#messageFor(entry);
-    const delays = this.#options.sendRetryDelaysMs;
-    const attempts = delays.length + 1;
-    const where = `${entry.channel} (${target.channel} ${target.to})`;
-    let lastError = "";
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (!this.#active || this.#stopped) return;
-      if (!(await holdsLock(this.#dir, this.#owner))) {
-        await this.#lostLock();
-        return;
-      }
-      try {
-        const result = await this.#ports.sendText(target, text);
-        await this.#updateEntry(id, (e) => {
-          e.notified = {
-            state: "sent",
-            at: at(),
-            target: `${target.channel}:${target.to}`,
-            attempts: attempt,
-            ...(result?.messageId !== undefined ? { message_id: String(result.messageId) } : {}),
-          };
-        });
-        this.#log("info", `${id}: posted to ${where}`);
-        return;
-      } catch (error) {
-        lastError = (error as Error).message ?? String(error);
-        await this.#updateEntry(id, (e) => {
-          if (e.notified.state === "sending") e.notified = { ...e.notified, attempts: attempt };
-        });
-        const delay = delays[attempt - 1];
-        if (delay === undefined) break;
-        this.#log(
-          "warn",
-          `${id}: posting to ${where} failed (attempt ${attempt} of ${attempts}): ${lastError}; retrying in ${Math.round(delay / 1000)} s`,
-        );
-        await this.#sleep(delay);
-      }
-    }
-    if (!this.#active || this.#stopped) return;
-    await this.#updateEntry(id, (e) => {
-      e.notified = { state: "failed", at: at(), attempts, last_error: lastError };
-    });
-    this.#log(
-      "error",
-      `${id}: could NOT post to ${where} after ${attempts} attempts: ${lastError}. The team was not told; the post-processing agent is. Check the channel's configuration in openclaw.json (plugins.entries.atomizer-job-queue.config.notifier.channels) and the channel plugin.`,
-    );
-  }
-
-  #scheduleFlush(at?: number): void {
-    if (this.#flushTimer !== undefined || !this.#active) return;
-    const now = this.#clock.now();
-    const when = Math.max(
-      at ?? now + this.#options.batchWindowMs,
-      nextWakeAt(this.#wakeHistory, now, this.#options.wakeLimits),
-    );
-    this.#flushTimer = this.#clock.setTimeout(() => {
-      this.#flushTimer = undefined;
-      void this.#serial(() => this.#flush());
-    }, when - now);
-  }
-
-  #channelNote(entry: LedgerEntry): string {
-    const channel = entry.channel || "(none)";
-    const n = entry.notified;
-    switch (n.state) {
-      case "sent":
-        return `Team channel ${channel} was notified.`;
-      case "sending":
-        return `Team channel ${channel} is being notified.`;
-      case "skipped":
-        return n.reason === "notify_off"
-          ? "No channel message: the job's notify flag is off for this outcome."
-          : "No channel message: the job ended before the notifier started.";
-      case "unmapped":
-        return `Channel ${channel} has NO mapping, so the team was NOT told: post the outcome there yourself and ask an operator to add notifier.channels[${JSON.stringify(channel)}] to the plugin config.`;
-      case "failed":
-        return `Posting to ${channel} FAILED (${n.last_error}): tell the team yourself.`;
-    }
-  }
-
-  async #handoffItem(entry: LedgerEntry): Promise<HandoffItem> {
-    const job = await this.#readJob(entry.job_id);
-    let summary: string = entry.status;
-    if (job) {
-      const facts =
-        entry.status === "completed"
-          ? [trialsText(job), bestText(job, 4)]
-          : [errorText(job)?.slice(0, 240), trialsText(job)];
-      summary = [`${entry.status} ${job.started_at ? `after ${runTime(job)}` : runTime(job)}`, ...facts]
-        .filter((part) => part !== undefined)
-        .join(", ");
-    }
-    return {
-      jobId: entry.job_id,
-      summary,
-      channelNote: this.#channelNote(entry),
-      reminder: entry.handoff.sent_at.length > 0,
-    };
-  }
-
-  async #flush(): Promise<void> {
-    const ledger = this.#ledger;
-    if (!ledger) return;
-    const archived = await this.#archivedIds();
-    const due: LedgerEntry[] = [];
-    for (const id of [...this.#batch]) {
-      const entry = ledger.jobs[id];
-      if (entry) await this.#checkAck(entry, archived);
-      if (entry?.handoff.state !== "pending") {
-        this.#batch.delete(id);
-        continue;
-      }
-      due.push(entry);
-    }
-    await this.#commit();
-    if (due.length === 0) return;
-    const now = this.#clock.now();
-    const allowed = nextWakeAt(this.#wakeHistory, now, this.#options.wakeLimits);
-    if (allowed > now) {
-      this.#scheduleFlush(allowed);
-      return;
-    }
-    if (!(await holdsLock(this.#dir, this.#owner))) {
-      await this.#lostLock();
-      return;
-    }
-    const chosen = due.slice(0, MAX_HANDOFF_ITEMS);
-    const items = await Promise.all(chosen.map((entry) => this.#handoffItem(entry)));
-    const text = handoffText(items, this.#options.agentId, this.#options.resendAfterMs);
-    const { agentId, sessionKey } = this.#options;
-    let queued: boolean;
-    try {
-      queued = this.#ports.enqueueSystemEvent(text, { agentId, sessionKey, contextKey: CONTEXT_KEY });
-      this.#ports.requestHeartbeat({
-        source: "hook",
-        intent: "immediate",
-        reason: WAKE_REASON,
-        agentId,
-        sessionKey,
-      });
-    } catch (error) {
-      this.#log(
-        "error",
-        `handing jobs to agent "${agentId}" failed: ${(error as Error).message}; trying again shortly`,
-      );
-      this.#wakeHistory.push(now);
-      this.#scheduleFlush();
-      return;
-    }
-    this.#wakeHistory = pruneWakeHistory([...this.#wakeHistory, now], now, this.#options.wakeLimits);
-    const sentAt = new Date(now).toISOString();
-    for (const entry of chosen) {
-      if (entry.handoff.state === "pending") entry.handoff.sent_at.push(sentAt);
-      this.#batch.delete(entry.job_id);
-    }
-    this.#dirty = true;
-    await this.#commit();
-    this.#log(
-      "info",
-      `${HANDOFF_MARKER} ${chosen.length} job(s) to agent "${agentId}" (session ${sessionKey}): system event ${queued ? "queued" : "not queued again (the same event is still waiting)"}, immediate wake requested: ${chosen.map((e) => e.job_id).join(", ")}`,
-    );
-    if (this.#batch.size > 0) this.#scheduleFlush();
   }
 }
