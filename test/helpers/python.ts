@@ -1,22 +1,8 @@
-import { execFileSync } from "node:child_process";
+import { findPythonWith } from "../../bench/python.ts";
 
-/**
- * A python3 that can import optuna: $ATOMIZER_PYTHON, else `python3` on PATH, else Debian's
- * /usr/bin/python3 (a pyenv python3 often comes first on PATH without Debian's python3-optuna).
- */
+/** A python3 that can import optuna and matplotlib (the example study draws its plot with it). */
 export function findOptunaPython(): string | undefined {
-  const candidates = [process.env.ATOMIZER_PYTHON, "python3", "/usr/bin/python3"].filter(
-    (c): c is string => typeof c === "string" && c.length > 0,
-  );
-  for (const candidate of candidates) {
-    try {
-      execFileSync(candidate, ["-c", "import optuna, matplotlib"], { stdio: "ignore", timeout: 30_000 });
-      return candidate;
-    } catch {
-      // try the next one
-    }
-  }
-  return undefined;
+  return findPythonWith(["optuna", "matplotlib"]);
 }
 
 /** Under CI=true a missing prerequisite fails the run instead of skipping quietly. */
