@@ -297,9 +297,8 @@ export class NotifierEngine {
       if (event === "addDir" && this.#active && !this.#ledger?.jobs[id]) jobs.watch(id);
       this.#scheduleCheck(id);
     });
-    // chokidar never watches a folder that is missing when it starts; the server creates this one with
-    // its first receipt, and it is the submitting side's own folder, so make sure it exists first.
-    await mkdir(this.#queue.fetchedDir, { recursive: true });
+    // start() made .state/fetched/ first: chokidar never watches a folder missing when it starts. No
+    // await may stand between a watch() and its "ready" listener below, or "ready" can be missed.
     const fetched = watch(this.#queue.fetchedDir, { depth: 0, ignoreInitial: true, ignored: skip });
     fetched.on("all", (_event, path) => {
       const name = path.slice(this.#queue.fetchedDir.length + 1);
