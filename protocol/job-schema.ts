@@ -101,6 +101,8 @@ export const JobSchema = z.looseObject({
   files: z.array(FileEntrySchema).optional(),
   timeout_s: z.number().int().positive().optional(),
   idempotency_key: z.string().min(1).max(200).optional(),
+  /** The earlier job whose 3_results/study.db this job carries (listed in `files`) to continue its study. */
+  resumed_from: z.string().min(1).optional(),
   // written only by the runner (in inbox/<job_id>/job.json)
   seq: z.number().int().nonnegative().optional(),
   queued_at: IsoTimeSchema.optional(),

@@ -300,6 +300,19 @@ def best_trial_or_none(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
         return None
 
 
+def fail_stale_trials(study: optuna.Study) -> int:
+    """Record as FAIL the trials a resumed study.db still shows RUNNING.
+
+    The runner gives each job its own copy of study.db, so a trial RUNNING at start was cut off when the
+    earlier job was killed (a runner restart kills without grace): nothing will ever finish it, and left
+    RUNNING it would count as in progress forever. (optuna.storages.fail_stale_trials needs heartbeats.)
+    """
+    stale = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    for trial in stale:
+        study._storage.set_trial_state_values(trial._trial_id, state=optuna.trial.TrialState.FAIL)
+    return len(stale)
+
+
 def ordered_params(params: dict[str, Any], names: list[str]) -> dict[str, Any]:
     """Params in spec order (the RDB storage hands them back sorted by name)."""
     ordered = {name: params[name] for name in names if name in params}
@@ -443,6 +456,9 @@ def main(argv: list[str] | None = None) -> int:
     if n_existing:
         # Shift the seed on resume, otherwise the sampler would replay the same random start-up points.
         print(f"resuming: study.db holds {n_existing} trials (sampler seed {seed}+{n_existing})", flush=True)
+        stale = fail_stale_trials(study)
+        if stale:
+            print(f"resuming: {stale} trials left running by the interrupted run recorded as FAIL", flush=True)
     sampler_seed = seed + n_existing
     if sampler_name == "TPE":
         study.sampler = optuna.samplers.TPESampler(seed=sampler_seed)

@@ -26,6 +26,8 @@ Checks the study folder and publishes it to outbox/ as a new job.
   --timeout SECONDS        wall-clock limit
   --readme-file FILE       README text to use when the study has no README.md
   --idempotency-key KEY    retry-safe: the same key and content returns the existing job
+  --resume-from JOB_ID     continue that finished job's Optuna study: its verified
+                           3_results/study.db is shipped as this job's 3_results/study.db
   --no-notify-complete, --no-notify-fail
   --agent NAME             created_by (or ATOMIZER_AGENT; default your login name)
   --allow DIR              folders the study may be in (default: the study folder itself)
@@ -42,6 +44,7 @@ const OPTIONS = {
   timeout: { type: "string" },
   "readme-file": { type: "string" },
   "idempotency-key": { type: "string" },
+  "resume-from": { type: "string" },
   "no-notify-complete": { type: "boolean" },
   "no-notify-fail": { type: "boolean" },
   agent: { type: "string" },
@@ -81,6 +84,7 @@ export function run(argv: string[]): Promise<number> {
             ...(timeout !== undefined ? { timeout_s: timeout } : {}),
             ...(readme !== undefined ? { readme } : {}),
             ...(values["idempotency-key"] ? { idempotency_key: values["idempotency-key"] } : {}),
+            ...(values["resume-from"] ? { resume_from: values["resume-from"] } : {}),
           },
           cliAgent(values.agent),
         );

@@ -14,6 +14,9 @@ export function submitText(result: SubmitJobResult): string[] {
       ? `${result.job_id}: already submitted with this idempotency_key at ${result.created_at}; no new job`
       : `${result.job_id}: submitted (${result.files} files, ${result.bytes} bytes) to ${result.outbox_dir}`,
     `README.md: ${result.readme === "present" ? "from the study" : result.readme === "from_text" ? "from the readme text" : "generated"}`,
+    ...(result.resumed_from !== undefined
+      ? [`resumes ${result.resumed_from}'s study.db (${result.resumed_trials ?? 0} trials so far)`]
+      : []),
     ...(result.skipped.length > 0
       ? [`skipped (never synced): ${result.skipped.slice(0, 10).join(", ")}`]
       : []),

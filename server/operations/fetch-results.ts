@@ -1,20 +1,17 @@
-import { mkdir, rename, rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { z } from "zod";
 import type { FetchReceipt, FileEntry } from "../../protocol/index.ts";
 import {
-  copyAndHashFile,
-  errnoCode,
   JOB_FILE,
   LOG_FILE,
   listJobTree,
   RESULTS_DIR,
   STUDY_DB,
-  tempPathFor,
-  withFsRetry,
   writeJsonAtomic,
 } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
+import { copyVerified } from "../jobs/copy-verified.ts";
 import { readJobAt } from "../jobs/job-files.ts";
 import { readLogTail } from "../jobs/log-file.ts";
 import type { CsvPreview } from "../results/csv-preview.ts";
@@ -70,32 +67,6 @@ export interface FetchResultsResult {
 const MAX_CSV = 5;
 const MAX_LISTED = 20;
 const LOG_TAIL_BYTES = 4096;
-
-type CopyOutcome = "ok" | "missing" | "mismatch";
-
-/** Copies one file into our own folder, hashing on the way; a copy that does not match is removed. */
-async function copyVerified(
-  source: string,
-  target: string,
-  expected: FileEntry | undefined,
-): Promise<CopyOutcome> {
-  await mkdir(join(target, ".."), { recursive: true });
-  const temp = tempPathFor(target);
-  try {
-    const hashed = await copyAndHashFile(source, temp);
-    if (expected && (hashed.size !== expected.size || hashed.sha256 !== expected.sha256)) {
-      await rm(temp, { force: true });
-      return "mismatch";
-    }
-    await withFsRetry(() => rename(temp, target));
-    return "ok";
-  } catch (error) {
-    await rm(temp, { force: true });
-    const code = errnoCode(error);
-    if (code === "ENOENT" || code === "EISDIR" || code === "ENOTDIR") return "missing";
-    throw error;
-  }
-}
 
 /**
  * For a finished job: copies it (never touching inbox/, SYS_19 rule 1) into the local working folder,

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import type { FileEntry, Job, SubmittedJob } from "../../protocol/index.ts";
+import type { FileEntry, SubmittedJob } from "../../protocol/index.ts";
 import {
   checkJobPath,
   checkJobPaths,
@@ -15,18 +15,23 @@ import {
   README_FILE,
   removeTree,
   SCHEMA_VERSION,
-  SPEC_FILE,
   SubmittedJobSchema,
   slugify,
   withCollisionSuffix,
   writeJsonAtomic,
 } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
-import { findArchiveDirs, readJobAt } from "../jobs/job-files.ts";
-import { JobIndex } from "../jobs/job-index.ts";
-import { describeFinding, findAbsolutePaths } from "../submit/absolute-paths.ts";
+import { findArchiveDirs } from "../jobs/job-files.ts";
+import type { JobContent } from "../submit/idempotency.ts";
+import { findByIdempotencyKey, sameContent } from "../submit/idempotency.ts";
 import { generateReadme } from "../submit/readme.ts";
-import { checkAtomizerSpec } from "../submit/spec-check.ts";
+import {
+  findResumeSource,
+  RESUMED_STUDY_PATH,
+  refuseAmbiguousStudy,
+  stageResumedStudy,
+} from "../submit/resume-study.ts";
+import { checkStudyContent, refuse } from "../submit/study-checks.ts";
 import { collectStudyFiles } from "../submit/study-files.ts";
 import { OperationError } from "./operation-error.ts";
 
@@ -66,6 +71,11 @@ export const SubmitJobInput = {
     .max(200)
     .optional()
     .describe("retry-safe key: the same key and content returns the existing job"),
+  resume_from: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("finished job whose 3_results/study.db this job continues"),
 };
 const SubmitJobInputSchema = z.object(SubmitJobInput);
 export type SubmitJobArgs = z.infer<typeof SubmitJobInputSchema>;
@@ -82,6 +92,9 @@ export const SubmitJobOutput = {
   skipped: z.array(z.string()),
   /** True when an earlier submission with the same idempotency_key and content was returned. */
   existing: z.boolean(),
+  /** The job whose study.db this one carries, and the trials already in it. */
+  resumed_from: z.string().optional(),
+  resumed_trials: z.number().int().optional(),
   next: z.string(),
 };
 const SubmitJobOutputSchema = z.object(SubmitJobOutput);
@@ -90,74 +103,9 @@ export type SubmitJobResult = z.infer<typeof SubmitJobOutputSchema>;
 const SCRIPT_DEFAULT = "run_optimization.py";
 const MAX_PUBLISH_ATTEMPTS = 50;
 
-function refuse(problems: readonly string[], hint: string): never {
-  const shown = problems.slice(0, 15);
-  const more = problems.length > shown.length ? `\n  ... and ${problems.length - shown.length} more` : "";
-  throw new OperationError(
-    "invalid_argument",
-    `submission refused, nothing was published:\n  ${shown.join("\n  ")}${more}`,
-    hint,
-    { problems: shown },
-  );
-}
-
 /** Second resolution is what job ids and SYS_19's created_at use. */
 function isoSeconds(at: Date): string {
   return at.toISOString().replace(/\.\d{3}Z$/, "Z");
-}
-
-interface JobContent {
-  project: string;
-  channel: string;
-  type: string;
-  script: string;
-  args: string[];
-  notify: { on_complete: boolean; on_fail: boolean };
-  files: FileEntry[];
-  timeout_s?: number;
-}
-
-function sameContent(existing: Job, wanted: JobContent, slug: string): boolean {
-  const existingSlug = existing.job_id.replace(/^job-\d{8}-\d{6}-/, "");
-  const slugMatches = existingSlug === slug || new RegExp(`^${slug}-\\d+$`).test(existingSlug);
-  const manifest = (files: readonly FileEntry[] | undefined) =>
-    JSON.stringify((files ?? []).map((file) => [file.path, file.size, file.sha256]));
-  return (
-    slugMatches &&
-    existing.project === wanted.project &&
-    existing.channel === wanted.channel &&
-    existing.type === wanted.type &&
-    existing.script === wanted.script &&
-    JSON.stringify(existing.args) === JSON.stringify(wanted.args) &&
-    existing.notify.on_complete === wanted.notify.on_complete &&
-    existing.notify.on_fail === wanted.notify.on_fail &&
-    existing.timeout_s === wanted.timeout_s &&
-    manifest(existing.files) === manifest(wanted.files)
-  );
-}
-
-async function findByIdempotencyKey(ctx: ServerContext, key: string): Promise<Job | undefined> {
-  const owned = ctx.index ? undefined : new JobIndex(ctx.queue);
-  const index = ctx.index ?? owned;
-  if (!index) return undefined;
-  try {
-    await index.start();
-    for (const row of index.rows()) {
-      if (row.idempotency_key !== key) continue;
-      for (const dir of [join(ctx.queue.inbox, row.job_id), join(ctx.queue.outbox, row.job_id)]) {
-        const read = await readJobAt(dir);
-        if (read.kind === "ok") return read.job;
-      }
-      const archives = index.archiveDirs(row.job_id);
-      if (archives[0]) {
-        const read = await readJobAt(join(ctx.queue.archive, archives[0]));
-        if (read.kind === "ok") return read.job;
-      }
-    }
-    return undefined;
-  } finally {
-    await owned?.close();
-  }
 }
 
 async function idTaken(ctx: ServerContext, jobId: string): Promise<boolean> {
@@ -198,38 +146,22 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
   const listing = await collectStudyFiles(args.study_dir, ctx.allowRoots);
   const problems = [...listing.problems];
   const paths = listing.files.map((file) => file.path);
+  if (args.resume_from !== undefined) refuseAmbiguousStudy(paths, args.resume_from);
   const hasReadme = paths.includes(README_FILE);
   const readmeMode: SubmitJobResult["readme"] = hasReadme
     ? "present"
     : args.readme !== undefined
       ? "from_text"
       : "generated";
-  const allPaths = hasReadme ? paths : [...paths, README_FILE];
+  // The carried study.db is checked with the rest, so a case-only twin in the folder is refused too.
+  const allPaths = [
+    ...paths,
+    ...(hasReadme ? [] : [README_FILE]),
+    ...(args.resume_from !== undefined ? [RESUMED_STUDY_PATH] : []),
+  ];
   for (const violation of checkJobPaths(allPaths))
     problems.push(`${violation.message} (rule ${violation.rule})`);
-  const bySource = new Map(listing.files.map((file) => [file.path, file.source]));
-  const scriptSource = bySource.get(script);
-  if (!scriptSource) {
-    problems.push(
-      `script ${script} is not in ${listing.root}; files at the top: ${
-        paths
-          .filter((p) => !p.includes("/"))
-          .slice(0, 8)
-          .join(", ") || "(none)"
-      }`,
-    );
-  }
-  const specSource = bySource.get(SPEC_FILE);
-  if (specSource) problems.push(...(await checkAtomizerSpec(specSource, SPEC_FILE)));
-  for (const [path, source] of [
-    [script, scriptSource],
-    [SPEC_FILE, specSource],
-  ] as const) {
-    if (!source) continue;
-    for (const finding of await findAbsolutePaths(source, path)) {
-      problems.push(`${describeFinding(finding)} (SYS_19 rule 5: relative paths only)`);
-    }
-  }
+  problems.push(...(await checkStudyContent(listing, script)));
   if (problems.length > 0) {
     refuse(
       problems,
@@ -237,6 +169,9 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
     );
   }
 
+  // Before anything is copied: a source that cannot be resumed refuses the submission cheaply.
+  const resumeSource =
+    args.resume_from !== undefined ? await findResumeSource(ctx, args.resume_from) : undefined;
   const channel = args.channel ?? `#${args.project}`;
   const type = args.type ?? "optimization";
   const jobArgs = args.args ?? [];
@@ -250,6 +185,8 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
       const hashed = await copyAndHashFile(file.source, join(staging, ...file.path.split("/")));
       files.push({ path: file.path, ...hashed });
     }
+    const resumed = resumeSource ? await stageResumedStudy(resumeSource, staging) : undefined;
+    if (resumed) files.push(resumed.entry);
     if (!hasReadme) {
       const text =
         args.readme ??
@@ -263,6 +200,7 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
           createdBy: agent,
           timeoutS: args.timeout_s,
           files,
+          ...(resumed ? { resumedFrom: resumed.from, resumedTrials: resumed.trials } : {}),
         });
       const target = join(staging, README_FILE);
       await writeFile(target, text.endsWith("\n") ? text : `${text}\n`);
@@ -281,6 +219,7 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
       files,
       ...(args.timeout_s !== undefined ? { timeout_s: args.timeout_s } : {}),
       ...(args.idempotency_key !== undefined ? { idempotency_key: args.idempotency_key } : {}),
+      ...(resumed ? { resumed_from: resumed.from } : {}),
     };
     const base = {
       outbox_dir: "",
@@ -288,6 +227,7 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
       bytes,
       readme: readmeMode,
       skipped: listing.skipped.slice(0, 50),
+      ...(resumed ? { resumed_from: resumed.from, resumed_trials: resumed.trials } : {}),
     };
     if (args.idempotency_key !== undefined) {
       const existing = await findByIdempotencyKey(ctx, args.idempotency_key);

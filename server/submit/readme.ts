@@ -8,6 +8,9 @@ export interface ReadmeFacts {
   createdBy: string;
   timeoutS: number | undefined;
   files: readonly { path: string; size: number }[];
+  /** The job whose Optuna study (3_results/study.db) this one continues. */
+  resumedFrom?: string;
+  resumedTrials?: number;
 }
 
 const MAX_LISTED_FILES = 60;
@@ -41,6 +44,11 @@ export function generateReadme(facts: ReadmeFacts): string {
     `- Submitted by: ${facts.createdBy}`,
     `- Runs: \`${command.join(" ")}\``,
     ...(facts.timeoutS !== undefined ? [`- Time limit: ${facts.timeoutS} s`] : []),
+    ...(facts.resumedFrom !== undefined
+      ? [
+          `- Continues the Optuna study of ${facts.resumedFrom} (\`3_results/study.db\`, ${facts.resumedTrials ?? 0} trials so far)`,
+        ]
+      : []),
     "",
     "## Files",
     "",

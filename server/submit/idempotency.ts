@@ -1,0 +1,62 @@
+import { join } from "node:path";
+import type { FileEntry, Job } from "../../protocol/index.ts";
+import type { ServerContext } from "../context.ts";
+import { readJobAt } from "../jobs/job-files.ts";
+import { JobIndex } from "../jobs/job-index.ts";
+
+/** What makes two submissions the same job, for idempotency_key (names, times and ids aside). */
+export interface JobContent {
+  project: string;
+  channel: string;
+  type: string;
+  script: string;
+  args: string[];
+  notify: { on_complete: boolean; on_fail: boolean };
+  files: FileEntry[];
+  timeout_s?: number;
+  resumed_from?: string;
+}
+
+export function sameContent(existing: Job, wanted: JobContent, slug: string): boolean {
+  const existingSlug = existing.job_id.replace(/^job-\d{8}-\d{6}-/, "");
+  const slugMatches = existingSlug === slug || new RegExp(`^${slug}-\\d+$`).test(existingSlug);
+  const manifest = (files: readonly FileEntry[] | undefined) =>
+    JSON.stringify((files ?? []).map((file) => [file.path, file.size, file.sha256]));
+  return (
+    slugMatches &&
+    existing.project === wanted.project &&
+    existing.channel === wanted.channel &&
+    existing.type === wanted.type &&
+    existing.script === wanted.script &&
+    JSON.stringify(existing.args) === JSON.stringify(wanted.args) &&
+    existing.notify.on_complete === wanted.notify.on_complete &&
+    existing.notify.on_fail === wanted.notify.on_fail &&
+    existing.timeout_s === wanted.timeout_s &&
+    existing.resumed_from === wanted.resumed_from &&
+    manifest(existing.files) === manifest(wanted.files)
+  );
+}
+
+export async function findByIdempotencyKey(ctx: ServerContext, key: string): Promise<Job | undefined> {
+  const owned = ctx.index ? undefined : new JobIndex(ctx.queue);
+  const index = ctx.index ?? owned;
+  if (!index) return undefined;
+  try {
+    await index.start();
+    for (const row of index.rows()) {
+      if (row.idempotency_key !== key) continue;
+      for (const dir of [join(ctx.queue.inbox, row.job_id), join(ctx.queue.outbox, row.job_id)]) {
+        const read = await readJobAt(dir);
+        if (read.kind === "ok") return read.job;
+      }
+      const archives = index.archiveDirs(row.job_id);
+      if (archives[0]) {
+        const read = await readJobAt(join(ctx.queue.archive, archives[0]));
+        if (read.kind === "ok") return read.job;
+      }
+    }
+    return undefined;
+  } finally {
+    await owned?.close();
+  }
+}
