@@ -3,6 +3,7 @@ import type { RunnerConfig } from "./config.ts";
 import type { Ledger } from "./ledger.ts";
 import type { Logger } from "./log.ts";
 import type { RunnerPaths } from "./paths.ts";
+import { runDir } from "./supervisor/run-files.ts";
 
 export interface CleanupContext {
   paths: RunnerPaths;
@@ -43,6 +44,7 @@ export async function cleanupFinished(ctx: CleanupContext): Promise<void> {
     const finishedMs = Date.parse(entry.finished_at ?? entry.accepted_at);
     if (now - finishedMs < ctx.config.workRetentionS * 1000) continue;
     await removeTree(ctx.paths.workJob(jobId));
+    await removeTree(runDir(ctx.paths.workDir, jobId));
     await ctx.ledger.append({ event: "cleaned", job_id: jobId, at: new Date(now).toISOString() });
     ctx.goneSince.delete(jobId);
     ctx.log("work copy removed", jobId);

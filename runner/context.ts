@@ -2,10 +2,10 @@ import type { Progress, RunnerInfo } from "../protocol/index.ts";
 import type { RunnerConfig } from "./config.ts";
 import type { InboxWriter } from "./inbox-writer.ts";
 import type { PendingJob } from "./job-intake.ts";
-import type { JobProcess } from "./job-process.ts";
 import type { Ledger } from "./ledger.ts";
 import type { Logger } from "./log.ts";
 import type { RunnerPaths } from "./paths.ts";
+import type { ProcessIdentity } from "./process-identity.ts";
 import type { Scheduler } from "./scheduler.ts";
 import type { KeyedSerial } from "./serial.ts";
 
@@ -15,15 +15,26 @@ export type StopReason =
   | { kind: "cancelled"; message: string }
   | { kind: "runner_restart"; message: string };
 
-/** One job whose process this runner started. */
+/** One job running under its supervisor, started or adopted by this runner. */
 export interface ActiveRun {
   jobId: string;
-  process?: JobProcess;
+  /** `<work>/.runs/<job_id>/`: the supervisor's request, identities and outcome. */
+  dir: string;
+  /** The script's process (from the supervisor's state.json), once known. */
+  script?: ProcessIdentity;
+  supervisor?: ProcessIdentity;
+  /** The run's wall-clock limit, counted from its start (ledgered, so it survives restarts). */
+  limitS: number;
+  /** When the run must end, in ms since the epoch. */
+  deadlineMs: number;
   stopReason?: StopReason;
+  /** Set while a stop's kill is under way, so a second stop does not kill twice. */
+  stopping?: Promise<void>;
+  /** Stops the watch on the run folder and the run's timers. */
+  unfollow?: () => void;
   progress?: Progress;
   /** Size of stdout.log at its last publication. */
   publishedLogSize: number;
-  timeout?: NodeJS.Timeout;
   /** Set once the end is being published: heartbeats leave the job alone. */
   finishing: boolean;
   /** Resolves when the final job.json is published. */

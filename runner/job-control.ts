@@ -1,11 +1,19 @@
 import type { Job, JobError } from "../protocol/index.ts";
-import { CancelRequestSchema, errnoCode, isTerminal, pathExists, readJsonFile } from "../protocol/index.ts";
+import {
+  CancelRequestSchema,
+  errnoCode,
+  isJobId,
+  isTerminal,
+  pathExists,
+  readJsonFile,
+} from "../protocol/index.ts";
 import type { RunnerContext } from "./context.ts";
+import { importFromInbox } from "./inbox-record.ts";
 import { firstView } from "./inbox-writer.ts";
 import type { IntakeContext } from "./job-intake.ts";
 import { examineJob } from "./job-intake.ts";
-import { stopRun } from "./job-run.ts";
 import type { TerminalStatus } from "./ledger.ts";
+import { stopRun } from "./supervised-run.ts";
 
 /** The cancel request for a job, described for error.message; undefined when there is none. */
 export async function readCancelRequest(ctx: RunnerContext, jobId: string): Promise<string | undefined> {
@@ -77,6 +85,12 @@ export async function considerEntry(ctx: RunnerContext, name: string): Promise<v
         "this job id was already handled (ledger): it never runs twice",
       );
     }
+    return;
+  }
+  // The queue's own record first: a job some runner already took is never accepted again.
+  if (isJobId(name) && (await importFromInbox(ctx, name)) !== "unknown") {
+    ctx.pending.delete(name);
+    ctx.pump();
     return;
   }
   const result = await examineJob(intakeContext(ctx), name);

@@ -1,22 +1,30 @@
-import { mkdir, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import type { Job, JobError } from "../protocol/index.ts";
 import { isTerminal, JOB_ENV } from "../protocol/index.ts";
-import type { ActiveRun, RunnerContext, StopReason } from "./context.ts";
-import { chooseInterpreter } from "./interpreter.ts";
-import type { ProcessExit } from "./job-process.ts";
-import { spawnJob } from "./job-process.ts";
+import type { ActiveRun, RunnerContext } from "./context.ts";
+import type { ProcessExit } from "./job-exit.ts";
 import type { TerminalStatus } from "./ledger.ts";
 import { errorMessage } from "./log.ts";
-import { localPath } from "./paths.ts";
 import { readProgress } from "./progress-reader.ts";
 import { logTail, publishLog, publishResults } from "./results-publisher.ts";
+import { runDir } from "./supervisor/run-files.ts";
 
-function newRun(jobId: string): ActiveRun {
+/** A run this runner follows, started at `startedMs` with a limit of `limitS`. */
+export function newRun(ctx: RunnerContext, jobId: string, startedMs: number, limitS: number): ActiveRun {
   let markFinished = () => {};
   const finished = new Promise<void>((resolve) => {
     markFinished = resolve;
   });
-  return { jobId, publishedLogSize: -1, finishing: false, finished, markFinished };
+  return {
+    jobId,
+    dir: runDir(ctx.paths.workDir, jobId),
+    limitS,
+    deadlineMs: startedMs + limitS * 1000,
+    publishedLogSize: -1,
+    finishing: false,
+    finished,
+    markFinished,
+  };
 }
 
 /** The environment a script runs with: the protocol's JOB_ENV, and unbuffered Python so the log is live and in order. */
@@ -34,75 +42,6 @@ export function jobEnvironment(ctx: RunnerContext, jobId: string): NodeJS.Proces
 /** Wall-clock limit of a run: the job's timeout_s, never above the runner-wide maximum. */
 export function runLimitS(job: Job, maxRuntimeS: number): number {
   return job.timeout_s === undefined ? maxRuntimeS : Math.min(job.timeout_s, maxRuntimeS);
-}
-
-/**
- * Starts a queued job: ledger first (so a crash from here on can never lead to a second run), then
- * job.json says running, then the process starts in the work copy. Call inside the job's serial lane.
- */
-export async function startRun(ctx: RunnerContext, jobId: string): Promise<void> {
-  if (ctx.isStopping() || ctx.ledger.get(jobId)?.status !== undefined) {
-    // Stays queued in the ledger: the next start runs it.
-    ctx.scheduler.finish(jobId);
-    return;
-  }
-  const run = newRun(jobId);
-  ctx.active.set(jobId, run);
-  await ctx.ledger.append({ event: "started", job_id: jobId, at: ctx.now().toISOString() });
-  const job = await ctx.inbox.transition(jobId, "running", {
-    runner: ctx.runnerInfo,
-    heartbeat_at: ctx.now().toISOString(),
-  });
-  const workDir = ctx.paths.workJob(jobId);
-  const choice = chooseInterpreter(localPath(workDir, job.script), job.args, {
-    python: ctx.config.python,
-    platform: ctx.platform,
-    ...(process.env.ComSpec ? { comSpec: process.env.ComSpec } : {}),
-  });
-  if (!choice.ok) {
-    await finishRun(ctx, run, { code: null, signal: null, spawnError: choice.problem });
-    return;
-  }
-  try {
-    await mkdir(ctx.paths.workResults(jobId), { recursive: true });
-    run.process = await spawnJob({
-      invocation: choice.invocation,
-      cwd: workDir,
-      env: jobEnvironment(ctx, jobId),
-      logPath: ctx.paths.workLog(jobId),
-      platform: ctx.platform,
-      killGraceMs: ctx.config.killGraceS * 1000,
-    });
-  } catch (error) {
-    await finishRun(ctx, run, { code: null, signal: null, spawnError: errorMessage(error) });
-    return;
-  }
-  const { process: child } = run;
-  if (child.pid !== undefined) {
-    await ctx.ledger.append({ event: "pid", job_id: jobId, at: ctx.now().toISOString(), pid: child.pid });
-  }
-  ctx.log(
-    "started",
-    jobId,
-    `${choice.invocation.command} ${choice.invocation.args.join(" ")} (pid ${child.pid ?? "none"})`,
-  );
-  const limitS = runLimitS(job, ctx.config.maxRuntimeS);
-  run.timeout = setTimeout(() => {
-    void stopRun(ctx, jobId, {
-      kind: "timeout",
-      message: `the job ran longer than its limit of ${limitS} s and was stopped`,
-    });
-  }, limitS * 1000);
-  void child.exited.then((exit) => ctx.serial.run(jobId, () => finishRun(ctx, run, exit)));
-}
-
-/** Stops a running job's whole process tree; its end is published when the process exits. */
-export async function stopRun(ctx: RunnerContext, jobId: string, reason: StopReason): Promise<void> {
-  const run = ctx.active.get(jobId);
-  if (!run || run.finishing || run.stopReason) return;
-  run.stopReason = reason;
-  ctx.log(`stopping (${reason.kind})`, jobId, reason.message);
-  await run.process?.kill();
 }
 
 function outcome(
@@ -140,7 +79,7 @@ function outcome(
 export async function finishRun(ctx: RunnerContext, run: ActiveRun, exit: ProcessExit): Promise<void> {
   if (run.finishing) return;
   run.finishing = true;
-  clearTimeout(run.timeout);
+  run.unfollow?.();
   const jobId = run.jobId;
   try {
     const workDir = ctx.paths.workJob(jobId);
@@ -149,6 +88,9 @@ export async function finishRun(ctx: RunnerContext, run: ActiveRun, exit: Proces
     for (const problem of published.problems) ctx.log("result not published", jobId, problem);
     const tail = await logTail(ctx.paths.workLog(jobId), ctx.config.logTailLines);
     const end = outcome(exit, run, tail);
+    // A run adopted before its inbox record said running (the runner died right after the launch).
+    if (ctx.inbox.current(jobId)?.status === "queued" && end.status === "completed")
+      await ctx.inbox.transition(jobId, "running", { runner: ctx.runnerInfo });
     const final = await ctx.inbox.transition(jobId, end.status, {
       exit_code: exit.code,
       ...(end.error ? { error: end.error } : {}),

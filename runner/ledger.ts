@@ -1,14 +1,19 @@
+import type { FileHandle } from "node:fs/promises";
 import { open, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import type { Job } from "../protocol/index.ts";
-import { errnoCode, JobSchema } from "../protocol/index.ts";
+import { errnoCode, JobSchema, JobStatusSchema } from "../protocol/index.ts";
 
 /** The ledger file in the state folder: one JSON record per line, appended and fsynced, never rewritten. */
 export const LEDGER_FILE = "ledger.jsonl";
 
 const IsoTime = z.iso.datetime({ offset: true });
 const TerminalStatus = z.enum(["completed", "failed", "cancelled"]);
+export const StopReasonSchema = z.object({
+  kind: z.enum(["timeout", "cancelled", "runner_restart"]),
+  message: z.string(),
+});
 
 /**
  * What the ledger records. `accepted` is written before the job is published as queued, `started` before
@@ -24,8 +29,31 @@ export const LedgerRecordSchema = z.discriminatedUnion("event", [
     status: TerminalStatus,
     job: JobSchema,
   }),
-  z.object({ event: z.literal("started"), job_id: z.string(), at: IsoTime }),
+  /** Written before the run's supervisor is launched. `supervised` is absent in ledgers of runner 0.1. */
+  z.object({
+    event: z.literal("started"),
+    job_id: z.string(),
+    at: IsoTime,
+    supervised: z.boolean().optional(),
+  }),
+  /** Runner 0.1 only: the script's bare pid (supervised runs keep their identities in the run folder). */
   z.object({ event: z.literal("pid"), job_id: z.string(), at: IsoTime, pid: z.number().int().positive() }),
+  /** The runner decided to end a run (cancel, timeout): written before the kill, so a restart knows why it ended. */
+  z.object({ event: z.literal("stopping"), job_id: z.string(), at: IsoTime, reason: StopReasonSchema }),
+  /** A started run whose script provably never launched (its request was withdrawn): it may start again. */
+  z.object({ event: z.literal("requeued"), job_id: z.string(), at: IsoTime, reason: z.string() }),
+  /**
+   * Learnt from inbox/ (the queue's own record) because this ledger did not know the job: a final
+   * status, or `foreign` for a live job this runner cannot adopt (another runner's, or records lost).
+   * Either way the job is never started from here.
+   */
+  z.object({
+    event: z.literal("imported"),
+    job_id: z.string(),
+    at: IsoTime,
+    inbox_status: JobStatusSchema,
+    status: TerminalStatus.optional(),
+  }),
   z.object({ event: z.literal("finished"), job_id: z.string(), at: IsoTime, status: TerminalStatus }),
   z.object({ event: z.literal("cleaned"), job_id: z.string(), at: IsoTime }),
 ]);
@@ -50,7 +78,15 @@ export interface LedgerEntry {
   job?: Job;
   refused: boolean;
   started_at?: string;
+  /** The run has a supervisor and a run folder (false: started by runner 0.1, pid only). */
+  supervised?: boolean;
   pid?: number;
+  /** Why the runner is ending the run, once it decided to. */
+  stop?: z.infer<typeof StopReasonSchema>;
+  /** Times a started run was taken back because it never launched. */
+  requeues?: number;
+  /** Live elsewhere or unknowable: never started or changed by this runner. */
+  foreign?: boolean;
   finished_at?: string;
   status?: TerminalStatus;
   cleaned_at?: string;
@@ -58,14 +94,25 @@ export interface LedgerEntry {
 
 export interface Ledger {
   readonly path: string;
+  /** The ledger had no records when opened: a new or lost state folder. */
+  readonly fresh: boolean;
   get(jobId: string): LedgerEntry | undefined;
   entries(): LedgerEntry[];
-  /** Appends one record durably (write + fsync) and applies it; appends are serialized. */
-  append(record: LedgerRecord): Promise<void>;
+  /** Appends records durably (one write + fsync) and applies them; appends are serialized. */
+  append(record: LedgerRecord | readonly LedgerRecord[]): Promise<void>;
   close(): Promise<void>;
 }
 
 function apply(entries: Map<string, LedgerEntry>, record: LedgerRecord): void {
+  if (record.event === "imported") {
+    entries.set(record.job_id, {
+      job_id: record.job_id,
+      accepted_at: record.at,
+      refused: false,
+      ...(record.status ? { finished_at: record.at, status: record.status } : { foreign: true }),
+    });
+    return;
+  }
   if (record.event === "accepted" || record.event === "refused") {
     const refused = record.event === "refused";
     entries.set(record.job_id, {
@@ -79,9 +126,16 @@ function apply(entries: Map<string, LedgerEntry>, record: LedgerRecord): void {
   }
   const entry = entries.get(record.job_id);
   if (!entry) return;
-  if (record.event === "started") entry.started_at = record.at;
-  else if (record.event === "pid") entry.pid = record.pid;
-  else if (record.event === "finished") {
+  if (record.event === "started") {
+    entry.started_at = record.at;
+    entry.supervised = record.supervised === true;
+  } else if (record.event === "pid") entry.pid = record.pid;
+  else if (record.event === "stopping") entry.stop = record.reason;
+  else if (record.event === "requeued") {
+    delete entry.started_at;
+    delete entry.stop;
+    entry.requeues = (entry.requeues ?? 0) + 1;
+  } else if (record.event === "finished") {
     entry.finished_at = record.at;
     entry.status = record.status;
     delete entry.job;
@@ -91,27 +145,62 @@ function apply(entries: Map<string, LedgerEntry>, record: LedgerRecord): void {
   }
 }
 
-/** Parses ledger text. A torn last line (the runner died mid-append) is dropped; other bad lines are reported. */
+/** A damaged line's job id, when one can still be read from it. */
+function damagedJobId(line: string): string | undefined {
+  return /"job_id":"([^"\\]{1,200})"/.exec(line)?.[1];
+}
+
+/**
+ * Parses ledger text. A torn last line (the runner died mid-append) is dropped; other bad lines are
+ * reported, and a job named only by a damaged line is kept as `foreign` (never started from here):
+ * a record that cannot be read resolves toward "do not run".
+ */
 export function parseLedger(
   text: string,
   warn: (message: string) => void = () => {},
 ): Map<string, LedgerEntry> {
   const entries = new Map<string, LedgerEntry>();
+  const damaged = new Map<string, string>();
   const lines = text.split("\n");
   const lastIndex = text.endsWith("\n") ? lines.length - 2 : lines.length - 1;
   lines.forEach((line, index) => {
     if (line.trim() === "") return;
-    let parsed: ReturnType<typeof LedgerRecordSchema.safeParse>;
+    let parsed: ReturnType<typeof LedgerRecordSchema.safeParse> | undefined;
     try {
       parsed = LedgerRecordSchema.safeParse(JSON.parse(line));
     } catch {
-      if (index !== lastIndex) warn(`ledger line ${index + 1} is not JSON; skipped`);
+      parsed = undefined;
+    }
+    if (parsed?.success) {
+      apply(entries, parsed.data);
       return;
     }
-    if (parsed.success) apply(entries, parsed.data);
-    else if (index !== lastIndex) warn(`ledger line ${index + 1} is not a ledger record; skipped`);
+    if (index === lastIndex) return;
+    warn(`ledger line ${index + 1} is ${parsed ? "not a ledger record" : "not JSON"}; skipped`);
+    const jobId = damagedJobId(line);
+    if (jobId !== undefined) damaged.set(jobId, `line ${index + 1}`);
   });
+  for (const [jobId, where] of damaged) {
+    if (entries.has(jobId)) continue;
+    warn(`${jobId} is named only by the damaged ledger ${where}: it is never started from here`);
+    entries.set(jobId, {
+      job_id: jobId,
+      accepted_at: new Date(0).toISOString(),
+      refused: false,
+      foreign: true,
+    });
+  }
   return entries;
+}
+
+/** Writes all of `data` at the end of the file: a short write (full disk) is continued or fails loudly. */
+async function appendAll(handle: FileHandle, data: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) {
+    const { bytesWritten } = await handle.write(data, offset, data.length - offset);
+    if (bytesWritten <= 0) throw new Error(`ledger write stopped after ${offset} of ${data.length} bytes`);
+    offset += bytesWritten;
+  }
 }
 
 export async function openLedger(
@@ -128,21 +217,27 @@ export async function openLedger(
   const entries = parseLedger(text, warn);
   const handle = await open(path, "a");
   let chain: Promise<void> = Promise.resolve();
-  // A torn last line must not glue itself to the next record.
-  if (text.length > 0 && !text.endsWith("\n")) {
-    await handle.write("\n");
-    await handle.datasync();
-  }
+  // A torn last line (a crash, or a write the disk cut short) must not glue itself to the next record.
+  let torn = text.length > 0 && !text.endsWith("\n");
   return {
     path,
+    fresh: text.trim().length === 0,
     get: (jobId) => entries.get(jobId),
     entries: () => [...entries.values()],
-    append(record) {
-      const line = `${JSON.stringify(LedgerRecordSchema.parse(record))}\n`;
+    append(input) {
+      const records: readonly LedgerRecord[] = Array.isArray(input) ? input : [input as LedgerRecord];
+      const body = records.map((record) => `${JSON.stringify(LedgerRecordSchema.parse(record))}\n`).join("");
       const write = chain.then(async () => {
-        await handle.write(line);
-        await handle.datasync();
-        apply(entries, record);
+        const line = `${torn ? "\n" : ""}${body}`;
+        try {
+          await appendAll(handle, Buffer.from(line));
+          await handle.datasync();
+        } catch (error) {
+          torn = true;
+          throw error;
+        }
+        torn = false;
+        for (const record of records) apply(entries, record);
       });
       chain = write.catch(() => undefined);
       return write;

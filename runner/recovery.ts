@@ -1,26 +1,22 @@
 import { JOB_ENV, pathExists } from "../protocol/index.ts";
+import { adoptRun } from "./adoption.ts";
 import type { RunnerContext } from "./context.ts";
 import { failInternally } from "./job-run.ts";
 import type { LedgerEntry } from "./ledger.ts";
 import { asTerminalStatus } from "./ledger.ts";
 import { errorMessage } from "./log.ts";
 import { logTail, publishResults } from "./results-publisher.ts";
-import { isJobProcess, isProcessAlive, killTree } from "./tree-kill.ts";
+import { isJobProcess, killTree } from "./tree-kill.ts";
 
-async function waitGone(pid: number, platform: NodeJS.Platform, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && (await isProcessAlive(pid, platform))) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** A job that was running when the runner died: stop what is left of it, publish its log, fail it. Never re-run. */
-async function failInterrupted(ctx: RunnerContext, entry: LedgerEntry): Promise<void> {
+/**
+ * A run started by runner 0.1 (a bare pid, no supervisor): nothing recorded how it ended, so it fails
+ * as it always did. Kept for ledgers written before supervisors; never re-run.
+ */
+async function failUnsupervised(ctx: RunnerContext, entry: LedgerEntry): Promise<void> {
   const jobId = entry.job_id;
   let detail = "its process was no longer running";
   if (entry.pid !== undefined && (await isJobProcess(entry.pid, jobId, JOB_ENV.jobId, ctx.platform))) {
-    await killTree(entry.pid, { platform: ctx.platform, graceMs: 0 });
-    await waitGone(entry.pid, ctx.platform, 5000);
+    await killTree({ pid: entry.pid, start: null }, { platform: ctx.platform, graceMs: 0 });
     detail = `its process (pid ${entry.pid}) was still running and has been stopped`;
   }
   const published = await publishResults(ctx.paths.workJob(jobId), ctx.paths.inboxJob(jobId));
@@ -29,7 +25,7 @@ async function failInterrupted(ctx: RunnerContext, entry: LedgerEntry): Promise<
     exit_code: null,
     error: {
       kind: "runner_restart",
-      message: `the runner restarted while this job ran; ${detail}. It is not re-run automatically: resubmit it under a new job id`,
+      message: `the runner restarted while this job ran without a supervisor (runner 0.1); ${detail}. Resume it with resume_from, or resubmit it`,
       log_tail: tail,
     },
     results: { files: published.files, published_at: ctx.now().toISOString() },
@@ -44,14 +40,16 @@ async function failInterrupted(ctx: RunnerContext, entry: LedgerEntry): Promise<
 }
 
 /**
- * Brings the ledger and inbox/ back in line after a start: interrupted runs fail with runner_restart,
- * accepted jobs that never started are queued again, and a job.json a crash kept from being published
- * is published now.
+ * Brings the ledger and inbox/ back in line after a start: runs started before are adopted (see
+ * adoption.ts), accepted jobs that never started are queued again, and a job.json a crash kept from
+ * being published is published now. Where the ledger and inbox/ disagree, the log says so and the
+ * job is resolved toward not running it again.
  */
 export async function recover(ctx: RunnerContext): Promise<void> {
   for (const entry of ctx.ledger.entries()) {
     const jobId = entry.job_id;
     try {
+      if (entry.foreign) continue;
       if (entry.status !== undefined) {
         if (
           entry.job &&
@@ -81,8 +79,18 @@ export async function recover(ctx: RunnerContext): Promise<void> {
       if (!known) throw new Error("the ledger lost the job of an unfinished run (internal error)");
       ctx.inbox.adopt(known);
       if (!view) await ctx.inbox.update(jobId, {});
-      if (entry.started_at !== undefined) {
-        await failInterrupted(ctx, entry);
+      if (entry.started_at !== undefined && entry.supervised) {
+        await adoptRun(ctx, entry);
+      } else if (entry.started_at !== undefined) {
+        await failUnsupervised(ctx, entry);
+      } else if (view?.status === "running") {
+        // The ledger says not started, inbox/ says running: never resolve that by starting it.
+        ctx.log("disagreement", jobId, "inbox/ says running but the ledger never recorded a start: not run");
+        await failInternally(
+          ctx,
+          jobId,
+          "the runner's ledger and inbox/ disagree about whether this job started; it is not run, to be safe: resubmit it",
+        );
       } else if (await pathExists(ctx.paths.workJob(jobId))) {
         ctx.scheduler.enqueue(jobId, ctx.inbox.current(jobId)?.queued_at ?? entry.accepted_at);
         ctx.log("queued again", jobId, "accepted before the restart, not started yet");

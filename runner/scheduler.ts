@@ -3,6 +3,8 @@ export interface Scheduler {
   enqueue(jobId: string, queuedAt: string): void;
   /** Takes a queued job off the queue (cancelled); false when it was not queued. */
   dequeue(jobId: string): boolean;
+  /** Counts a job as running without starting it (a run adopted after a restart). */
+  occupy(jobId: string): void;
   /** Jobs to start now; they count as running until finish(). */
   takeStartable(): string[];
   finish(jobId: string): void;
@@ -24,6 +26,10 @@ export function createScheduler(slots: number): Scheduler {
       if (!active.has(jobId)) waiting.set(jobId, queuedAt);
     },
     dequeue: (jobId) => waiting.delete(jobId),
+    occupy(jobId) {
+      waiting.delete(jobId);
+      active.add(jobId);
+    },
     takeStartable() {
       const started: string[] = [];
       for (const jobId of order()) {

@@ -1,6 +1,8 @@
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { execa } from "execa";
-import { errnoCode } from "../protocol/index.ts";
+import { errnoCode } from "../protocol/errors.ts";
+import type { ProcessIdentity } from "./process-identity.ts";
+import { liveness } from "./process-identity.ts";
 
 /** Whether a process runs. A zombie (exited, not yet reaped by its parent) counts as gone. */
 export async function isProcessAlive(
@@ -27,64 +29,177 @@ export function windowsTreeKillArgs(pid: number): string[] {
   return ["/pid", String(pid), "/T", "/F"];
 }
 
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
+function signal(pid: number, name: NodeJS.Signals): boolean {
   try {
-    // A negative pid signals the whole process group the job was spawned as the leader of.
-    process.kill(-pid, signal);
+    process.kill(pid, name);
+    return true;
   } catch (error) {
     if (errnoCode(error) !== "ESRCH") throw error;
+    return false;
   }
 }
 
-async function taskkill(pid: number): Promise<void> {
-  // taskkill exits 128 when the process is already gone: nothing left to do either way.
-  await execa("taskkill", windowsTreeKillArgs(pid), { stdio: "ignore", windowsHide: true, reject: false });
+/** Linux: every process whose environment carries `name=value`; descendants keep it across setsid and double forks. */
+export async function processesWithEnv(name: string, value: string): Promise<number[]> {
+  const wanted = `${name}=${value}`;
+  let entries: string[];
+  try {
+    entries = await readdir("/proc");
+  } catch {
+    return [];
+  }
+  const found: number[] = [];
+  await Promise.all(
+    entries
+      .filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid)
+      .map(async (entry) => {
+        const environ = await readFile(`/proc/${entry}/environ`, "latin1").catch(() => "");
+        if (environ.split("\0").includes(wanted)) found.push(Number(entry));
+      }),
+  );
+  return found;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function survivorsOf(
+  targets: readonly ProcessIdentity[],
+  platform: NodeJS.Platform,
+): Promise<ProcessIdentity[]> {
+  const alive = await Promise.all(
+    targets.map(async (t) => ((await liveness(t, platform)) === "gone" ? [] : [t])),
+  );
+  return alive.flat();
+}
+
+async function waitGone(
+  targets: readonly ProcessIdentity[],
+  platform: NodeJS.Platform,
+  ms: number,
+): Promise<ProcessIdentity[]> {
+  const deadline = Date.now() + ms;
+  let left = await survivorsOf(targets, platform);
+  while (left.length > 0 && Date.now() < deadline) {
+    await sleep(50);
+    left = await survivorsOf(left, platform);
+  }
+  return left;
 }
 
 export interface KillTreeOptions {
   platform?: NodeJS.Platform;
-  /** POSIX: time between SIGTERM and SIGKILL; 0 kills at once. */
+  /** Time between the polite stop (POSIX SIGTERM to the group) and the hard kill; 0 kills at once. */
   graceMs: number;
-  /** Resolves when the tree's root process has exited. */
+  /** Resolves when the tree's root process has exited (ends the grace period early). */
   exited?: Promise<unknown>;
+  /** Linux: the run token every descendant inherits, to find those that left the process group. */
+  token?: { name: string; value: string };
+  /** Other known processes of the job, killed one by one when the tree kill fails (the fallback). */
+  known?: readonly ProcessIdentity[];
+  /** How long to wait for the tree to be gone after the hard kill before reporting survivors. */
+  confirmMs?: number;
+  /** Runs the tree kill command (Windows taskkill); a test can pass one that fails. */
+  taskkill?: (args: string[]) => Promise<{ exitCode: number | undefined; output: string }>;
+}
+
+/** What a kill did; `survivors` are processes still alive at the end of the bound. */
+export interface KillReport {
+  survivors: number[];
+  notes: string[];
+}
+
+async function runTaskkill(args: string[]): Promise<{ exitCode: number | undefined; output: string }> {
+  const result = await execa("taskkill", args, {
+    all: true,
+    reject: false,
+    timeout: 10_000,
+    windowsHide: true,
+  });
+  const output = typeof result.all === "string" ? result.all.trim() : (result.shortMessage ?? "");
+  return { exitCode: result.exitCode, output };
 }
 
 /**
- * Stops a job's whole process tree. POSIX: the job leads its own process group (spawned detached), so
- * SIGTERM to the group lets Python write partial results, then SIGKILL takes whatever is left,
- * grandchildren included. Windows: `taskkill /T /F`, the only way to reach the solver grandchildren.
+ * Stops a job's whole process tree within a bound, whatever fails on the way. POSIX: the script leads
+ * its own process group, so SIGTERM to the group lets Python write partial results, SIGKILL takes what
+ * is left; on Linux the run token in the environment also finds descendants that escaped the group
+ * (setsid, double fork). Windows: `taskkill /T /F`, the only way to reach the solver grandchildren;
+ * when it fails (Wine's taskkill has no /T) or the tree outlives it, each known process is killed
+ * one by one. Never waits longer than grace + confirm + the command timeouts.
  */
-export async function killTree(pid: number, options: KillTreeOptions): Promise<void> {
+export async function killTree(root: ProcessIdentity, options: KillTreeOptions): Promise<KillReport> {
   const platform = options.platform ?? process.platform;
+  const notes: string[] = [];
+  const confirmMs = options.confirmMs ?? 5000;
+  const known = [root, ...(options.known ?? [])];
   if (platform === "win32") {
-    await taskkill(pid);
-    return;
+    const taskkill = options.taskkill ?? runTaskkill;
+    const result = await taskkill(windowsTreeKillArgs(root.pid));
+    // 128: no such process, the tree is already gone.
+    if (result.exitCode !== 0 && result.exitCode !== 128) {
+      notes.push(`taskkill /T /F failed (exit ${result.exitCode ?? "none"}: ${result.output.slice(0, 200)})`);
+    }
+    let left = await waitGone(known, platform, Math.min(options.graceMs, confirmMs) || 500);
+    if (left.length > 0) {
+      notes.push(`killing ${left.length} known process(es) one by one: ${left.map((p) => p.pid).join(", ")}`);
+      for (const target of left) signal(target.pid, "SIGKILL");
+      left = await waitGone(left, platform, confirmMs);
+    }
+    return { survivors: left.map((p) => p.pid), notes };
   }
   if (options.graceMs > 0) {
-    signalGroup(pid, "SIGTERM");
+    signalGroup(root.pid, "SIGTERM");
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      options.exited ?? new Promise<never>(() => {}),
+      options.exited ?? waitGone([root], platform, options.graceMs),
       new Promise<void>((resolve) => {
         timer = setTimeout(resolve, options.graceMs);
       }),
     ]);
     clearTimeout(timer);
   }
-  signalGroup(pid, "SIGKILL");
+  signalGroup(root.pid, "SIGKILL");
+  const escaped = options.token ? await processesWithEnv(options.token.name, options.token.value) : [];
+  for (const pid of escaped) signal(pid, "SIGKILL");
+  if (escaped.length > 0) notes.push(`killed ${escaped.length} process(es) outside the group by run token`);
+  let left = await waitGone(known, platform, confirmMs);
+  if (left.length > 0) {
+    for (const target of left) signal(target.pid, "SIGKILL");
+    left = await waitGone(left, platform, 1000);
+  }
+  return { survivors: left.map((p) => p.pid), notes };
+}
+
+/** Sends a signal to the process group `pid` leads; false when the group is gone. */
+export function signalGroup(pid: number, name: NodeJS.Signals): boolean {
+  // A negative pid signals the whole process group the job was spawned as the leader of.
+  return signal(-pid, name);
 }
 
 /**
- * Kills what is left of a finished job's process group (POSIX): a solver the script left behind would
- * hold an NX licence. On Windows the tree link is gone once the root exits, so nothing can be done.
+ * Kills what is left of a finished script's processes: a solver it left behind would hold an NX
+ * licence. POSIX: its process group, and on Linux every process carrying its run token. On Windows
+ * the tree link is gone once the root exits; nothing can be found from here.
  */
-export function killLeftovers(pid: number, platform: NodeJS.Platform = process.platform): void {
-  if (platform !== "win32") signalGroup(pid, "SIGKILL");
+export async function killLeftovers(
+  pid: number,
+  token: { name: string; value: string } | undefined,
+  platform: NodeJS.Platform = process.platform,
+): Promise<number> {
+  if (platform === "win32") return 0;
+  let killed = 0;
+  if (platform === "linux" && token) {
+    for (const other of await processesWithEnv(token.name, token.value))
+      if (signal(other, "SIGKILL")) killed++;
+  }
+  if (signalGroup(pid, "SIGKILL") && killed === 0) killed = 1;
+  return killed;
 }
 
 /**
  * Whether a live pid is still the job's process (pids are reused). Linux: its environment names the job.
  * Elsewhere the environment of another process cannot be read, so a live pid is taken as the job's.
+ * Only for ledgers written before supervisors, which recorded a bare pid.
  */
 export async function isJobProcess(
   pid: number,

@@ -2,7 +2,9 @@ import { spawn } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
-import { LEDGER_FILE, parseLedger } from "../../runner/ledger.ts";
+import { RunnerHeartbeatSchema } from "../../protocol/index.ts";
+import { LEDGER_FILE } from "../../runner/ledger.ts";
+import { RunStateSchema, runDir, runFile } from "../../runner/supervisor/run-files.ts";
 import { isProcessAlive } from "../../runner/tree-kill.ts";
 import { BIN } from "../helpers/atomizer-jobs.ts";
 import type { TestQueue } from "./helpers/make-job.ts";
@@ -11,105 +13,120 @@ import {
   inboxJob,
   makeQueue,
   readText,
+  requestCancel,
   submitJob,
   waitFor,
   waitForStatus,
 } from "./helpers/make-job.ts";
 
 let queue: TestQueue;
+const leftovers: number[] = [];
 beforeEach(async () => {
   queue = await makeQueue();
 });
 afterEach(async () => {
+  for (const pid of leftovers.splice(0)) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // Gone, as it should be.
+    }
+  }
   await queue.cleanup();
 });
 
-function runnerArgs(extra: string[] = []): string[] {
-  return [
-    BIN,
-    "runner",
-    ...folderArgs(queue),
-    "--python",
-    "python3",
-    "--heartbeat",
-    "0.5",
-    "--rescan",
-    "0.3",
-    "--host",
-    "restart-host",
-    ...extra,
-  ];
-}
-
-function startRunnerProcess(extra: string[] = []) {
-  const child = spawn(process.execPath, runnerArgs(extra), { stdio: ["ignore", "pipe", "pipe"] });
+function startRunnerProcess(extra: string[] = [], folders = folderArgs(queue), cwd?: string) {
+  const args = [BIN, "runner", ...folders, "--python", "python3", "--heartbeat", "0.5", "--rescan", "0.3"];
+  const child = spawn(process.execPath, [...args, "--host", "restart-host", "--slots", "2", ...extra], {
+    stdio: ["ignore", "pipe", "pipe"],
+    ...(cwd ? { cwd } : {}),
+  });
   let output = "";
-  child.stdout.on("data", (chunk: Buffer) => {
+  const append = (chunk: Buffer) => {
     output += chunk.toString();
-  });
-  child.stderr.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
+  };
+  child.stdout.on("data", append);
+  child.stderr.on("data", append);
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   return { child, exited, output: () => output };
 }
 
-test("a runner killed with SIGKILL mid-job: the job fails with runner_restart, its tree is stopped, queued jobs still run, nothing runs twice", async () => {
-  const pidFile = path.join(queue.scratch, "grandchild.pid");
-  const counter = path.join(queue.scratch, "runs.txt");
+async function kill9(runner: ReturnType<typeof startRunnerProcess>): Promise<void> {
+  runner.child.kill("SIGKILL");
+  await runner.exited;
+}
+
+async function runState(jobId: string, work = queue.work) {
+  const text = await waitFor(`${jobId}'s supervisor to record the script`, async () => {
+    const raw = await readText(runFile(runDir(work, jobId), "state"));
+    return raw && RunStateSchema.parse(JSON.parse(raw)).child ? raw : undefined;
+  });
+  const state = RunStateSchema.parse(JSON.parse(text));
+  leftovers.push(state.supervisor.pid);
+  if (state.child) leftovers.push(state.child.pid);
+  return state;
+}
+
+const starts = async (counter: string) => (await readText(counter)).split("\n").filter((l) => l !== "");
+
+test("a runner SIGKILLed mid-run: the running job finishes completed and started once, the one that ended meanwhile keeps its real end, queued jobs still run", async () => {
+  const counter = path.join(queue.scratch, "starts.txt");
   const first = startRunnerProcess();
-  let busy = "";
-  let waiting = "";
-  try {
-    busy = await submitJob(queue, {
-      name: "solver interrupted",
-      fixture: "spawn_grandchild.py",
-      args: [pidFile, counter],
-    });
-    await waitForStatus(queue, busy, ["running"]);
-    waiting = await submitJob(queue, {
-      name: "queued before crash",
-      fixture: "interleave.py",
-      args: [counter],
-    });
-    await waitForStatus(queue, waiting, ["queued"]);
-    await waitFor("the grandchild pid", () => readText(pidFile).then((t) => t || undefined));
-  } finally {
-    first.child.kill("SIGKILL");
-    await first.exited;
-  }
-  const grandchild = Number(await readFile(pidFile, "utf8"));
-  const ledger = parseLedger(await readFile(path.join(queue.state, LEDGER_FILE), "utf8"));
-  const script = ledger.get(busy)?.pid ?? 0;
-  expect(script).toBeGreaterThan(0);
-  // SIGKILL gives the runner no chance to stop its jobs: the detached script and its grandchild live on.
-  expect(await isProcessAlive(script)).toBe(true);
-  expect(await isProcessAlive(grandchild)).toBe(true);
-  // A crash mid-append leaves a torn last line; the restart must shrug it off.
-  await writeFile(path.join(queue.state, LEDGER_FILE), '{"event":"finished","job_id":"', { flag: "a" });
+  const busy = await submitJob(queue, {
+    name: "long study",
+    fixture: "counted_sleep.py",
+    args: [counter, "3"],
+  });
+  const quick = await submitJob(queue, {
+    name: "quick failure",
+    fixture: "counted_sleep.py",
+    args: [counter, "0.5", "3"],
+  });
+  await waitForStatus(queue, busy, ["running"]);
+  await waitForStatus(queue, quick, ["running"]);
+  const third = await submitJob(queue, {
+    name: "waits for a slot",
+    fixture: "counted_sleep.py",
+    args: [counter, "0"],
+  });
+  await waitForStatus(queue, third, ["queued"]);
+  await waitFor("both scripts to start", async () =>
+    (await starts(counter)).length === 2 ? true : undefined,
+  );
+  const busyState = await runState(busy);
+  await kill9(first);
+
+  // While no runner runs, the quick one ends; its supervisor records how.
+  await waitFor("the quick job's outcome", () =>
+    readText(runFile(runDir(queue.work, quick), "outcome")).then((t) => t || undefined),
+  );
+  expect(await isProcessAlive(busyState.supervisor.pid)).toBe(true);
+  expect((await inboxJob(queue, busy))?.status).toBe("running");
 
   const second = startRunnerProcess(["--once"]);
   expect(await second.exited, second.output()).toBe(0);
-  const failed = await inboxJob(queue, busy);
-  expect(failed).toMatchObject({ status: "failed", error: { kind: "runner_restart" } });
-  expect(failed?.error?.message).toContain("was still running and has been stopped");
-  expect(await isProcessAlive(script)).toBe(false);
-  await waitFor("the grandchild to be gone", async () => !(await isProcessAlive(grandchild)));
-  expect(await inboxJob(queue, waiting), second.output()).toMatchObject({ status: "completed" });
-  expect((await readText(counter)).trim().split("\n")).toEqual([busy, waiting]);
+  expect(second.output()).toContain(`${busy} adopted`);
+  expect(await inboxJob(queue, busy)).toMatchObject({ status: "completed", exit_code: 0 });
+  expect(await readText(path.join(queue.paths.inbox, busy, "stdout.log"))).toMatch(/last line\n$/);
+  expect(await inboxJob(queue, quick)).toMatchObject({
+    status: "failed",
+    exit_code: 3,
+    error: { kind: "exit_code" },
+  });
+  expect(await inboxJob(queue, third)).toMatchObject({ status: "completed" });
+  expect((await starts(counter)).sort()).toEqual([busy, quick, third].sort());
 
-  // A third start finds nothing to do: neither job runs again.
-  const third = startRunnerProcess(["--once"]);
-  expect(await third.exited, third.output()).toBe(0);
-  expect((await readText(counter)).trim().split("\n")).toEqual([busy, waiting]);
-  expect((await inboxJob(queue, busy))?.seq).toBe(failed?.seq);
+  // A third start finds nothing to do.
+  const again = startRunnerProcess(["--once"]);
+  expect(await again.exited, again.output()).toBe(0);
+  expect((await starts(counter)).length).toBe(3);
 });
 
-test("SIGTERM stops the runner cleanly: the running job's tree is stopped and it fails with runner_restart", async () => {
+test("a run whose supervisor died too (power loss) ends runner_restart and what is left of its tree is stopped", async () => {
   const pidFile = path.join(queue.scratch, "grandchild.pid");
-  const runner = startRunnerProcess();
+  const first = startRunnerProcess();
   const jobId = await submitJob(queue, {
-    name: "stopped by service",
+    name: "power loss",
     fixture: "spawn_grandchild.py",
     args: [pidFile],
   });
@@ -117,9 +134,130 @@ test("SIGTERM stops the runner cleanly: the running job's tree is stopped and it
   const grandchild = Number(
     await waitFor("the grandchild pid", () => readText(pidFile).then((t) => t || undefined)),
   );
-  runner.child.kill("SIGTERM");
-  expect(await runner.exited, runner.output()).toBe(0);
-  expect(await inboxJob(queue, jobId)).toMatchObject({ status: "failed", error: { kind: "runner_restart" } });
+  leftovers.push(grandchild);
+  const state = await runState(jobId);
+  await kill9(first);
+  process.kill(state.supervisor.pid, "SIGKILL");
+  await waitFor("the supervisor to be gone", async () => !(await isProcessAlive(state.supervisor.pid)));
+  expect(await isProcessAlive(state.child?.pid ?? 0)).toBe(true);
+  // A crash mid-append leaves a torn last line; the restart must shrug it off.
+  await writeFile(path.join(queue.state, LEDGER_FILE), '{"event":"finished","job_id":"', { flag: "a" });
+
+  const second = startRunnerProcess(["--once"]);
+  expect(await second.exited, second.output()).toBe(0);
+  const failed = await inboxJob(queue, jobId);
+  expect(failed).toMatchObject({ status: "failed", exit_code: null, error: { kind: "runner_restart" } });
+  expect(failed?.error?.message).toContain("supervisor is gone without recording");
+  await waitFor("the script to be gone", async () => !(await isProcessAlive(state.child?.pid ?? 0)));
   await waitFor("the grandchild to be gone", async () => !(await isProcessAlive(grandchild)));
-  expect(runner.output()).toMatch(/runner stopped\n$/);
+});
+
+test("SIGTERM detaches: the job keeps running, the next start takes it over, and cancel still stops the whole tree", async () => {
+  const pidFile = path.join(queue.scratch, "grandchild.pid");
+  const first = startRunnerProcess();
+  const jobId = await submitJob(queue, {
+    name: "service restart",
+    fixture: "spawn_grandchild.py",
+    args: [pidFile],
+  });
+  await waitForStatus(queue, jobId, ["running"]);
+  const grandchild = Number(
+    await waitFor("the grandchild pid", () => readText(pidFile).then((t) => t || undefined)),
+  );
+  leftovers.push(grandchild);
+  await runState(jobId);
+  first.child.kill("SIGTERM");
+  expect(await first.exited, first.output()).toBe(0);
+  expect(first.output()).toContain("keep running under their supervisors");
+  const beat = RunnerHeartbeatSchema.parse(
+    JSON.parse(await readText(path.join(queue.paths.inbox, ".runners", "restart-host.json"))),
+  );
+  expect(beat.stopped_at).toBeDefined();
+  expect(beat.running).toEqual([jobId]);
+  expect(await isProcessAlive(grandchild)).toBe(true);
+
+  const second = startRunnerProcess();
+  try {
+    await waitFor("the adoption", () => (second.output().includes(`${jobId} adopted`) ? true : undefined));
+    await requestCancel(queue, jobId, "stop the adopted run");
+    const done = await waitForStatus(queue, jobId, ["cancelled", "failed", "completed"]);
+    expect(done).toMatchObject({ status: "cancelled", error: { kind: "cancelled" } });
+    await waitFor("the grandchild to be gone", async () => !(await isProcessAlive(grandchild)));
+  } finally {
+    second.child.kill("SIGTERM");
+    await second.exited;
+  }
+});
+
+test("a time limit counts from the real start, across a restart", async () => {
+  const counter = path.join(queue.scratch, "starts.txt");
+  const first = startRunnerProcess();
+  const jobId = await submitJob(queue, {
+    name: "overruns",
+    fixture: "counted_sleep.py",
+    args: [counter, "60"],
+    timeout_s: 2,
+  });
+  await waitForStatus(queue, jobId, ["running"]);
+  const state = await runState(jobId);
+  await kill9(first);
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  const second = startRunnerProcess(["--once"]);
+  expect(await second.exited, second.output()).toBe(0);
+  const done = await inboxJob(queue, jobId);
+  expect(done).toMatchObject({ status: "failed", error: { kind: "timeout" } });
+  expect(done?.error?.message).toContain("limit of 2 s");
+  expect(await isProcessAlive(state.child?.pid ?? 0)).toBe(false);
+  expect(await starts(counter)).toEqual([jobId]);
+});
+
+test("a second runner with a fresh state folder runs none of the jobs inbox/ shows as taken", async () => {
+  const counter = path.join(queue.scratch, "starts.txt");
+  const ok = await submitJob(queue, {
+    name: "finished ok",
+    fixture: "counted_sleep.py",
+    args: [counter, "0"],
+  });
+  const bad = await submitJob(queue, {
+    name: "finished badly",
+    fixture: "counted_sleep.py",
+    args: [counter, "0", "2"],
+  });
+  const first = startRunnerProcess(["--once"]);
+  expect(await first.exited, first.output()).toBe(0);
+  const before = [await inboxJob(queue, ok), await inboxJob(queue, bad)];
+  expect(before.map((j) => j?.status)).toEqual(["completed", "failed"]);
+
+  const other = path.join(queue.base, "elsewhere");
+  const folders = ["--queue", queue.paths.root, "--work", `${other}/work`, "--state", `${other}/state`];
+  const second = startRunnerProcess(["--once"], folders);
+  expect(await second.exited, second.output()).toBe(0);
+  expect(second.output()).toContain("ledger rebuilt from inbox/");
+  expect((await starts(counter)).sort()).toEqual([ok, bad].sort());
+  expect([(await inboxJob(queue, ok))?.seq, (await inboxJob(queue, bad))?.seq]).toEqual(
+    before.map((j) => j?.seq),
+  );
+  expect((await inboxJob(queue, bad))?.status).toBe("failed");
+});
+
+test("relative --queue, --work and --state are resolved once at start", async () => {
+  const counter = path.join(queue.scratch, "starts.txt");
+  const jobId = await submitJob(queue, {
+    name: "relative folders",
+    fixture: "counted_sleep.py",
+    args: [counter, "0"],
+  });
+  const relative = [
+    "--queue",
+    path.relative(queue.base, queue.paths.root),
+    "--work",
+    "work",
+    "--state",
+    "state",
+  ];
+  const runner = startRunnerProcess(["--once"], relative, queue.base);
+  expect(await runner.exited, runner.output()).toBe(0);
+  expect(await inboxJob(queue, jobId)).toMatchObject({ status: "completed", exit_code: 0 });
+  expect(runner.output()).toContain(`work ${queue.work}`);
+  expect(await readFile(counter, "utf8")).toBe(`${jobId}\n`);
 });

@@ -10,6 +10,7 @@ export interface RunningRunner {
   lines: string[];
   /** Waits for a log line containing every fragment. */
   waitForLog(...fragments: string[]): Promise<string>;
+  /** Stops the runner and its jobs (a test must not leave supervised scripts behind). */
   stop(): Promise<void>;
 }
 
@@ -47,6 +48,6 @@ export async function startRunner(config: RunnerConfigInput): Promise<RunningRun
         () => `a log line with ${fragments.join(" + ")}; log so far:\n${lines.join("")}`,
         () => lines.find((line) => fragments.every((fragment) => line.includes(fragment))),
       ),
-    stop: () => runner.stop(),
+    stop: () => runner.stop({ stopJobs: true }),
   };
 }

@@ -1,0 +1,80 @@
+import type { ActiveRun, RunnerContext } from "./context.ts";
+import { finishRun, newRun, runLimitS } from "./job-run.ts";
+import type { LedgerEntry } from "./ledger.ts";
+import { liveness } from "./process-identity.ts";
+import { checkRun, follow, killRun } from "./supervised-run.ts";
+import { abandonRun, inspectRun } from "./supervisor/run-view.ts";
+
+/** A run request that never launched is taken back at most this often before the job fails. */
+const MAX_REQUEUES = 3;
+
+/**
+ * Takes over a run that was started before this runner did: a live supervisor keeps its job running
+ * (progress, cancel and the time limit resume); one that finished meanwhile has its outcome published
+ * as the job's real end; one gone without an outcome ends the job as runner_restart; a request that
+ * never launched its script is queued again, since the script provably never ran.
+ */
+export async function adoptRun(ctx: RunnerContext, entry: LedgerEntry): Promise<void> {
+  const jobId = entry.job_id;
+  const job = ctx.inbox.current(jobId);
+  if (!job || entry.started_at === undefined) throw new Error("adoptRun needs a started, published job");
+  const run = newRun(ctx, jobId, Date.parse(entry.started_at), runLimitS(job, ctx.config.maxRuntimeS));
+  if (entry.stop) run.stopReason = entry.stop;
+  let view = await inspectRun(run.dir);
+  if (!view.outcome && !view.launched) {
+    if (await abandonRun(run.dir)) {
+      if ((entry.requeues ?? 0) >= MAX_REQUEUES || entry.stop) {
+        ctx.active.set(jobId, run);
+        ctx.scheduler.occupy(jobId);
+        run.stopReason ??= {
+          kind: "runner_restart",
+          message: `the runner restarted ${MAX_REQUEUES + 1} times before this job's script could start; check the runner log, then resubmit`,
+        };
+        await ctx.serial.run(jobId, () => checkRunOrEnd(ctx, run));
+        return;
+      }
+      await ctx.ledger.append({
+        event: "requeued",
+        job_id: jobId,
+        at: ctx.now().toISOString(),
+        reason: "the runner stopped before the script was launched",
+      });
+      ctx.scheduler.enqueue(jobId, job.queued_at ?? entry.accepted_at);
+      ctx.log("queued again", jobId, "started before the restart, but its script was never launched");
+      return;
+    }
+    view = await inspectRun(run.dir);
+  }
+  ctx.active.set(jobId, run);
+  ctx.scheduler.occupy(jobId);
+  if (view.state) {
+    run.supervisor = view.state.supervisor;
+    if (view.state.child) run.script = view.state.child;
+  }
+  if (!view.outcome && run.supervisor && (await liveness(run.supervisor, ctx.platform)) !== "gone") {
+    // Its inbox record may still say queued: the runner died between the launch and that write.
+    if (job.status === "queued") await ctx.inbox.transition(jobId, "running", { runner: ctx.runnerInfo });
+    follow(ctx, run);
+    ctx.log(
+      "adopted",
+      jobId,
+      `its supervisor (pid ${run.supervisor.pid}) still runs the script (pid ${run.script?.pid ?? "not recorded yet"})`,
+    );
+    // A cancel or timeout decided before the restart is carried out now.
+    if (run.stopReason) await killRun(ctx, run);
+    return;
+  }
+  await ctx.serial.run(jobId, () => checkRunOrEnd(ctx, run));
+}
+
+/** Publishes the outcome a finished supervisor left, or ends a run that has none. */
+async function checkRunOrEnd(ctx: RunnerContext, run: ActiveRun): Promise<void> {
+  await checkRun(ctx, run);
+  if (run.finishing) return;
+  // No supervisor was ever recorded (it died at once): nothing can finish this run any more.
+  await finishRun(ctx, run, {
+    code: null,
+    signal: null,
+    spawnError: "the job's supervisor left no record of itself; resubmit the job",
+  });
+}

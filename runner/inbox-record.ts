@@ -1,0 +1,99 @@
+import { readdir } from "node:fs/promises";
+import type { Job } from "../protocol/index.ts";
+import { isJobId, pathExists } from "../protocol/index.ts";
+import { adoptRun } from "./adoption.ts";
+import type { RunnerContext } from "./context.ts";
+import type { LedgerRecord } from "./ledger.ts";
+import { asTerminalStatus } from "./ledger.ts";
+import { runDir } from "./supervisor/run-files.ts";
+import { inspectRun } from "./supervisor/run-view.ts";
+
+/** What the queue's own record made of a job the ledger did not know. */
+export type InboxImport = "unknown" | "final" | "adopted" | "queued" | "foreign";
+
+/**
+ * Exactly-once does not rest on the local ledger alone: inbox/<id>/job.json is what any earlier runner
+ * published (and Syncthing keeps). A job it shows beyond `submitted` is never accepted again. If this
+ * runner's work folder holds the job's run, the run is adopted; a job accepted here but never started
+ * is queued again; anything else (another runner's, or a work folder that is gone) is left alone.
+ */
+export async function importFromInbox(ctx: RunnerContext, jobId: string): Promise<InboxImport> {
+  const view = await ctx.inbox.read(jobId);
+  if (!view || view.status === "submitted") return "unknown";
+  const at = ctx.now().toISOString();
+  const final = asTerminalStatus(view.status);
+  if (final) {
+    await ctx.ledger.append({
+      event: "imported",
+      job_id: jobId,
+      at,
+      inbox_status: view.status,
+      status: final,
+    });
+    ctx.log("known from inbox/", jobId, `already ${final} (the queue's record says so): it never runs again`);
+    return "final";
+  }
+  const run = await inspectRun(runDir(ctx.paths.workDir, jobId));
+  const hasRun = run.spec !== undefined || run.state !== undefined || run.outcome !== undefined;
+  if (hasRun) {
+    ctx.inbox.adopt(view);
+    await ctx.ledger.append({ event: "accepted", job_id: jobId, at, job: view });
+    const startedAt = view.started_at ?? run.spec?.created_at ?? at;
+    await ctx.ledger.append({ event: "started", job_id: jobId, at: startedAt, supervised: true });
+    const entry = ctx.ledger.get(jobId);
+    if (entry) await adoptRun(ctx, entry);
+    ctx.log("known from inbox/", jobId, `${view.status} with its run in this work folder: taken over`);
+    return "adopted";
+  }
+  if (view.status === "queued" && (await pathExists(ctx.paths.workJob(jobId)))) {
+    ctx.inbox.adopt(view);
+    await ctx.ledger.append({ event: "accepted", job_id: jobId, at, job: view });
+    ctx.scheduler.enqueue(jobId, view.queued_at ?? at);
+    ctx.log("known from inbox/", jobId, "accepted here before, never started: queued again");
+    return "queued";
+  }
+  await ctx.ledger.append({ event: "imported", job_id: jobId, at, inbox_status: view.status });
+  ctx.log("NOT TAKEN", jobId, foreignReason(view));
+  return "foreign";
+}
+
+function foreignReason(view: Job): string {
+  const who = view.runner ? `runner ${view.runner.host}` : "an earlier runner";
+  const beat = view.heartbeat_at ? `, last heartbeat ${view.heartbeat_at}` : "";
+  return (
+    `inbox/ says ${view.status} (${who}${beat}) but this runner's ledger and work folder have no record of it; ` +
+    "it is never started from here. If that runner is gone for good, cancel the job and resubmit it (or resume it)"
+  );
+}
+
+/**
+ * A new (or lost) state folder: every job inbox/ knows is written into the ledger before anything is
+ * accepted, so no finished job runs again, and runs still alive in the work folder are adopted.
+ */
+export async function rebuildLedger(ctx: RunnerContext): Promise<void> {
+  const names = await readdir(ctx.paths.queue.inbox).catch(() => [] as string[]);
+  const counts = new Map<InboxImport, number>();
+  const finals: LedgerRecord[] = [];
+  const at = ctx.now().toISOString();
+  for (const name of names) {
+    if (!isJobId(name) || ctx.ledger.get(name)) continue;
+    const view = await ctx.inbox.read(name);
+    const final = view ? asTerminalStatus(view.status) : undefined;
+    if (view && final) {
+      // One durable write for all of them: a history of thousands of jobs must not cost an fsync each.
+      finals.push({ event: "imported", job_id: name, at, inbox_status: view.status, status: final });
+      continue;
+    }
+    const result = await importFromInbox(ctx, name);
+    counts.set(result, (counts.get(result) ?? 0) + 1);
+  }
+  if (finals.length > 0) await ctx.ledger.append(finals);
+  if (finals.length > 0) counts.set("final", finals.length);
+  const summary = [...counts].filter(([kind]) => kind !== "unknown").map(([kind, n]) => `${n} ${kind}`);
+  if (summary.length > 0)
+    ctx.log(
+      "ledger rebuilt from inbox/",
+      undefined,
+      `the state folder was new; inbox/ knew ${summary.join(", ")} (final jobs never run again)`,
+    );
+}

@@ -1,0 +1,83 @@
+import { randomBytes } from "node:crypto";
+import { mkdir } from "node:fs/promises";
+import type { RunnerContext } from "./context.ts";
+import { chooseInterpreter } from "./interpreter.ts";
+import { finishRun, jobEnvironment, newRun, runLimitS } from "./job-run.ts";
+import { errorMessage } from "./log.ts";
+import { localPath } from "./paths.ts";
+import { follow } from "./supervised-run.ts";
+import { launchSupervisor } from "./supervisor/launch-supervisor.ts";
+
+/**
+ * Starts a queued job under a supervisor: ledger first (so a crash from here on can never lead to a
+ * second run), then the run request and the supervisor, then job.json says running. Call inside the
+ * job's serial lane.
+ */
+export async function startRun(ctx: RunnerContext, jobId: string): Promise<void> {
+  const entry = ctx.ledger.get(jobId);
+  const job = ctx.inbox.current(jobId);
+  if (ctx.isStopping() || !entry || entry.status !== undefined || entry.foreign || !job) {
+    // Stays queued in the ledger: the next start runs it.
+    ctx.scheduler.finish(jobId);
+    return;
+  }
+  const startedAt = ctx.now();
+  const run = newRun(ctx, jobId, startedAt.getTime(), runLimitS(job, ctx.config.maxRuntimeS));
+  ctx.active.set(jobId, run);
+  await ctx.ledger.append({ event: "started", job_id: jobId, at: startedAt.toISOString(), supervised: true });
+  const toRunning = async () => {
+    const patch = { runner: ctx.runnerInfo, heartbeat_at: ctx.now().toISOString() };
+    // Running already when a run that never launched was queued again after a restart.
+    if (ctx.inbox.current(jobId)?.status === "running") await ctx.inbox.update(jobId, patch);
+    else await ctx.inbox.transition(jobId, "running", patch);
+  };
+  const workDir = ctx.paths.workJob(jobId);
+  const choice = chooseInterpreter(localPath(workDir, job.script), job.args, {
+    python: ctx.config.python,
+    platform: ctx.platform,
+    ...(process.env.ComSpec ? { comSpec: process.env.ComSpec } : {}),
+  });
+  if (!choice.ok) {
+    await toRunning();
+    await finishRun(ctx, run, { code: null, signal: null, spawnError: choice.problem });
+    return;
+  }
+  let launched: Awaited<ReturnType<typeof launchSupervisor>>;
+  try {
+    await mkdir(ctx.paths.workResults(jobId), { recursive: true });
+    launched = await launchSupervisor(
+      run.dir,
+      {
+        job_id: jobId,
+        run_token: randomBytes(12).toString("hex"),
+        command: choice.invocation.command,
+        args: choice.invocation.args,
+        windows_verbatim: choice.invocation.windowsVerbatimArguments ?? false,
+        cwd: workDir,
+        log_path: ctx.paths.workLog(jobId),
+        created_at: startedAt.toISOString(),
+      },
+      jobEnvironment(ctx, jobId),
+    );
+  } catch (error) {
+    await toRunning();
+    await finishRun(ctx, run, { code: null, signal: null, spawnError: errorMessage(error) });
+    return;
+  }
+  await toRunning();
+  if (launched.pid === undefined) {
+    await finishRun(ctx, run, {
+      code: null,
+      signal: null,
+      spawnError: `${process.execPath} did not start the job's supervisor`,
+    });
+    return;
+  }
+  run.supervisor = { pid: launched.pid, start: null };
+  ctx.log(
+    "started",
+    jobId,
+    `${choice.invocation.command} ${choice.invocation.args.join(" ")} (supervisor pid ${launched.pid ?? "none"})`,
+  );
+  follow(ctx, run, launched.exited);
+}

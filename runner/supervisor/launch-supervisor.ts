@@ -1,0 +1,48 @@
+import { spawn } from "node:child_process";
+import { mkdir, open } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { removeTree } from "../../protocol/atomic-fs.ts";
+import type { RunSpec } from "./run-files.ts";
+import { runFile, writeRunFile } from "./run-files.ts";
+
+/** The supervisor's entry file beside this one: .ts in a checkout, .js in the built package. */
+export function supervisorEntry(): string {
+  const here = fileURLToPath(import.meta.url);
+  return path.join(path.dirname(here), `supervisor-main${path.extname(here)}`);
+}
+
+/**
+ * Writes the run request and starts the job's supervisor, detached: it is not killed with the runner
+ * (POSIX: its own session; Windows: no console and outside the runner's kill-on-close job object), so
+ * the script outlives a runner restart. Resolves once the process exists; `exited` fires if it ends
+ * while this runner lives, the quick path to its outcome.
+ */
+export async function launchSupervisor(
+  dir: string,
+  spec: RunSpec,
+  env: NodeJS.ProcessEnv,
+): Promise<{ pid: number | undefined; exited: Promise<void> }> {
+  // A folder left by a run that never launched (it was given up) must not confuse this one.
+  await removeTree(dir);
+  await mkdir(dir, { recursive: true });
+  await writeRunFile(runFile(dir, "spec"), spec);
+  const errors = await open(runFile(dir, "log"), "a");
+  try {
+    const child = spawn(process.execPath, [supervisorEntry(), dir], {
+      cwd: dir,
+      env,
+      detached: true,
+      stdio: ["ignore", "ignore", errors.fd],
+      windowsHide: true,
+    });
+    const exited = new Promise<void>((resolve) => {
+      child.once("error", () => resolve());
+      child.once("exit", () => resolve());
+    });
+    child.unref();
+    return { pid: child.pid, exited };
+  } finally {
+    await errors.close();
+  }
+}

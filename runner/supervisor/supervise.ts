@@ -1,0 +1,113 @@
+import { spawn } from "node:child_process";
+import { open } from "node:fs/promises";
+import { processStart } from "../process-identity.ts";
+import { killLeftovers } from "../tree-kill.ts";
+import type { RunOutcome, RunSpec, RunState } from "./run-files.ts";
+import {
+  moveRunFile,
+  RUN_TOKEN_ENV,
+  RunSpecSchema,
+  readRunFile,
+  runFile,
+  writeRunFile,
+} from "./run-files.ts";
+
+interface ScriptExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  spawnError?: string;
+}
+
+/** Why the supervisor ended without running anything: the run was given up by a restarted runner. */
+export type SuperviseResult = { ran: false; why: string } | { ran: true; outcome: RunOutcome };
+
+async function startScript(
+  spec: RunSpec,
+  platform: NodeJS.Platform,
+): Promise<{ pid: number | undefined; exited: Promise<ScriptExit> }> {
+  // stdout and stderr through one descriptor, so the log holds them in their true order.
+  const log = await open(spec.log_path, "a");
+  try {
+    const child = spawn(spec.command, spec.args, {
+      cwd: spec.cwd,
+      env: { ...process.env, [RUN_TOKEN_ENV]: spec.run_token },
+      stdio: ["ignore", log.fd, log.fd],
+      // POSIX: the script leads its own process group, so the group can be stopped without this process.
+      detached: platform !== "win32",
+      windowsHide: true,
+      windowsVerbatimArguments: spec.windows_verbatim,
+    });
+    // Listen before any await: a spawn failure is emitted on the next tick.
+    const exited = new Promise<ScriptExit>((resolve) => {
+      child.on("error", (error) => {
+        if (child.pid === undefined) resolve({ code: null, signal: null, spawnError: error.message });
+      });
+      child.once("exit", (code, signal) => resolve({ code, signal }));
+    });
+    return { pid: child.pid, exited };
+  } finally {
+    // The script holds its own copy of the descriptor.
+    await log.close();
+  }
+}
+
+/**
+ * One supervised run, from the supervisor process: claim the request, record who supervises, commit to
+ * launching, run the script, kill its leftovers, write the outcome. Each step's file exists before the
+ * next step acts, so whoever reads the run folder later knows exactly how far it got.
+ */
+export async function supervise(dir: string, platform: NodeJS.Platform): Promise<SuperviseResult> {
+  if (!(await moveRunFile(dir, "spec", "claimed")))
+    return { ran: false, why: "the run request was withdrawn" };
+  const spec = await readRunFile(runFile(dir, "claimed"), RunSpecSchema);
+  if (!spec) return { ran: false, why: "the claimed run request is gone" };
+  const base = { job_id: spec.job_id, run_token: spec.run_token };
+  // A first record at once (start unknown yet) so a runner reading the folder sees this pid without delay.
+  const state: RunState = { ...base, supervisor: { pid: process.pid, start: null } };
+  await writeRunFile(runFile(dir, "state"), state);
+  state.supervisor.start = await processStart(process.pid, platform);
+  await writeRunFile(runFile(dir, "state"), state);
+  if (!(await moveRunFile(dir, "claimed", "launched")))
+    return { ran: false, why: "the runner gave the run up before it was launched" };
+
+  const script = await startScript(spec, platform);
+  if (script.pid !== undefined) {
+    state.child = { pid: script.pid, start: await processStart(script.pid, platform) };
+    state.launched_at = new Date().toISOString();
+    await writeRunFile(runFile(dir, "state"), state);
+  }
+  const exit = await script.exited;
+  const leftovers =
+    script.pid === undefined
+      ? 0
+      : await killLeftovers(script.pid, { name: RUN_TOKEN_ENV, value: spec.run_token }, platform);
+  const outcome: RunOutcome = {
+    ...base,
+    exit_code: exit.code,
+    signal: exit.signal,
+    ...(exit.spawnError !== undefined ? { spawn_error: exit.spawnError } : {}),
+    ended_at: new Date().toISOString(),
+    ...(leftovers > 0 ? { leftovers_killed: leftovers } : {}),
+  };
+  await writeUntilDone(runFile(dir, "outcome"), outcome);
+  return { ran: true, outcome };
+}
+
+/**
+ * The outcome is the only record of how hours of work ended: a full or failing disk is waited out
+ * (the runner shows the job still running meanwhile), never given up on.
+ */
+async function writeUntilDone(file: string, value: unknown): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await writeRunFile(file, value);
+      return;
+    } catch (error) {
+      const delayMs = Math.min(30_000, 100 * 2 ** Math.min(attempt, 9));
+      process.stderr.write(
+        `${new Date().toISOString()} cannot write ${file} (${(error as Error).message}); retrying in ${delayMs} ms\n`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
