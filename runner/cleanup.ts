@@ -3,7 +3,7 @@ import type { RunnerConfig } from "./config.ts";
 import type { Ledger } from "./ledger.ts";
 import type { Logger } from "./log.ts";
 import type { RunnerPaths } from "./paths.ts";
-import { runDir } from "./supervisor/run-files.ts";
+import { runDir } from "./supervisor/run-folder.ts";
 
 export interface CleanupContext {
   paths: RunnerPaths;

@@ -5,7 +5,7 @@ import { adoptRun } from "./adoption.ts";
 import type { RunnerContext } from "./context.ts";
 import type { LedgerRecord } from "./ledger.ts";
 import { asTerminalStatus } from "./ledger.ts";
-import { runDir } from "./supervisor/run-files.ts";
+import { runDir } from "./supervisor/run-folder.ts";
 import { inspectRun } from "./supervisor/run-view.ts";
 
 /** What the queue's own record made of a job the ledger did not know. */

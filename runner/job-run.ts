@@ -7,7 +7,7 @@ import type { TerminalStatus } from "./ledger.ts";
 import { errorMessage } from "./log.ts";
 import { readProgress } from "./progress-reader.ts";
 import { logTail, publishLog, publishResults } from "./results-publisher.ts";
-import { runDir } from "./supervisor/run-files.ts";
+import { runDir } from "./supervisor/run-folder.ts";
 
 /** A run this runner follows, started at `startedMs` with a limit of `limitS`. */
 export function newRun(ctx: RunnerContext, jobId: string, startedMs: number, limitS: number): ActiveRun {

@@ -1,6 +1,15 @@
+import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { execa } from "execa";
 import { errnoCode } from "../protocol/errors.ts";
+
+/** Runs a query program; its stdout, or undefined when it fails. Plain child_process: the supervisor imports this. */
+function query(command: string, args: string[], timeoutMs: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile(command, args, { timeout: timeoutMs, windowsHide: true }, (error, stdout) =>
+      resolve(error ? undefined : stdout.trim()),
+    );
+  });
+}
 
 /**
  * A process as the runner records it: pid plus a token for when it started. Pids are reused (on
@@ -46,7 +55,7 @@ async function linuxStart(pid: number): Promise<string | null | "zombie"> {
 
 async function windowsStart(pid: number): Promise<string | null> {
   // PowerShell ships with every Windows the runner supports; wmic is the fallback where it is missing.
-  const ps = await execa(
+  const ps = await query(
     "powershell.exe",
     [
       "-NoProfile",
@@ -54,27 +63,21 @@ async function windowsStart(pid: number): Promise<string | null> {
       "-Command",
       `(Get-Process -Id ${pid} -ErrorAction Stop).StartTime.ToUniversalTime().ToString('o')`,
     ],
-    { reject: false, timeout: 15_000, windowsHide: true },
+    15_000,
   );
-  const psOut = typeof ps.stdout === "string" ? ps.stdout.trim() : "";
-  if (!ps.failed && psOut !== "") return `win32:${psOut}`;
-  const wmic = await execa(
+  if (ps) return `win32:${ps}`;
+  const wmic = await query(
     "wmic",
     ["process", "where", `ProcessId=${pid}`, "get", "CreationDate", "/value"],
-    {
-      reject: false,
-      timeout: 15_000,
-      windowsHide: true,
-    },
+    15_000,
   );
-  const match = /CreationDate=(\S+)/.exec(typeof wmic.stdout === "string" ? wmic.stdout : "");
+  const match = /CreationDate=(\S+)/.exec(wmic ?? "");
   return match?.[1] ? `win32:${match[1]}` : null;
 }
 
 async function psStart(pid: number): Promise<string | null> {
-  const result = await execa("ps", ["-o", "lstart=", "-p", String(pid)], { reject: false, timeout: 10_000 });
-  const out = typeof result.stdout === "string" ? result.stdout.trim() : "";
-  return !result.failed && out !== "" ? `ps:${out}` : null;
+  const out = await query("ps", ["-o", "lstart=", "-p", String(pid)], 10_000);
+  return out ? `ps:${out}` : null;
 }
 
 /** The start token of a running process; null when it is gone or the system does not tell. */

@@ -5,7 +5,7 @@ import { finishRun } from "./job-run.ts";
 import { errorMessage } from "./log.ts";
 import { setTimerAt } from "./long-timer.ts";
 import { liveness } from "./process-identity.ts";
-import { RUN_FILES, RUN_TOKEN_ENV } from "./supervisor/run-files.ts";
+import { RUN_FILES, RUN_TOKEN_ENV } from "./supervisor/run-folder.ts";
 import type { RunView } from "./supervisor/run-view.ts";
 import { abandonRun, inspectRun, supervisorLogTail } from "./supervisor/run-view.ts";
 import { killTree, signalGroup } from "./tree-kill.ts";

@@ -1,63 +1,14 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { execa } from "execa";
-import { errnoCode } from "../protocol/errors.ts";
 import type { ProcessIdentity } from "./process-identity.ts";
 import { liveness } from "./process-identity.ts";
+import { isProcessAlive, processesWithEnv, signal, signalGroup } from "./process-tree.ts";
 
-/** Whether a process runs. A zombie (exited, not yet reaped by its parent) counts as gone. */
-export async function isProcessAlive(
-  pid: number,
-  platform: NodeJS.Platform = process.platform,
-): Promise<boolean> {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return errnoCode(error) === "EPERM";
-  }
-  if (platform !== "linux") return true;
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
-}
+export { isProcessAlive, killLeftovers, signalGroup } from "./process-tree.ts";
 
 /** The command that kills a whole process tree on Windows: NX runs as a grandchild of Python. */
 export function windowsTreeKillArgs(pid: number): string[] {
   return ["/pid", String(pid), "/T", "/F"];
-}
-
-function signal(pid: number, name: NodeJS.Signals): boolean {
-  try {
-    process.kill(pid, name);
-    return true;
-  } catch (error) {
-    if (errnoCode(error) !== "ESRCH") throw error;
-    return false;
-  }
-}
-
-/** Linux: every process whose environment carries `name=value`; descendants keep it across setsid and double forks. */
-export async function processesWithEnv(name: string, value: string): Promise<number[]> {
-  const wanted = `${name}=${value}`;
-  let entries: string[];
-  try {
-    entries = await readdir("/proc");
-  } catch {
-    return [];
-  }
-  const found: number[] = [];
-  await Promise.all(
-    entries
-      .filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid)
-      .map(async (entry) => {
-        const environ = await readFile(`/proc/${entry}/environ`, "latin1").catch(() => "");
-        if (environ.split("\0").includes(wanted)) found.push(Number(entry));
-      }),
-  );
-  return found;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -168,32 +119,6 @@ export async function killTree(root: ProcessIdentity, options: KillTreeOptions):
     left = await waitGone(left, platform, 1000);
   }
   return { survivors: left.map((p) => p.pid), notes };
-}
-
-/** Sends a signal to the process group `pid` leads; false when the group is gone. */
-export function signalGroup(pid: number, name: NodeJS.Signals): boolean {
-  // A negative pid signals the whole process group the job was spawned as the leader of.
-  return signal(-pid, name);
-}
-
-/**
- * Kills what is left of a finished script's processes: a solver it left behind would hold an NX
- * licence. POSIX: its process group, and on Linux every process carrying its run token. On Windows
- * the tree link is gone once the root exits; nothing can be found from here.
- */
-export async function killLeftovers(
-  pid: number,
-  token: { name: string; value: string } | undefined,
-  platform: NodeJS.Platform = process.platform,
-): Promise<number> {
-  if (platform === "win32") return 0;
-  let killed = 0;
-  if (platform === "linux" && token) {
-    for (const other of await processesWithEnv(token.name, token.value))
-      if (signal(other, "SIGKILL")) killed++;
-  }
-  if (signalGroup(pid, "SIGKILL") && killed === 0) killed = 1;
-  return killed;
 }
 
 /**

@@ -3,8 +3,8 @@ import { mkdir, open } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { removeTree } from "../../protocol/atomic-fs.ts";
-import type { RunSpec } from "./run-files.ts";
-import { runFile, writeRunFile } from "./run-files.ts";
+import { runFile, writeRunFile } from "./run-folder.ts";
+import type { RunSpec } from "./run-schemas.ts";
 
 /** The supervisor's entry file beside this one: .ts in a checkout, .js in the built package. */
 export function supervisorEntry(): string {

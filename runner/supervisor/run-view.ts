@@ -1,15 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { pathExists } from "../../protocol/atomic-fs.ts";
-import type { RunOutcome, RunSpec, RunState } from "./run-files.ts";
-import {
-  moveRunFile,
-  RUN_FILES,
-  RunOutcomeSchema,
-  RunSpecSchema,
-  RunStateSchema,
-  readRunFile,
-  runFile,
-} from "./run-files.ts";
+import { moveRunFile, RUN_FILES, readRunFile, runFile } from "./run-folder.ts";
+import type { RunOutcome, RunSpec, RunState } from "./run-schemas.ts";
+import { RunOutcomeSchema, RunSpecSchema, RunStateSchema } from "./run-schemas.ts";
 
 /** How far a run got, as its folder shows it now. */
 export interface RunView {
@@ -25,7 +18,7 @@ export interface RunView {
 
 async function firstSpec(dir: string): Promise<RunSpec | undefined> {
   for (const name of ["launched", "claimed", "spec", "abandoned"] as const) {
-    const spec = await readRunFile(runFile(dir, name), RunSpecSchema);
+    const spec = await readRunFile(runFile(dir, name), (raw) => RunSpecSchema.parse(raw));
     if (spec) return spec;
   }
   return undefined;
@@ -33,8 +26,8 @@ async function firstSpec(dir: string): Promise<RunSpec | undefined> {
 
 /** Reads a run folder. Files are read outcome first: an outcome seen means the run is over. */
 export async function inspectRun(dir: string): Promise<RunView> {
-  const outcome = await readRunFile(runFile(dir, "outcome"), RunOutcomeSchema);
-  const state = await readRunFile(runFile(dir, "state"), RunStateSchema);
+  const outcome = await readRunFile(runFile(dir, "outcome"), (raw) => RunOutcomeSchema.parse(raw));
+  const state = await readRunFile(runFile(dir, "state"), (raw) => RunStateSchema.parse(raw));
   const launched = await pathExists(runFile(dir, "launched"));
   const abandoned = await pathExists(runFile(dir, "abandoned"));
   const spec = await firstSpec(dir);

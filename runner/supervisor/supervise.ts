@@ -1,21 +1,22 @@
 import { spawn } from "node:child_process";
 import { open } from "node:fs/promises";
 import { processStart } from "../process-identity.ts";
-import { killLeftovers } from "../tree-kill.ts";
-import type { RunOutcome, RunSpec, RunState } from "./run-files.ts";
-import {
-  moveRunFile,
-  RUN_TOKEN_ENV,
-  RunSpecSchema,
-  readRunFile,
-  runFile,
-  writeRunFile,
-} from "./run-files.ts";
+import { killLeftovers } from "../process-tree.ts";
+import { moveRunFile, RUN_TOKEN_ENV, readRunFile, runFile, writeRunFile } from "./run-folder.ts";
+import type { RunOutcome, RunSpec, RunState } from "./run-schemas.ts";
 
 interface ScriptExit {
   code: number | null;
   signal: NodeJS.Signals | null;
   spawnError?: string;
+}
+
+/** The runner wrote the request moments ago; only what a wrong shape would break is checked here. */
+function asSpec(raw: unknown): RunSpec {
+  const spec = raw as RunSpec;
+  if (typeof spec?.command !== "string" || !Array.isArray(spec.args) || typeof spec.log_path !== "string")
+    throw new Error("the run request is not a run request (command, args, log_path)");
+  return spec;
 }
 
 /** Why the supervisor ended without running anything: the run was given up by a restarted runner. */
@@ -59,7 +60,7 @@ async function startScript(
 export async function supervise(dir: string, platform: NodeJS.Platform): Promise<SuperviseResult> {
   if (!(await moveRunFile(dir, "spec", "claimed")))
     return { ran: false, why: "the run request was withdrawn" };
-  const spec = await readRunFile(runFile(dir, "claimed"), RunSpecSchema);
+  const spec = await readRunFile(runFile(dir, "claimed"), asSpec);
   if (!spec) return { ran: false, why: "the claimed run request is gone" };
   const base = { job_id: spec.job_id, run_token: spec.run_token };
   // A first record at once (start unknown yet) so a runner reading the folder sees this pid without delay.
