@@ -94,3 +94,49 @@ test("concurrent appends are serialized, none is lost", async () => {
   await ledger.close();
   expect(parseLedger(await readFile(path.join(dir, LEDGER_FILE), "utf8")).size).toBe(20);
 });
+
+test("a run's later records: stopping keeps the reason, requeued takes the start back", async () => {
+  const ledger = await openLedger(dir);
+  expect(ledger.fresh).toBe(true);
+  const reason = { kind: "cancelled" as const, message: "stop it" };
+  await ledger.append([
+    { event: "accepted", job_id: JOB.job_id, at: AT, job: JOB },
+    { event: "started", job_id: JOB.job_id, at: AT, supervised: true },
+    { event: "stopping", job_id: JOB.job_id, at: AT, reason },
+  ]);
+  expect(ledger.get(JOB.job_id)).toMatchObject({ started_at: AT, supervised: true, stop: reason });
+  await ledger.append({ event: "requeued", job_id: JOB.job_id, at: AT, reason: "never launched" });
+  await ledger.close();
+  const again = await openLedger(dir);
+  expect(again.fresh).toBe(false);
+  const entry = again.get(JOB.job_id);
+  expect(entry?.started_at).toBeUndefined();
+  expect(entry?.stop).toBeUndefined();
+  expect(entry?.requeues).toBe(1);
+  await again.close();
+});
+
+test.each([
+  {
+    name: "a final status",
+    record: { inbox_status: "failed", status: "failed" },
+    want: { status: "failed" },
+  },
+  { name: "a live job it cannot adopt", record: { inbox_status: "running" }, want: { foreign: true } },
+] as const)("imported from inbox/: $name is never started", ({ record, want }) => {
+  const line = JSON.stringify({ event: "imported", job_id: JOB.job_id, at: AT, ...record });
+  expect(parseLedger(`${line}\n`).get(JOB.job_id)).toMatchObject(want);
+});
+
+test("a damaged line in the middle resolves toward not running the job it names", () => {
+  const warnings: string[] = [];
+  const other = "job-20260210-150000-other";
+  const text = [
+    `{"event":"accepted","job_id":"${JOB.job_id}","at":"${AT}","job":{"job_id":"${JOB.job_id}"`,
+    JSON.stringify({ event: "cleaned", job_id: other, at: AT }),
+    "",
+  ].join("\n");
+  const entries = parseLedger(text, (message) => warnings.push(message));
+  expect(entries.get(JOB.job_id)).toMatchObject({ foreign: true });
+  expect(warnings.join("\n")).toContain(`${JOB.job_id} is named only by the damaged ledger line 1`);
+});

@@ -1,0 +1,28 @@
+import { spawn } from "node:child_process";
+import { expect, test } from "vitest";
+import { identify, liveness, processStart } from "../../runner/process-identity.ts";
+
+test("this process has a start token, and it is stable", async () => {
+  const first = await processStart(process.pid);
+  expect(first).toMatch(/^linux:[0-9a-f-]*:\d+$/);
+  expect(await processStart(process.pid)).toBe(first);
+  expect(await liveness({ pid: process.pid, start: first })).toBe("alive");
+});
+
+test.each([
+  { name: "a pid reused by another process (start differs)", start: "linux:boot:1", want: "gone" },
+  { name: "a pid whose start was never read", start: null, want: "unknown" },
+])("liveness of $name: $want", async ({ start, want }) => {
+  expect(await liveness({ pid: process.pid, start })).toBe(want);
+});
+
+test("a process that exited is gone, whatever its record says", async () => {
+  const child = spawn(process.execPath, ["-e", "setTimeout(() => {}, 200)"]);
+  const pid = child.pid ?? 0;
+  const identity = await identify(pid);
+  expect(identity.start).not.toBeNull();
+  expect(await liveness(identity)).toBe("alive");
+  await new Promise((resolve) => child.once("exit", resolve));
+  expect(await liveness(identity)).toBe("gone");
+  expect(await processStart(pid)).toBeNull();
+});

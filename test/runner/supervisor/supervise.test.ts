@@ -1,0 +1,103 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, expect, test } from "vitest";
+import { isProcessAlive } from "../../../runner/process-tree.ts";
+import { launchSupervisor } from "../../../runner/supervisor/launch-supervisor.ts";
+import { runFile, writeRunFile } from "../../../runner/supervisor/run-folder.ts";
+import type { RunSpec } from "../../../runner/supervisor/run-schemas.ts";
+import { abandonRun, inspectRun } from "../../../runner/supervisor/run-view.ts";
+import { supervise } from "../../../runner/supervisor/supervise.ts";
+import { FIXTURES, readText, waitFor } from "../helpers/make-job.ts";
+
+let base: string;
+let dir: string;
+beforeEach(async () => {
+  base = await mkdtemp(path.join(tmpdir(), "atomizer-supervise-"));
+  dir = path.join(base, "run");
+});
+afterEach(async () => {
+  await rm(base, { recursive: true, force: true });
+});
+
+function spec(command: string, args: string[]): RunSpec {
+  return {
+    job_id: "job-20260101-000000-supervised",
+    run_token: "token-0123456789",
+    command,
+    args,
+    windows_verbatim: false,
+    cwd: base,
+    log_path: path.join(base, "stdout.log"),
+    created_at: new Date().toISOString(),
+  };
+}
+
+async function outcomeOf(runDir: string) {
+  return waitFor("the outcome", async () => (await inspectRun(runDir)).outcome);
+}
+
+test.each([
+  { name: "exit 0", code: "0", want: 0 },
+  { name: "exit 3", code: "3", want: 3 },
+])("a detached supervisor runs the script and records how it ended ($name)", async ({ code, want }) => {
+  const launched = await launchSupervisor(
+    dir,
+    spec("python3", ["-c", `import sys; print('hello'); sys.exit(${code})`]),
+    process.env,
+  );
+  expect(launched.pid).toBeGreaterThan(0);
+  const outcome = await outcomeOf(dir);
+  expect(outcome).toMatchObject({ exit_code: want, signal: null, run_token: "token-0123456789" });
+  const view = await inspectRun(dir);
+  expect(view.launched).toBe(true);
+  expect(view.state?.supervisor.pid).toBe(launched.pid);
+  expect(view.state?.supervisor.start).toMatch(/^linux:/);
+  expect(view.state?.child?.pid).toBeGreaterThan(0);
+  expect(await readFile(path.join(base, "stdout.log"), "utf8")).toBe("hello\n");
+});
+
+test("a script that cannot start is recorded as a spawn error", async () => {
+  await launchSupervisor(dir, spec(path.join(base, "no-such-python"), ["x.py"]), process.env);
+  const outcome = await outcomeOf(dir);
+  expect(outcome.exit_code).toBeNull();
+  expect(outcome.spawn_error).toContain("ENOENT");
+});
+
+test("a grandchild the script leaves behind is killed and counted", async () => {
+  const pidFile = path.join(base, "grandchild.pid");
+  await launchSupervisor(
+    dir,
+    spec("python3", [path.join(FIXTURES, "leave_grandchild.py"), pidFile]),
+    process.env,
+  );
+  const outcome = await outcomeOf(dir);
+  expect(outcome.exit_code).toBe(0);
+  expect(outcome.leftovers_killed).toBeGreaterThanOrEqual(1);
+  const grandchild = Number(await readText(pidFile));
+  await waitFor("the grandchild to be gone", async () => !(await isProcessAlive(grandchild)));
+});
+
+test("a request withdrawn before the supervisor claims it never runs", async () => {
+  await mkdir(dir, { recursive: true });
+  const marker = path.join(base, "ran.txt");
+  await writeRunFile(runFile(dir, "spec"), spec("python3", ["-c", `open(${JSON.stringify(marker)}, "w")`]));
+  expect(await abandonRun(dir)).toBe(true);
+  expect(await supervise(dir, process.platform)).toEqual({
+    ran: false,
+    why: "the run request was withdrawn",
+  });
+  expect(await readText(marker)).toBe("");
+  expect((await inspectRun(dir)).abandoned).toBe(true);
+});
+
+test.each([
+  { name: "nothing requested yet", files: [], want: true },
+  { name: "requested, not claimed", files: ["spec"], want: true },
+  { name: "claimed, not launched", files: ["claimed"], want: true },
+  { name: "launched", files: ["launched"], want: false },
+] as const)("abandonRun when $name: $want", async ({ files, want }) => {
+  await mkdir(dir, { recursive: true });
+  for (const name of files) await writeFile(runFile(dir, name), "{}");
+  expect(await abandonRun(dir)).toBe(want);
+});
