@@ -43,16 +43,23 @@ export interface InboxWriter {
   publishNew(job: Job): Promise<Job>;
   transition(jobId: string, to: JobStatus, patch?: Partial<Job>): Promise<Job>;
   update(jobId: string, patch: Partial<Job>): Promise<Job>;
+  /** Writes again every view whose last write failed (a full disk); the number still unwritten. */
+  flush(): Promise<number>;
   forget(jobId: string): void;
 }
 
 export function createInboxWriter(paths: RunnerPaths, now: () => Date = () => new Date()): InboxWriter {
   const views = new Map<string, Job>();
+  const unwritten = new Set<string>();
+  // The view is the runner's word the moment it is decided; the file is its publication. A write
+  // that fails (full disk) keeps the view, so the next write or flush() publishes the latest state.
   const write = async (job: Job): Promise<Job> => {
+    views.set(job.job_id, job);
+    unwritten.add(job.job_id);
     const dir = paths.inboxJob(job.job_id);
     await mkdir(dir, { recursive: true });
     await writeJob(dir, job);
-    views.set(job.job_id, job);
+    if (views.get(job.job_id) === job) unwritten.delete(job.job_id);
     return job;
   };
   const view = (jobId: string): Job => {
@@ -75,8 +82,17 @@ export function createInboxWriter(paths: RunnerPaths, now: () => Date = () => ne
     publishNew: (job) => write(job),
     transition: (jobId, to, patch = {}) => write(transition(view(jobId), to, patch, now())),
     update: (jobId, patch) => write(update(view(jobId), patch)),
+    async flush() {
+      for (const jobId of [...unwritten]) {
+        const job = views.get(jobId);
+        if (job) await write(job).catch(() => undefined);
+        else unwritten.delete(jobId);
+      }
+      return unwritten.size;
+    },
     forget: (jobId) => {
       views.delete(jobId);
+      unwritten.delete(jobId);
     },
   };
 }

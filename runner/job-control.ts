@@ -8,11 +8,13 @@ import {
   readJsonFile,
 } from "../protocol/index.ts";
 import type { RunnerContext } from "./context.ts";
+import { machineCondition } from "./fs-conditions.ts";
 import { importFromInbox } from "./inbox-record.ts";
 import { firstView } from "./inbox-writer.ts";
-import type { IntakeContext } from "./job-intake.ts";
-import { examineJob } from "./job-intake.ts";
+import type { IntakeContext, IntakeResult } from "./job-intake.ts";
+import { examineJob, salvageJob } from "./job-intake.ts";
 import type { TerminalStatus } from "./ledger.ts";
+import { errorMessage } from "./log.ts";
 import { stopRun } from "./supervised-run.ts";
 
 /** The cancel request for a job, described for error.message; undefined when there is none. */
@@ -93,7 +95,52 @@ export async function considerEntry(ctx: RunnerContext, name: string): Promise<v
     ctx.pump();
     return;
   }
-  const result = await examineJob(intakeContext(ctx), name);
+  const blocked = ctx.intakeBlocked();
+  if (blocked) {
+    noteOnce(ctx, `blocked:${name}`, "waiting", name, "not taken while another runner is live on this queue");
+    return;
+  }
+  let result: IntakeResult;
+  try {
+    result = await examineJob(intakeContext(ctx), name);
+  } catch (error) {
+    const condition = machineCondition(error);
+    if (condition) {
+      noteOnce(
+        ctx,
+        `machine:${name}:${condition}`,
+        "waiting",
+        name,
+        `${condition} while taking the job in: retried at the next look (${errorMessage(error)})`,
+      );
+      return;
+    }
+    // Anything else about this folder fails the same way on every look: end the job once, with why.
+    result = {
+      kind: "reject",
+      job: salvageJob(undefined, name),
+      error: {
+        kind: "invalid_job",
+        message: `the runner cannot examine this job (${errorMessage(error)}); fix the job folder and resubmit under a new job id`,
+      },
+    };
+  }
+  try {
+    await act(ctx, name, result);
+  } catch (error) {
+    const condition = machineCondition(error);
+    if (!condition) throw error;
+    noteOnce(
+      ctx,
+      `machine:${name}:${condition}`,
+      "waiting",
+      name,
+      `${condition}: the job is looked at again later (${errorMessage(error)})`,
+    );
+  }
+}
+
+async function act(ctx: RunnerContext, name: string, result: IntakeResult): Promise<void> {
   switch (result.kind) {
     case "ignore":
       if (result.reason !== "the job folder is gone")
@@ -116,7 +163,12 @@ export async function considerEntry(ctx: RunnerContext, name: string): Promise<v
     case "accept": {
       const queued = firstView(result.job, "queued", { runner: ctx.runnerInfo }, ctx.now());
       await ctx.ledger.append({ event: "accepted", job_id: name, at: ctx.now().toISOString(), job: queued });
-      await ctx.inbox.publishNew(queued);
+      // Accepted from here on: a full inbox disk delays the publication (flushed on each heartbeat), not the job.
+      await ctx.inbox.publishNew(queued).catch((error: unknown) => {
+        const condition = machineCondition(error);
+        if (!condition) throw error;
+        ctx.log("waiting", name, `${condition}: queued, published to inbox/ once it can be written`);
+      });
       for (const note of result.notes) ctx.log("note", name, note);
       ctx.log("queued", name, `${queued.files?.length ?? 0} files verified`);
       ctx.scheduler.enqueue(name, queued.queued_at ?? ctx.now().toISOString());

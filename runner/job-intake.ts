@@ -19,6 +19,7 @@ import {
   withFsRetry,
 } from "../protocol/index.ts";
 import type { RunnerConfig } from "./config.ts";
+import { machineCondition } from "./fs-conditions.ts";
 import { chooseInterpreter } from "./interpreter.ts";
 import type { RunnerPaths } from "./paths.ts";
 import { localPath } from "./paths.ts";
@@ -144,6 +145,8 @@ async function copyVerified(
         vanished.push(relative);
         continue;
       }
+      // A full work disk is the machine's problem, not the job's: the caller waits and retries.
+      if (machineCondition(error)) throw error;
       return { ok: false, unreadable: `${relative} (${code ?? (error as Error).message})` };
     }
     const want = expected?.get(relative);
@@ -152,6 +155,16 @@ async function copyVerified(
   }
   if (mismatched.length > 0 || vanished.length > 0) return { ok: false, mismatched, vanished };
   return { ok: true, manifest };
+}
+
+/** Runs a copy into `staging`; if it throws (a full disk), the partial staging folder goes too. */
+async function copyOrClean<T>(staging: string, copy: () => Promise<T>): Promise<T> {
+  try {
+    return await copy();
+  } catch (error) {
+    await removeTree(staging).catch(() => undefined);
+    throw error;
+  }
 }
 
 function stagingFor(ctx: IntakeContext, jobId: string): string {
@@ -346,7 +359,9 @@ async function examineManifest(
     );
   }
   const staging = stagingFor(ctx, job.job_id);
-  const outcome = await copyVerified(dir, staging, paths, new Map(files.map((f) => [f.path, f])));
+  const outcome = await copyOrClean(staging, () =>
+    copyVerified(dir, staging, paths, new Map(files.map((f) => [f.path, f]))),
+  );
   if (!outcome.ok) {
     await removeTree(staging);
     if ("unreadable" in outcome) return reject(job, "rejected", `cannot read job file ${outcome.unreadable}`);
@@ -358,8 +373,10 @@ async function examineManifest(
         : `vanished while copied: ${outcome.vanished.join(", ")}`;
     return waitOrExpire(ctx, state, job, job.job_id, reason, bad);
   }
-  await copyFile(path.join(dir, JOB_FILE), path.join(staging, JOB_FILE));
-  await promote(ctx, job.job_id, staging);
+  await copyOrClean(staging, async () => {
+    await copyFile(path.join(dir, JOB_FILE), path.join(staging, JOB_FILE));
+    await promote(ctx, job.job_id, staging);
+  });
   ctx.pending.delete(job.job_id);
   const notes = [];
   if (check.unexpected.length > 0)
@@ -421,7 +438,7 @@ async function examinePlain(
     return reject(job, "rejected", `script ${JSON.stringify(job.script)} is not in the job folder`);
   }
   const staging = stagingFor(ctx, job.job_id);
-  const outcome = await copyVerified(dir, staging, listing.files);
+  const outcome = await copyOrClean(staging, () => copyVerified(dir, staging, listing.files));
   const after = await listJobTree(dir);
   const stillSame = signatureOf(await statAll(dir, after.files)) + JSON.stringify(after.temps) === signature;
   if (!outcome.ok || !stillSame) {
@@ -431,8 +448,10 @@ async function examinePlain(
     state.changedAtMs = ctx.nowMs();
     return { kind: "wait", reason: "files changed while they were copied" };
   }
-  await copyFile(path.join(dir, JOB_FILE), path.join(staging, JOB_FILE));
-  await promote(ctx, job.job_id, staging);
+  await copyOrClean(staging, async () => {
+    await copyFile(path.join(dir, JOB_FILE), path.join(staging, JOB_FILE));
+    await promote(ctx, job.job_id, staging);
+  });
   ctx.pending.delete(job.job_id);
   return {
     kind: "accept",

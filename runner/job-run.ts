@@ -2,6 +2,7 @@ import { stat } from "node:fs/promises";
 import type { Job, JobError } from "../protocol/index.ts";
 import { isTerminal, JOB_ENV } from "../protocol/index.ts";
 import type { ActiveRun, RunnerContext } from "./context.ts";
+import { machineCondition } from "./fs-conditions.ts";
 import type { ProcessExit } from "./job-exit.ts";
 import type { TerminalStatus } from "./ledger.ts";
 import { errorMessage } from "./log.ts";
@@ -81,6 +82,7 @@ export async function finishRun(ctx: RunnerContext, run: ActiveRun, exit: Proces
   run.finishing = true;
   run.unfollow?.();
   const jobId = run.jobId;
+  let retryLater = false;
   try {
     const workDir = ctx.paths.workJob(jobId);
     const progress = await readProgress(ctx.paths.workResults(jobId), run.progress, ctx.now());
@@ -91,16 +93,26 @@ export async function finishRun(ctx: RunnerContext, run: ActiveRun, exit: Proces
     // A run adopted before its inbox record said running (the runner died right after the launch).
     if (ctx.inbox.current(jobId)?.status === "queued" && end.status === "completed")
       await ctx.inbox.transition(jobId, "running", { runner: ctx.runnerInfo });
-    const final = await ctx.inbox.transition(jobId, end.status, {
-      exit_code: exit.code,
-      ...(end.error ? { error: end.error } : {}),
-      ...(progress ? { progress } : {}),
-      results: {
-        files: published.files,
-        published_at: ctx.now().toISOString(),
-        ...(published.problems.length > 0 ? { problems: published.problems } : {}),
-      },
-    });
+    const current = ctx.inbox.current(jobId);
+    // A retry after a failed write: the end is decided already; publish it (again) before the ledger.
+    if (current && isTerminal(current.status) && (await ctx.inbox.flush()) > 0) {
+      retryLater = true;
+      run.finishing = false;
+      return;
+    }
+    const final =
+      current && isTerminal(current.status)
+        ? current
+        : await ctx.inbox.transition(jobId, end.status, {
+            exit_code: exit.code,
+            ...(end.error ? { error: end.error } : {}),
+            ...(progress ? { progress } : {}),
+            results: {
+              files: published.files,
+              published_at: ctx.now().toISOString(),
+              ...(published.problems.length > 0 ? { problems: published.problems } : {}),
+            },
+          });
     await ctx.ledger.append({
       event: "finished",
       job_id: jobId,
@@ -113,6 +125,18 @@ export async function finishRun(ctx: RunnerContext, run: ActiveRun, exit: Proces
       end.error ? `${end.error.kind}: ${end.error.message}` : `${published.files.length} result files`,
     );
   } catch (error) {
+    const condition = machineCondition(error);
+    if (condition) {
+      // The outcome stays in the run folder: the next heartbeat (or a restart) publishes it.
+      ctx.log(
+        "waiting",
+        jobId,
+        `${condition} while publishing the end of the run; retried at the next heartbeat`,
+      );
+      retryLater = true;
+      run.finishing = false;
+      return;
+    }
     ctx.log("could not publish the end of the run", jobId, errorMessage(error));
     await failInternally(
       ctx,
@@ -120,10 +144,12 @@ export async function finishRun(ctx: RunnerContext, run: ActiveRun, exit: Proces
       `the runner could not publish the end of the run: ${errorMessage(error)}`,
     ).catch((again: unknown) => ctx.log("could not record the failure either", jobId, errorMessage(again)));
   } finally {
-    ctx.active.delete(jobId);
-    ctx.scheduler.finish(jobId);
-    run.markFinished();
-    ctx.pump();
+    if (!retryLater) {
+      ctx.active.delete(jobId);
+      ctx.scheduler.finish(jobId);
+      run.markFinished();
+      ctx.pump();
+    }
   }
 }
 

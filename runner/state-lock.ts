@@ -1,7 +1,8 @@
-import { open, readFile, rm } from "node:fs/promises";
+import { link, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { errnoCode } from "../protocol/index.ts";
-import { isProcessAlive } from "./tree-kill.ts";
+import type { ProcessIdentity } from "./process-identity.ts";
+import { identify, liveness } from "./process-identity.ts";
 
 export const LOCK_FILE = "runner.lock";
 
@@ -9,28 +10,67 @@ export interface StateLock {
   release(): Promise<void>;
 }
 
+function parseOwner(text: string): ProcessIdentity | undefined {
+  try {
+    const owner = JSON.parse(text) as Partial<ProcessIdentity>;
+    if (typeof owner.pid === "number" && Number.isInteger(owner.pid) && owner.pid > 0)
+      return { pid: owner.pid, start: typeof owner.start === "string" ? owner.start : null };
+  } catch {
+    // Runner 0.1 wrote the bare pid.
+  }
+  const pid = Number.parseInt(text.trim(), 10);
+  return Number.isInteger(pid) && pid > 0 ? { pid, start: null } : undefined;
+}
+
+/** Puts `temp`'s content at `path` only if `path` does not exist (EEXIST otherwise). */
+async function takeName(temp: string, path: string): Promise<void> {
+  try {
+    await link(temp, path);
+  } catch (error) {
+    // A file system without hard links (FAT, some shares): exclusive create, content right after.
+    if (!["EPERM", "ENOTSUP", "ENOSYS", "EOPNOTSUPP"].includes(errnoCode(error) ?? "")) throw error;
+    await writeFile(path, await readFile(temp, "utf8"), { flag: "wx" });
+  }
+}
+
 /**
  * Takes the state folder for this process: two runners sharing one ledger could each accept the same
- * job. A lock left by a dead runner (killed, power loss) is taken over.
+ * job. The lock appears with its content already in it (written to a temp name, then hard-linked
+ * into place, which fails if the name exists), so no reader ever sees it empty. A lock left by a dead
+ * runner (pid and start time no longer match) is taken over; an unreadable one is never assumed stale.
  */
 export async function lockStateDir(stateDir: string): Promise<StateLock> {
   const path = join(stateDir, LOCK_FILE);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const handle = await open(path, "wx");
-      await handle.writeFile(`${process.pid}\n`);
-      await handle.close();
-      return { release: () => rm(path, { force: true }) };
-    } catch (error) {
-      if (errnoCode(error) !== "EEXIST") throw error;
-      const owner = Number.parseInt((await readFile(path, "utf8").catch(() => "")).trim(), 10);
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && (await isProcessAlive(owner))) {
+  const self = await identify(process.pid);
+  const temp = join(stateDir, `.${LOCK_FILE}.${process.pid}.tmp`);
+  await writeFile(temp, `${JSON.stringify(self)}\n`);
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await takeName(temp, path);
+        return { release: () => rm(path, { force: true }) };
+      } catch (error) {
+        if (errnoCode(error) !== "EEXIST") throw error;
+      }
+      const text = await readFile(path, "utf8").catch(() => undefined);
+      if (text === undefined) continue;
+      const owner = parseOwner(text);
+      if (!owner) {
         throw new Error(
-          `another runner (pid ${owner}) uses the state folder ${stateDir}; stop it first, or give this one its own --state folder`,
+          `the state folder lock ${path} cannot be read; if no other runner uses ${stateDir}, delete the file and start again`,
         );
       }
-      await rm(path, { force: true });
+      const state = owner.pid === process.pid ? "gone" : await liveness(owner);
+      if (state !== "gone") {
+        throw new Error(
+          `another runner (pid ${owner.pid}) uses the state folder ${stateDir}; stop it first, or give this one its own --state folder`,
+        );
+      }
+      // Only the stale content is removed: a lock another runner took meanwhile has other content.
+      if ((await readFile(path, "utf8").catch(() => undefined)) === text) await rm(path, { force: true });
     }
+    throw new Error(`could not lock the state folder ${stateDir}: ${path} keeps reappearing`);
+  } finally {
+    await rm(temp, { force: true });
   }
-  throw new Error(`could not lock the state folder ${stateDir}: ${path} keeps reappearing`);
 }
