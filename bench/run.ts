@@ -12,6 +12,7 @@ import { statusListBenchmark } from "./p3-status-list.ts";
 import { submitBenchmark } from "./p4-submit.ts";
 import { fetchResultsBenchmark } from "./p5-fetch-results.ts";
 import { idleBenchmark } from "./p6-idle.ts";
+import { syncthingRoundTripBenchmark } from "./p7-syncthing-round-trip.ts";
 import { findOptunaPython } from "./python.ts";
 import { renderReport } from "./report.ts";
 
@@ -22,6 +23,7 @@ const BENCHMARKS: readonly [string, Benchmark][] = [
   ["P4", submitBenchmark],
   ["P5", fetchResultsBenchmark],
   ["P6", idleBenchmark],
+  ["P7", syncthingRoundTripBenchmark],
 ];
 
 const REPORT = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));

@@ -33,8 +33,13 @@ export const RunnerConfigSchema = z.object({
   host: z.string().min(1).default(safeHostName()),
   /** Rewrite period of running jobs' job.json and of the runner heartbeat. */
   heartbeatS: Seconds.default(10),
-  /** Full outbox rescan period: the safety net behind the top-level watch. */
+  /** Full outbox rescan period: the safety net behind the watches. */
   rescanS: Seconds.default(15),
+  /**
+   * Most job folders watched at once while their files arrive (docs/runner.md); a waiting job past
+   * it is looked at by the rescan until a watch frees up. 0: every job waits for the rescan.
+   */
+  arrivalWatchLimit: z.number().int().nonnegative().default(16),
   /** How long a job may stay incomplete before it fails with incomplete_transfer. */
   graceS: Seconds.default(2 * 60 * 60),
   /** Quiet time before a plain SYS_19 job (no manifest) is taken as complete. */

@@ -10,7 +10,10 @@ export interface WatchHandlers {
   onEntry(name: string): void;
   /** outbox/.cancel/<jobId>.json appeared or changed. */
   onCancel(jobId: string): void;
-  /** Periodic safety net: files inside job folders are not watched, so each rescan looks at everything. */
+  /**
+   * Periodic safety net: files inside a job folder are watched only while that job waits for them and
+   * a watch is free (arrival-watches.ts), so each rescan looks at everything.
+   */
   onRescan(): void;
   onError(error: unknown): void;
 }
@@ -36,8 +39,9 @@ export function classifyOutboxPath(
 }
 
 /**
- * Watches outbox/ and outbox/.cancel/ at their top level only: a deep watch over large model folders
- * costs handles and events for nothing, and the rescan catches files arriving inside a job folder.
+ * Watches outbox/ and outbox/.cancel/ at their top level only: a deep watch over every job folder costs
+ * handles and events for nothing once a job is taken. A job still waiting for files gets a watch of
+ * its own folder (arrival-watches.ts); the rescan catches whatever no watch saw.
  */
 export function watchOutbox(paths: RunnerPaths, rescanMs: number, handlers: WatchHandlers): JobWatcher {
   const watcher = watch(paths.queue.outbox, { depth: 0, ignoreInitial: true });

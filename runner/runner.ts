@@ -1,5 +1,7 @@
 import { mkdir, readdir } from "node:fs/promises";
 import { CANCEL_DIR, checkQueueLayout, errnoCode, packageVersion } from "../protocol/index.ts";
+import type { ArrivalWatches } from "./arrival-watches.ts";
+import { createArrivalWatches } from "./arrival-watches.ts";
 import { cleanupFinished } from "./cleanup.ts";
 import type { RunnerConfig, RunnerConfigInput } from "./config.ts";
 import { RunnerConfigSchema } from "./config.ts";
@@ -19,6 +21,7 @@ import { writeRunnerHeartbeat } from "./runner-heartbeat.ts";
 import { createScheduler } from "./scheduler.ts";
 import { createKeyedSerial } from "./serial.ts";
 import { lockStateDir } from "./state-lock.ts";
+import { WatchedPendingJobs } from "./watched-pending.ts";
 
 export interface RunnerOptions {
   log?: Logger;
@@ -57,6 +60,7 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
   const lifecycle: {
     ctx?: RunnerContext;
     watcher?: JobWatcher;
+    arrivals?: ArrivalWatches;
     beat?: NodeJS.Timeout;
     release?: () => Promise<void>;
     stopping: boolean;
@@ -154,6 +158,20 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
         log("ledger warning", undefined, message),
       );
       await prepareWorkDir(paths);
+      // While a job waits for its files its folder is watched, so the last file to land starts it.
+      const arrivals = createArrivalWatches({
+        outbox: paths.queue.outbox,
+        limit: config.arrivalWatchLimit,
+        recheck: (jobId) => ctx.serial.run(jobId, () => considerEntry(ctx, jobId)),
+        onLimit: (jobId, limit) =>
+          log(
+            "note",
+            jobId,
+            `${limit} job folders are watched already: the ${config.rescanS} s rescan looks at this one until a watch is free`,
+          ),
+        onError: (jobId, error) => log("watch failed", jobId, errorMessage(error)),
+      });
+      lifecycle.arrivals = arrivals;
       const ctx: RunnerContext = {
         config,
         paths,
@@ -165,7 +183,7 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
         log,
         runnerInfo: { host: config.host, version: packageVersion(), heartbeat_s: config.heartbeatS },
         active: new Map(),
-        pending: new Map(),
+        pending: new WatchedPendingJobs(arrivals, (jobId, task) => ctx.serial.run(jobId, task)),
         noted: new Set(),
         goneSince: new Map(),
         startedAt: now(),
@@ -209,6 +227,7 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
       lifecycle.stopping = true;
       clearInterval(lifecycle.beat);
       await lifecycle.watcher?.close();
+      await lifecycle.arrivals?.close();
       const runs = [...ctx.active.values()];
       await Promise.all(
         runs.map((run) =>

@@ -7,12 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hasSyncthing, SyncthingPair } from "../../bench/syncthing-pair.ts";
 import { initQueue, isConflictCopy } from "../../protocol/index.ts";
 import { isProcessAlive } from "../../runner/tree-kill.ts";
 import { findOptunaPython, requireUnderCi } from "../helpers/python.ts";
 import { callTool, connectMcp, type RunnerProcess, startRunner, stopRunner } from "./helpers/processes.ts";
 import { copyExample, longRunningStudy, studyWithLargeModel } from "./helpers/studies.ts";
-import { hasSyncthing, SyncthingPair } from "./helpers/syncthing-pair.ts";
 
 type Job = Record<string, unknown> & { state: string; seq: number };
 

@@ -145,8 +145,8 @@ ${deviceXml(peer.deviceId, `side-${peer.name}`, `tcp://127.0.0.1:${peer.listenPo
 }
 
 /**
- * Two real Syncthing instances on loopback, configured like production (docs/deployment.md), for
- * end-to-end tests. Everything stays on 127.0.0.1.
+ * Two real Syncthing instances on loopback, configured like production (docs/deployment.md), for the
+ * end-to-end tests and benchmark P7 (bench/p7-syncthing-round-trip.ts). Everything stays on 127.0.0.1.
  */
 export class SyncthingPair {
   readonly a: Instance;
