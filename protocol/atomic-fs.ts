@@ -1,8 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { lstat, open, readFile, rename, rm } from "node:fs/promises";
+import { lstat, open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import type { JsonLimits } from "./bounded-json.ts";
+import { parseJsonBytes, readBoundedBytes } from "./bounded-json.ts";
 import { errnoCode, ProtocolError } from "./errors.ts";
+import { MAX_JOB_FILE_BYTES } from "./limits.ts";
 import { ATOMIC_TEMP_PREFIX, ATOMIC_TEMP_SUFFIX } from "./queue-layout.ts";
+import { openRegularFile } from "./safe-open.ts";
+import { writeAll } from "./write-all.ts";
 
 /** Codes Windows returns while Syncthing, an indexer or an antivirus briefly holds a file. */
 const TRANSIENT_CODES = new Set(["EPERM", "EBUSY", "EACCES"]);
@@ -42,9 +47,9 @@ export function tempPathFor(target: string): string {
 export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
   const temp = tempPathFor(target);
   try {
-    const handle = await open(temp, "w");
+    const handle = await open(temp, "wx");
     try {
-      await handle.writeFile(data);
+      await writeAll(handle, typeof data === "string" ? Buffer.from(data, "utf8") : data, temp);
       await handle.sync();
     } finally {
       await handle.close();
@@ -61,16 +66,24 @@ export async function writeJsonAtomic(target: string, value: unknown): Promise<v
   await writeFileAtomic(target, `${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** Reads and parses a JSON file; a parse failure names the file. fs errors (ENOENT, ...) pass through. */
-export async function readJsonFile(path: string): Promise<unknown> {
-  const text = await withFsRetry(() => readFile(path, "utf8"));
+/** The bytes of a regular file, at most `maxBytes` (links, FIFOs and devices are refused, unopened). */
+export async function readRegularFileBytes(path: string, maxBytes: number): Promise<Buffer> {
+  const handle = await withFsRetry(() => openRegularFile(path));
   try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new ProtocolError("invalid_job", `${path} is not valid JSON: ${(error as Error).message}`, {
-      path,
-    });
+    return await readBoundedBytes(handle, path, maxBytes);
+  } finally {
+    await handle.close();
   }
+}
+
+/**
+ * Reads and parses a queue JSON file: a regular file (never a link, FIFO or device), at most
+ * MAX_JOB_FILE_BYTES, strict UTF-8, nested at most MAX_JSON_DEPTH deep. Any of those failing, or bad
+ * JSON, is a ProtocolError naming the file and the limit; fs errors (ENOENT, ...) pass through.
+ */
+export async function readJsonFile(path: string, limits: JsonLimits = {}): Promise<unknown> {
+  const bytes = await readRegularFileBytes(path, limits.maxBytes ?? MAX_JOB_FILE_BYTES);
+  return parseJsonBytes(bytes, path, limits);
 }
 
 /** Whether anything (file, folder, link) exists at `path`. */

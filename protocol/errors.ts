@@ -6,7 +6,9 @@ export type ProtocolErrorCode =
   | "invalid_job"
   | "invalid_transition"
   | "not_found"
-  | "conflict";
+  | "conflict"
+  /** A link, FIFO, socket, device or folder where a queue reader expected a regular file. */
+  | "unsafe_file";
 
 /** An error whose message says what was wrong and what to do; `code` lets callers branch without parsing. */
 export class ProtocolError extends Error {

@@ -6,15 +6,24 @@ export {
   pathExists,
   publishDirectory,
   readJsonFile,
+  readRegularFileBytes,
   removeTree,
   tempPathFor,
   withFsRetry,
   writeFileAtomic,
   writeJsonAtomic,
 } from "./atomic-fs.ts";
+export type { JsonLimits } from "./bounded-json.ts";
+export {
+  checkJsonDepth,
+  decodeUtf8Strict,
+  parseJsonBytes,
+  parseJsonText,
+  readBoundedBytes,
+} from "./bounded-json.ts";
 export type { ProtocolErrorCode } from "./errors.ts";
 export { errnoCode, isProtocolError, ProtocolError } from "./errors.ts";
-export { parseJob, readJob, writeJob } from "./job-file.ts";
+export { parseJob, parseJobBytes, readJob, writeJob } from "./job-file.ts";
 export type { ParsedJobId } from "./job-id.ts";
 export {
   isJobId,
@@ -61,6 +70,14 @@ export {
   SubmittedJobSchema,
   TERMINAL_STATUSES,
 } from "./job-schema.ts";
+export {
+  MAX_JOB_FILE_BYTES,
+  MAX_JSON_DEPTH,
+  MAX_MANIFEST_ENTRIES,
+  MAX_NAME_BYTES,
+  MAX_PATH_BYTES,
+  QUEUE_LIMITS,
+} from "./limits.ts";
 export type { HashedFile, JobTreeListing, ManifestCheck, SizeProblem, VerifyOptions } from "./manifest.ts";
 export {
   buildManifest,
@@ -94,6 +111,14 @@ export {
   STUDY_DB,
   SUBMITTER_STATE_DIR,
 } from "./queue-layout.ts";
+export type { OpenRegularOptions } from "./safe-open.ts";
+export {
+  describeFileKind,
+  isInsideFolder,
+  lstatRegularFile,
+  openRegularFile,
+  sameFile,
+} from "./safe-open.ts";
 export {
   assertTransition,
   canTransition,
@@ -104,3 +129,4 @@ export {
 } from "./state-machine.ts";
 export { isConflictCopy, isSyncthingArtefact, syncthingTempTarget } from "./syncthing-names.ts";
 export { packageVersion } from "./version.ts";
+export { writeAll } from "./write-all.ts";

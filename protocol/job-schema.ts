@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_MANIFEST_ENTRIES } from "./limits.ts";
 
 /** Version of the on-disk protocol this code writes. Readers accept jobs without it (plain SYS_19). */
 export const SCHEMA_VERSION = 1;
@@ -33,6 +34,14 @@ export const FileEntrySchema = z.looseObject({
   sha256: Sha256Schema,
 });
 export type FileEntry = z.infer<typeof FileEntrySchema>;
+
+/** A manifest: bounded, so a hostile job.json cannot make a reader stat and hash millions of paths. */
+const ManifestSchema = z
+  .array(FileEntrySchema)
+  .max(
+    MAX_MANIFEST_ENTRIES,
+    `a manifest lists at most ${MAX_MANIFEST_ENTRIES} files (MAX_MANIFEST_ENTRIES); pack small files into an archive`,
+  );
 
 export const NotifySchema = z.looseObject({
   on_complete: z.boolean(),
@@ -75,7 +84,7 @@ export const RunnerInfoSchema = z.looseObject({
 export type RunnerInfo = z.infer<typeof RunnerInfoSchema>;
 
 export const ResultsManifestSchema = z.looseObject({
-  files: z.array(FileEntrySchema),
+  files: ManifestSchema,
   published_at: IsoTimeSchema,
 });
 export type ResultsManifest = z.infer<typeof ResultsManifestSchema>;
@@ -98,7 +107,7 @@ export const JobSchema = z.looseObject({
   notify: NotifySchema,
   // added by protocol v1, written by the submitter
   schema_version: z.number().int().positive().optional(),
-  files: z.array(FileEntrySchema).optional(),
+  files: ManifestSchema.optional(),
   timeout_s: z.number().int().positive().optional(),
   idempotency_key: z.string().min(1).max(200).optional(),
   /** The earlier job whose 3_results/study.db this job carries (listed in `files`) to continue its study. */
@@ -120,7 +129,7 @@ export type Job = z.infer<typeof JobSchema>;
 /** What a protocol-v1 submitter must write: the manifest is what makes a job verifiable. */
 export const SubmittedJobSchema = JobSchema.extend({
   schema_version: z.number().int().positive(),
-  files: z.array(FileEntrySchema),
+  files: ManifestSchema,
 });
 export type SubmittedJob = z.infer<typeof SubmittedJobSchema>;
 

@@ -1,85 +1,15 @@
-import { createHash } from "node:crypto";
-import { lstat, mkdir, open, readdir } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { lstat, readdir } from "node:fs/promises";
+import { join } from "node:path";
 import { errnoCode, ProtocolError } from "./errors.ts";
+import { hashFile } from "./file-hash.ts";
 import type { FileEntry } from "./job-schema.ts";
+import { MAX_MANIFEST_ENTRIES } from "./limits.ts";
 import { checkJobPath } from "./path-rules.ts";
 import { ATOMIC_TEMP_PREFIX, ATOMIC_TEMP_SUFFIX, JOB_FILE } from "./queue-layout.ts";
 import { isConflictCopy, isSyncthingArtefact, syncthingTempTarget } from "./syncthing-names.ts";
 
-/** 1 MiB reads: measured as fast as openssl's hashing on this class of machine (docs/benchmarks.md). */
-export const STREAM_CHUNK = 1024 * 1024;
-
-export interface HashedFile {
-  size: number;
-  sha256: string;
-}
-
-/**
- * SHA-256 and size of a file, read in chunks into one buffer: a model file is never held in memory
- * whole, and a small file costs one read instead of a stream's setup and a fresh 1 MiB buffer.
- */
-export async function hashFile(path: string): Promise<HashedFile> {
-  const hash = createHash("sha256");
-  const handle = await open(path, "r");
-  try {
-    const { size: expected } = await handle.stat();
-    const length = Math.max(1, Math.min(STREAM_CHUNK, expected || STREAM_CHUNK));
-    // Two buffers: the next read runs on the thread pool while this chunk is hashed.
-    const buffers = [Buffer.allocUnsafe(length), Buffer.allocUnsafe(length)] as const;
-    let size = 0;
-    let turn = 0;
-    let pending = handle.read(buffers[0], 0, length, null);
-    for (;;) {
-      const { bytesRead, buffer } = await pending;
-      if (bytesRead === 0) break;
-      turn ^= 1;
-      pending = handle.read(turn === 0 ? buffers[0] : buffers[1], 0, length, null);
-      hash.update(buffer.subarray(0, bytesRead));
-      size += bytesRead;
-    }
-    return { size, sha256: hash.digest("hex") };
-  } finally {
-    await handle.close();
-  }
-}
-
-/**
- * Copies a file and hashes it in the same pass: every byte is read once. The next chunk is read while
- * the current one is written and hashed, so copy speed is bounded by the slower of disk and SHA-256.
- */
-export async function copyAndHashFile(source: string, target: string): Promise<HashedFile> {
-  const hash = createHash("sha256");
-  await mkdir(dirname(target), { recursive: true });
-  const input = await open(source, "r");
-  try {
-    const output = await open(target, "w");
-    try {
-      const { size: expected } = await input.stat();
-      const length = Math.max(1, Math.min(STREAM_CHUNK, expected || STREAM_CHUNK));
-      const buffers = [Buffer.allocUnsafe(length), Buffer.allocUnsafe(length)] as const;
-      let size = 0;
-      let turn = 0;
-      let pending = input.read(buffers[0], 0, length, null);
-      for (;;) {
-        const { bytesRead, buffer } = await pending;
-        if (bytesRead === 0) break;
-        turn ^= 1;
-        pending = input.read(turn === 0 ? buffers[0] : buffers[1], 0, length, null);
-        const chunk = buffer.subarray(0, bytesRead);
-        const written = output.write(chunk, 0, bytesRead, null);
-        hash.update(chunk);
-        await written;
-        size += bytesRead;
-      }
-      return { size, sha256: hash.digest("hex") };
-    } finally {
-      await output.close();
-    }
-  } finally {
-    await input.close();
-  }
-}
+export type { HashedFile } from "./file-hash.ts";
+export { copyAndHashFile, hashFile, STREAM_CHUNK } from "./file-hash.ts";
 
 export interface JobTreeListing {
   /** Job files, relative POSIX paths, sorted. Excludes the root job.json. */
@@ -173,6 +103,13 @@ export async function verifyManifest(
   options: VerifyOptions = {},
 ): Promise<ManifestCheck> {
   // A manifest is data from another machine: never let it make us stat or hash outside `root`.
+  if (manifest.length > MAX_MANIFEST_ENTRIES) {
+    throw new ProtocolError(
+      "invalid_job",
+      `manifest lists ${manifest.length} files; at most ${MAX_MANIFEST_ENTRIES} are allowed (MAX_MANIFEST_ENTRIES): pack small files into an archive`,
+      { entries: manifest.length },
+    );
+  }
   const escaping = manifest.map((entry) => checkJobPath(entry.path)).find((problem) => problem !== undefined);
   if (escaping && escaping.rule !== "reserved_job_file") {
     throw new ProtocolError("invalid_path", `manifest entry ${escaping.message}`, { path: escaping.path });
@@ -198,10 +135,22 @@ export async function verifyManifest(
     }),
   );
   const listed = new Set(manifest.map((entry) => entry.path));
+  // lstat follows links in the folders on the way: an entry below a linked folder is not in the job.
+  const linked = new Set(listing.unsupported);
+  const throughLink = (path: string): boolean => {
+    for (let slash = path.indexOf("/"); slash !== -1; slash = path.indexOf("/", slash + 1)) {
+      if (linked.has(path.slice(0, slash))) return true;
+    }
+    return false;
+  };
   check.unexpected = listing.files.filter((path) => !listed.has(path));
   const sized: FileEntry[] = [];
   for (const entry of manifest) {
     if (tempTargets.has(entry.path)) check.in_transit.push(entry.path);
+    if (throughLink(entry.path)) {
+      check.not_a_file.push(entry.path);
+      continue;
+    }
     let stats: Awaited<ReturnType<typeof lstat>>;
     try {
       stats = await lstat(join(root, ...entry.path.split("/")));

@@ -1,13 +1,8 @@
+import { MAX_NAME_BYTES, MAX_PATH_BYTES, MAX_RELATIVE_PATH_LENGTH } from "./limits.ts";
 import { JOB_FILE, STIGNORE_LINES } from "./queue-layout.ts";
 import { isConflictCopy, isSyncthingArtefact } from "./syncthing-names.ts";
 
-/**
- * Longest relative path (in UTF-16 units, as Windows counts) a job file may have. A default Windows
- * setup allows 260 characters in a whole path: a queue root of up to 50 characters, `\outbox\`, a job
- * id of up to 64 characters, Syncthing's `~syncthing~` + `.tmp` temp-name decoration and a separator
- * leave about 120 for the path inside the job.
- */
-export const MAX_RELATIVE_PATH_LENGTH = 120;
+export { MAX_RELATIVE_PATH_LENGTH } from "./limits.ts";
 
 export type PathRule =
   | "empty"
@@ -99,6 +94,16 @@ export function windowsNameProblem(name: string): { rule: PathRule; detail: stri
  */
 export function checkJobPath(path: string): PathViolation | undefined {
   if (path.length === 0) return violation(path, "empty", "path is empty");
+  // First, before any rule scans the text or anything touches the disk: a path of megabytes is refused
+  // in constant time, and no fs call ever fails with ENAMETOOLONG on a listed path. (A UTF-16 unit is
+  // at most 3 UTF-8 bytes, so a string this short in units cannot be over the byte limit.)
+  if (path.length * 3 > MAX_PATH_BYTES && Buffer.byteLength(path, "utf8") > MAX_PATH_BYTES) {
+    return {
+      path: `${path.slice(0, 80)}...`,
+      rule: "too_long",
+      message: `${JSON.stringify(path.slice(0, 80))}... is ${Buffer.byteLength(path, "utf8")} bytes; a job path may be at most ${MAX_PATH_BYTES} bytes (MAX_PATH_BYTES) and ${MAX_RELATIVE_PATH_LENGTH} characters: shorten it`,
+    };
+  }
   if (path.startsWith("\\\\") || path.startsWith("//")) {
     return violation(path, "unc_path", "is a UNC/network path; use a path relative to the job folder");
   }
@@ -131,6 +136,13 @@ export function checkJobPath(path: string): PathViolation | undefined {
     }
     const problem = windowsNameProblem(segment);
     if (problem) return violation(path, problem.rule, problem.detail);
+    if (segment.length * 3 > MAX_NAME_BYTES && Buffer.byteLength(segment, "utf8") > MAX_NAME_BYTES) {
+      return violation(
+        path,
+        "too_long",
+        `name ${JSON.stringify(segment.slice(0, 40))}... is ${Buffer.byteLength(segment, "utf8")} bytes in UTF-8; Linux filesystems hold at most ${MAX_NAME_BYTES} (MAX_NAME_BYTES): shorten it`,
+      );
+    }
     if (isSyncthingArtefact(segment) || isConflictCopy(segment)) {
       return violation(path, "syncthing_name", `uses a name Syncthing reserves or ignores (${segment})`);
     }

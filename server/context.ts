@@ -4,6 +4,7 @@ import type { QueuePaths } from "../protocol/index.ts";
 import { checkQueueLayout, queuePaths } from "../protocol/index.ts";
 import { JobIndex } from "./jobs/job-index.ts";
 import { VerificationCache } from "./jobs/results-check.ts";
+import { cleanStaleStaging } from "./jobs/staging-dirs.ts";
 import { KeyedLock } from "./keyed-lock.ts";
 
 /** Everything an operation needs, passed in explicitly: no module state. */
@@ -49,11 +50,14 @@ export async function createServerContext(options: ContextOptions): Promise<Serv
     }
   }
   const queue = queuePaths(root);
+  const stagingDir = join(root, ".staging");
+  // Killed submits and archives leave their folders here; only provably abandoned ones go (see there).
+  await cleanStaleStaging(stagingDir);
   const index = options.withIndex ? new JobIndex(queue) : undefined;
   if (index) await index.start();
   return {
     queue,
-    stagingDir: join(root, ".staging"),
+    stagingDir,
     workDir: resolve(options.workDir ?? join(root, ".work")),
     allowRoots,
     index,

@@ -1,5 +1,6 @@
-import { readFile } from "node:fs/promises";
+import { realpath } from "node:fs/promises";
 import { resolve } from "node:path";
+import { decodeUtf8Strict, openRegularFile, readBoundedBytes } from "../../protocol/index.ts";
 import { submitText } from "../mcp/tool-text.ts";
 import { submitJob } from "../operations/submit-job.ts";
 import {
@@ -51,6 +52,16 @@ const OPTIONS = {
   allow: { type: "string", multiple: true },
 } as const;
 
+/** --readme-file's text: a regular file (a FIFO would block the command), bounded, strict UTF-8. */
+async function readReadmeFile(file: string): Promise<string> {
+  const handle = await openRegularFile(await realpath(file));
+  try {
+    return decodeUtf8Strict(await readBoundedBytes(handle, file, 4 * 50_000), file);
+  } finally {
+    await handle.close();
+  }
+}
+
 export function run(argv: string[]): Promise<number> {
   return runCli(argv, USAGE, async () => {
     const dashDash = argv.indexOf("--");
@@ -61,7 +72,7 @@ export function run(argv: string[]): Promise<number> {
     if (!studyDir || extra.length > 0) throw new UsageError(`give exactly one STUDY_DIR\n\n${USAGE}`);
     if (!values.name || !values.project)
       throw new UsageError(`--name and --project are required\n\n${USAGE}`);
-    const readme = values["readme-file"] ? await readFile(values["readme-file"], "utf8") : undefined;
+    const readme = values["readme-file"] ? await readReadmeFile(values["readme-file"]) : undefined;
     const timeout = intOption(values.timeout, "timeout", USAGE);
     return withContext(
       {

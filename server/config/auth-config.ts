@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { realpath } from "node:fs/promises";
 import { z } from "zod";
+import { openRegularFile, parseJsonBytes, readBoundedBytes } from "../../protocol/index.ts";
 import type { Identity } from "./roles.ts";
 import { AgentNameSchema, RoleSchema } from "./roles.ts";
 
@@ -23,6 +24,22 @@ export interface TokenTable {
   agents: readonly Identity[];
 }
 
+/** A token table is a few hundred bytes per agent; anything near this is not a config file. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * The config's bytes. A link to it is fine (configuration management keeps such files elsewhere), but
+ * what it names must be a regular file: a FIFO would block the server's start for ever.
+ */
+async function readConfigBytes(file: string): Promise<Buffer> {
+  const handle = await openRegularFile(await realpath(file));
+  try {
+    return await readBoundedBytes(handle, file, MAX_CONFIG_BYTES);
+  } finally {
+    await handle.close();
+  }
+}
+
 const ENV_STRING = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
 
 function digest(value: string): Buffer {
@@ -37,7 +54,7 @@ function digest(value: string): Buffer {
 export async function loadAuthConfig(file: string, env: NodeJS.ProcessEnv): Promise<TokenTable> {
   let raw: unknown;
   try {
-    raw = JSON.parse(await readFile(file, "utf8"));
+    raw = parseJsonBytes(await readConfigBytes(file), file, { maxBytes: MAX_CONFIG_BYTES });
   } catch (error) {
     throw new Error(`--config ${file}: cannot read it as JSON (${(error as Error).message})`);
   }
@@ -50,8 +67,19 @@ export async function loadAuthConfig(file: string, env: NodeJS.ProcessEnv): Prom
   }
   const entries: { identity: Identity; hash: Buffer }[] = [];
   const seen = new Set<string>();
+  const roles = new Map<string, { role: string; index: number }>();
   for (const [i, entry] of parsed.data.tokens.entries()) {
     const where = `--config ${file}: tokens[${i}] (${entry.agent})`;
+    // Sessions belong to an agent name: one name under two roles would let the lower role act with the
+    // higher one's session. Two entries with one role are fine (a token being rotated).
+    const earlier = roles.get(entry.agent);
+    if (earlier && earlier.role !== entry.role) {
+      throw new Error(
+        `${where}: agent ${entry.agent} is listed twice with different roles (tokens[${earlier.index}] as ${earlier.role}, ` +
+          `tokens[${i}] as ${entry.role}); give each agent one role, or use a different agent name for the other role`,
+      );
+    }
+    roles.set(entry.agent, earlier ?? { role: entry.role, index: i });
     let variable: string | undefined;
     if (entry.token_env !== undefined && entry.token !== undefined) {
       throw new Error(`${where}: give either token or token_env, not both`);

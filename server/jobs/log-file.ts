@@ -1,5 +1,6 @@
-import { type FileHandle, open } from "node:fs/promises";
-import { errnoCode } from "../../protocol/index.ts";
+import type { FileHandle } from "node:fs/promises";
+import type { OpenRegularOptions } from "../../protocol/index.ts";
+import { errnoCode, openRegularFile } from "../../protocol/index.ts";
 
 export interface LogRange {
   /** Decoded text; cut at a whole UTF-8 character so the next read resumes cleanly. */
@@ -31,9 +32,10 @@ export function completeUtf8Length(bytes: Uint8Array): number {
   return bytes.length;
 }
 
-async function openIfPresent(path: string): Promise<FileHandle | undefined> {
+/** A log in a synced folder may be a link the other side planted (to /etc/passwd): never followed. */
+async function openIfPresent(path: string, options: OpenRegularOptions): Promise<FileHandle | undefined> {
   try {
-    return await open(path, "r");
+    return await openRegularFile(path, options);
   } catch (error) {
     const code = errnoCode(error);
     if (code === "ENOENT" || code === "ENOTDIR") return undefined;
@@ -46,8 +48,9 @@ export async function readLogRange(
   path: string,
   offset: number,
   maxBytes: number,
+  options: OpenRegularOptions = {},
 ): Promise<LogRange | undefined> {
-  const handle = await openIfPresent(path);
+  const handle = await openIfPresent(path, options);
   if (!handle) return undefined;
   try {
     const { size } = await handle.stat();
@@ -76,8 +79,9 @@ export async function readLogTail(
   path: string,
   maxBytes: number,
   maxLines = 20,
+  options: OpenRegularOptions = {},
 ): Promise<string[] | undefined> {
-  const handle = await openIfPresent(path);
+  const handle = await openIfPresent(path, options);
   if (!handle) return undefined;
   try {
     const { size } = await handle.stat();

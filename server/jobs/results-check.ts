@@ -2,7 +2,7 @@ import { lstat } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import type { ManifestCheck, ResultsManifest } from "../../protocol/index.ts";
-import { errnoCode, verifyManifest } from "../../protocol/index.ts";
+import { checkJobPath, describeManifestCheck, errnoCode, verifyManifest } from "../../protocol/index.ts";
 
 export const ResultsSyncSchema = z.object({
   /** job.json carries a results manifest (written last by the runner). */
@@ -62,7 +62,22 @@ export async function checkResults(
   cache: VerificationCache,
 ): Promise<ResultsSync> {
   if (!results) return noResults("job.json has no results manifest");
+  // Paths from the other machine pass the path rules before any fs call (a 5,000-byte path would fail
+  // lstat with ENAMETOOLONG and take the whole status call down with it).
+  const bad = results.files
+    .map((entry) => checkJobPath(entry.path))
+    .find((problem) => problem !== undefined && problem.rule !== "reserved_job_file");
+  if (bad) {
+    return {
+      ...noResults(
+        `the results manifest lists an invalid path, so the results cannot be verified: ${bad.message} (rule ${bad.rule}); the runner must republish them`,
+      ),
+      manifest: true,
+      files_total: results.files.length,
+    };
+  }
   const missing: string[] = [];
+  const special: string[] = [];
   const signature: string[] = [];
   let synced = 0;
   for (const entry of results.files) {
@@ -70,7 +85,10 @@ export async function checkResults(
       const stats = await lstat(join(dir, ...entry.path.split("/")));
       signature.push(`${entry.path}:${stats.size}:${stats.mtimeMs}`);
       if (stats.isFile() && stats.size === entry.size) synced++;
-      else missing.push(entry.path);
+      else {
+        missing.push(entry.path);
+        if (!stats.isFile() && !stats.isDirectory()) special.push(entry.path);
+      }
     } catch (error) {
       const code = errnoCode(error);
       if (code !== "ENOENT" && code !== "ENOTDIR") throw error;
@@ -78,6 +96,17 @@ export async function checkResults(
     }
   }
   const total = results.files.length;
+  if (special.length > 0) {
+    return {
+      ...noResults(
+        `${special.length} result files are links or special files (${special.slice(0, 3).join(", ")}); they are never read: the runner must republish them as regular files`,
+      ),
+      manifest: true,
+      files_total: total,
+      files_synced: synced,
+      missing: missing.slice(0, MAX_LISTED),
+    };
+  }
   if (synced < total) {
     return {
       manifest: true,
@@ -96,16 +125,24 @@ export async function checkResults(
     check = await verifyManifest(dir, results.files);
     cache.set(key, sig, check);
   }
-  const bad = [...check.hash_mismatch, ...check.missing, ...check.short.map((s) => s.path)];
+  const wrong = [
+    ...check.hash_mismatch,
+    ...check.missing,
+    ...check.not_a_file,
+    ...check.short.map((s) => s.path),
+    ...check.oversized.map((s) => s.path),
+  ];
   return {
     manifest: true,
     files_total: total,
-    files_synced: total - bad.length,
+    files_synced: total - wrong.length,
     complete: check.complete,
     missing: check.missing.slice(0, MAX_LISTED),
     hash_mismatch: check.hash_mismatch.slice(0, MAX_LISTED),
     summary: check.complete
       ? `${total} of ${total} result files synced and verified`
-      : `${total - bad.length} of ${total} result files verified; content differs for ${bad.slice(0, 3).join(", ")} (still syncing?)`,
+      : check.not_a_file.length > 0
+        ? `${total - wrong.length} of ${total} result files verified; ${describeManifestCheck(check, 3)}: links and special files are never read`
+        : `${total - wrong.length} of ${total} result files verified; content differs for ${wrong.slice(0, 3).join(", ")} (still syncing?)`,
   };
 }

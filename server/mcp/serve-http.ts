@@ -8,6 +8,7 @@ import type { TokenTable } from "../config/auth-config.ts";
 import type { Identity } from "../config/roles.ts";
 import type { ServerContext } from "../context.ts";
 import { buildMcpServer } from "./build-server.ts";
+import { HttpRequestError, readJsonBody } from "./http-body.ts";
 import { RoleGuardTransport } from "./role-guard-transport.ts";
 
 export interface HttpOptions {
@@ -27,7 +28,6 @@ interface Session {
   close: () => Promise<void>;
 }
 
-const MAX_BODY = 4 * 1024 * 1024;
 const MCP_PATH = "/mcp";
 
 function sendJson(
@@ -43,18 +43,6 @@ function sendJson(
 
 function rpcError(message: string, code = -32000): unknown {
   return { jsonrpc: "2.0", error: { code, message }, id: null };
-}
-
-async function readBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY) throw new Error(`request body over ${MAX_BODY} bytes`);
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString("utf8");
-  return text.length > 0 ? JSON.parse(text) : undefined;
 }
 
 /**
@@ -88,14 +76,16 @@ export async function serveHttp(ctx: ServerContext, options: HttpOptions): Promi
       return;
     }
     const sessionId = req.headers["mcp-session-id"];
-    const body = req.method === "POST" ? await readBody(req) : undefined;
+    const body = req.method === "POST" ? await readJsonBody(req) : undefined;
     if (typeof sessionId === "string") {
       const session = sessions.get(sessionId);
       if (!session) {
         sendJson(res, 404, rpcError("unknown or expired session; initialize a new one", -32001));
         return;
       }
-      if (session.identity.agent !== identity.agent) {
+      // Agent and role: a config may not list one agent under two roles (refused at start), and even
+      // so a session never serves a token of another role than the one that opened it.
+      if (session.identity.agent !== identity.agent || session.identity.role !== identity.role) {
         sendJson(res, 403, rpcError("this session belongs to another agent"));
         return;
       }
@@ -133,6 +123,12 @@ export async function serveHttp(ctx: ServerContext, options: HttpOptions): Promi
   const http = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       const message = error instanceof Error ? error.message : String(error);
+      if (error instanceof HttpRequestError) {
+        // The rest of an oversized body is never read: close the connection once the answer is out.
+        sendJson(res, error.status, rpcError(message), error.status === 413 ? { connection: "close" } : {});
+        if (error.status === 413) res.once("finish", () => req.destroy());
+        return;
+      }
       sendJson(res, error instanceof SyntaxError ? 400 : 500, rpcError(`request failed: ${message}`));
     });
   });

@@ -1,13 +1,14 @@
-import { randomBytes } from "node:crypto";
-import { mkdir, rename, rm } from "node:fs/promises";
+import { rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import type { FileEntry } from "../../protocol/index.ts";
 import {
   archiveDirName,
+  checkJobPath,
   copyAndHashFile,
   describeManifestCheck,
   errnoCode,
+  isProtocolError,
   JOB_FILE,
   listJobTree,
   pathExists,
@@ -19,6 +20,7 @@ import {
 } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
 import { readJobAt } from "../jobs/job-files.ts";
+import { cleanStaleStaging, makeStagingDir, stagingName } from "../jobs/staging-dirs.ts";
 import { cancelRequestPath, unknownJobError } from "./job-lookup.ts";
 import { jobStatus } from "./job-status.ts";
 import { OperationError } from "./operation-error.ts";
@@ -85,22 +87,35 @@ export async function archiveJob(ctx: ServerContext, args: ArchiveJobArgs): Prom
   if (inbox.kind !== "ok") {
     throw new OperationError("unreadable", `${join(inboxDir, JOB_FILE)} cannot be read`, "check job_status");
   }
-  await mkdir(ctx.stagingDir, { recursive: true });
-  const staging = join(ctx.stagingDir, `archive-${randomBytes(6).toString("hex")}`);
+  const staging = await makeStagingDir(ctx.stagingDir, "archive");
   try {
-    await mkdir(staging);
     const copied = new Map<string, FileEntry>();
-    const copyAll = async (root: string, entries: readonly FileEntry[] | undefined) => {
+    const copyAll = async (root: string, syncedFolder: string, entries: readonly FileEntry[] | undefined) => {
       const list: { path: string; expected: FileEntry | undefined }[] = entries
         ? entries.map((entry) => ({ path: entry.path, expected: entry }))
         : (await listJobTree(root)).files.map((path) => ({ path, expected: undefined }));
       for (const { path, expected } of list) {
+        const problem = checkJobPath(path);
+        if (problem && problem.rule !== "reserved_job_file") {
+          throw new OperationError(
+            "conflict",
+            `the manifest of ${root} lists an invalid path: ${problem.message} (rule ${problem.rule}); nothing was archived`,
+            "check job_status; the job's files must be republished with valid paths",
+          );
+        }
         const target = join(staging, ...path.split("/"));
         await rm(target, { force: true });
         let hashed: { size: number; sha256: string };
         try {
-          hashed = await copyAndHashFile(join(root, ...path.split("/")), target);
+          hashed = await copyAndHashFile(join(root, ...path.split("/")), target, { within: syncedFolder });
         } catch (error) {
+          if (isProtocolError(error, "unsafe_file")) {
+            throw new OperationError(
+              "conflict",
+              `${error.message}; nothing was archived and the outbox entry was kept`,
+              "remove the link or special file from the job folder (or have the runner republish it), then archive_job again",
+            );
+          }
           if (errnoCode(error) === "ENOENT") {
             throw new OperationError(
               "conflict",
@@ -121,9 +136,9 @@ export async function archiveJob(ctx: ServerContext, args: ArchiveJobArgs): Prom
       }
     };
     if (outbox.kind !== "absent")
-      await copyAll(outboxDir, outbox.kind === "ok" ? outbox.job.files : undefined);
+      await copyAll(outboxDir, ctx.queue.outbox, outbox.kind === "ok" ? outbox.job.files : undefined);
     // The runner's results win where a path exists on both sides.
-    await copyAll(inboxDir, inbox.job.results?.files);
+    await copyAll(inboxDir, ctx.queue.inbox, inbox.job.results?.files);
     await writeJsonAtomic(join(staging, JOB_FILE), inbox.job);
     const now = ctx.now();
     let name = archiveDirName(view.job_id, now);
@@ -144,7 +159,7 @@ export async function archiveJob(ctx: ServerContext, args: ArchiveJobArgs): Prom
     ctx.index?.noteArchiveDir(name);
     if (outbox.kind !== "absent") {
       // Rename out of the synced folder first, so Syncthing sees one clean removal, never a half-deleted job.
-      const trash = join(ctx.stagingDir, `trash-${randomBytes(6).toString("hex")}`);
+      const trash = join(ctx.stagingDir, stagingName("trash"));
       await withFsRetry(() => rename(outboxDir, trash));
       await removeTree(trash);
     }
@@ -158,6 +173,10 @@ export async function archiveJob(ctx: ServerContext, args: ArchiveJobArgs): Prom
       bytes: manifest.reduce((sum, entry) => sum + entry.size, 0),
       already_archived: false,
     };
+  } catch (error) {
+    // As after a failed submit: reclaim what killed processes left, the failure may be a full disk.
+    await cleanStaleStaging(ctx.stagingDir);
+    throw error;
   } finally {
     await removeTree(staging);
   }

@@ -3,6 +3,7 @@ import { basename, join } from "node:path";
 import { z } from "zod";
 import type { FetchReceipt, FileEntry } from "../../protocol/index.ts";
 import {
+  checkJobPath,
   JOB_FILE,
   LOG_FILE,
   listJobTree,
@@ -46,6 +47,8 @@ export const FetchResultsOutput = {
   files_copied: z.number().int(),
   missing: z.array(z.string()),
   mismatched: z.array(z.string()),
+  /** Result files not copied because they are links, special files or bad paths: why, one each. */
+  refused: z.array(z.string()),
   work_dir: z.string(),
   study: z.array(StudySummarySchema),
   study_error: z.string().optional(),
@@ -87,7 +90,10 @@ export async function fetchResults(
       `wait_for_job {job_id: "${view.job_id}", seq: ${view.seq}}`,
     );
   }
-  const sourceDir = view.state === "archived" ? view.archive_dir : join(ctx.queue.inbox, view.job_id);
+  const archived = view.state === "archived";
+  const sourceDir = archived ? view.archive_dir : join(ctx.queue.inbox, view.job_id);
+  // Files must really lie in the synced folder: a linked job folder or 3_results/ leads nowhere else.
+  const within = { within: archived ? ctx.queue.archive : ctx.queue.inbox };
   const read = await readJobAt(sourceDir);
   if (read.kind !== "ok") {
     throw new OperationError(
@@ -107,16 +113,25 @@ export async function fetchResults(
         .map((path) => ({ path, expected: undefined }));
   const missing: string[] = [];
   const mismatched: string[] = [];
+  const refused: string[] = [];
   const copied: FileEntry[] = [];
   for (const entry of entries) {
-    const parts = entry.path.split("/");
-    if (parts.some((part) => part === ".." || part === "") || entry.path.startsWith("/")) {
-      mismatched.push(entry.path);
+    // The manifest comes from the other machine: its paths pass the path rules before any fs call.
+    const problem = checkJobPath(entry.path);
+    if (problem && problem.rule !== "reserved_job_file") {
+      refused.push(`results manifest entry ${problem.message}`);
       continue;
     }
-    const outcome = await copyVerified(join(sourceDir, ...parts), join(workDir, ...parts), entry.expected);
+    const parts = entry.path.split("/");
+    const { outcome, reason } = await copyVerified(
+      join(sourceDir, ...parts),
+      join(workDir, ...parts),
+      entry.expected,
+      within,
+    );
     if (outcome === "missing") missing.push(entry.path);
     else if (outcome === "mismatch") mismatched.push(entry.path);
+    else if (outcome === "refused") refused.push(reason ?? `${entry.path} was refused`);
     else
       copied.push({
         path: entry.path,
@@ -124,7 +139,7 @@ export async function fetchResults(
         sha256: entry.expected?.sha256 ?? "",
       });
   }
-  await copyVerified(join(sourceDir, JOB_FILE), join(workDir, JOB_FILE), undefined);
+  await copyVerified(join(sourceDir, JOB_FILE), join(workDir, JOB_FILE), undefined, within);
   const copiedPaths = new Set(copied.map((entry) => entry.path));
   const local = (path: string) => join(workDir, ...path.split("/"));
 
@@ -153,7 +168,8 @@ export async function fetchResults(
     args.max_images ?? MAX_IMAGES,
   );
   const logTail = (await readLogTail(local(LOG_FILE), LOG_TAIL_BYTES, 30)) ?? [];
-  const complete = manifest !== undefined && missing.length === 0 && mismatched.length === 0;
+  const complete =
+    manifest !== undefined && missing.length === 0 && mismatched.length === 0 && refused.length === 0;
   if (complete && (job.status === "completed" || job.status === "failed" || job.status === "cancelled")) {
     // The receipt acknowledges the notifier's hand-off to the post-processing agent (skill/notifier).
     await mkdir(ctx.queue.fetchedDir, { recursive: true });
@@ -168,7 +184,9 @@ export async function fetchResults(
     ? `next: analyse files in ${workDir}, then archive_job {job_id: "${view.job_id}"}`
     : manifest === undefined
       ? "next: the job has no results manifest; the files present were copied as they are"
-      : `next: ${missing.length + mismatched.length} result files are still syncing; call fetch_results again in a minute`;
+      : refused.length > 0
+        ? `next: ${refused.length} result files were refused and not copied (${refused[0]}${refused.length > 1 ? "; see refused for the rest" : ""}); ask the runner's operator to republish them as regular files`
+        : `next: ${missing.length + mismatched.length} result files are still syncing; call fetch_results again in a minute`;
   return {
     summary: {
       job_id: view.job_id,
@@ -178,6 +196,7 @@ export async function fetchResults(
       files_copied: copied.length,
       missing: missing.slice(0, MAX_LISTED),
       mismatched: mismatched.slice(0, MAX_LISTED),
+      refused: refused.slice(0, MAX_LISTED),
       work_dir: workDir,
       study,
       ...(studyError ? { study_error: studyError } : {}),

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { LOG_FILE, parseArchiveDirName } from "../../protocol/index.ts";
+import { isProtocolError, LOG_FILE, parseArchiveDirName } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
 import type { JobRead } from "../jobs/job-files.ts";
 import { jobDirs, readJobAt } from "../jobs/job-files.ts";
@@ -45,7 +45,13 @@ export async function jobStatus(ctx: ServerContext, rawJobId: string): Promise<S
       ? checkResults(dirs.inbox, inboxJob?.results, ctx.verification)
       : Promise.resolve<ResultsSync | undefined>(undefined),
     (status === "failed" || status === "cancelled") && !inboxJob?.error?.log_tail?.length
-      ? readLogTail(join(dirs.inbox, LOG_FILE), LOG_TAIL_BYTES, 20)
+      ? readLogTail(join(dirs.inbox, LOG_FILE), LOG_TAIL_BYTES, 20, { within: ctx.queue.inbox }).catch(
+          (error: unknown) => {
+            // A planted link or FIFO as stdout.log must not break the status itself: say why no tail.
+            if (isProtocolError(error, "unsafe_file")) return [`(log not shown: ${error.message})`];
+            throw error;
+          },
+        )
       : Promise.resolve(undefined),
   ]);
   const unknown = outbox.kind === "absent" && inbox.kind === "absent" && archive === undefined;

@@ -33,6 +33,14 @@ export class OperationError extends Error {
 /** Any thrown value as an OperationError, keeping protocol codes and naming fs failures plainly. */
 export function toOperationError(error: unknown): OperationError {
   if (error instanceof OperationError) return error;
+  if (isProtocolError(error, "unsafe_file")) {
+    return new OperationError(
+      "unreadable",
+      error.message,
+      "a link or special file sits where a queue file belongs; nothing was read through it",
+      { ...error.details },
+    );
+  }
   if (isProtocolError(error)) {
     const code: OperationErrorCode =
       error.code === "not_found"

@@ -1,12 +1,10 @@
-import { randomBytes } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import type { FileEntry, SubmittedJob } from "../../protocol/index.ts";
 import {
   checkJobPath,
   checkJobPaths,
-  copyAndHashFile,
   hashFile,
   JOB_FILE,
   makeJobId,
@@ -22,6 +20,7 @@ import {
 } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
 import { findArchiveDirs } from "../jobs/job-files.ts";
+import { cleanStaleStaging, makeStagingDir } from "../jobs/staging-dirs.ts";
 import type { JobContent } from "../submit/idempotency.ts";
 import { findByIdempotencyKey, sameContent } from "../submit/idempotency.ts";
 import { generateReadme } from "../submit/readme.ts";
@@ -31,6 +30,7 @@ import {
   refuseAmbiguousStudy,
   stageResumedStudy,
 } from "../submit/resume-study.ts";
+import { copyStudyFile } from "../submit/stage-files.ts";
 import { checkStudyContent, refuse } from "../submit/study-checks.ts";
 import { collectStudyFiles } from "../submit/study-files.ts";
 import { OperationError } from "./operation-error.ts";
@@ -176,13 +176,11 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
   const type = args.type ?? "optimization";
   const jobArgs = args.args ?? [];
   const notify = args.notify ?? { on_complete: true, on_fail: true };
-  await mkdir(ctx.stagingDir, { recursive: true });
-  const staging = join(ctx.stagingDir, `submit-${slug.slice(0, 20)}-${randomBytes(6).toString("hex")}`);
+  const staging = await makeStagingDir(ctx.stagingDir, "submit", slug);
   try {
-    await mkdir(staging);
     const files: FileEntry[] = [];
     for (const file of listing.files) {
-      const hashed = await copyAndHashFile(file.source, join(staging, ...file.path.split("/")));
+      const hashed = await copyStudyFile(file.source, file.path, staging, listing.root);
       files.push({ path: file.path, ...hashed });
     }
     const resumed = resumeSource ? await stageResumedStudy(resumeSource, staging) : undefined;
@@ -290,6 +288,10 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
       `could not find a free job id for ${baseId} after ${MAX_PUBLISH_ATTEMPTS} tries`,
       "submit again in a second",
     );
+  } catch (error) {
+    // A failure may have been a full disk: make room by removing what killed submits left behind.
+    await cleanStaleStaging(ctx.stagingDir);
+    throw error;
   } finally {
     await removeTree(staging);
   }

@@ -47,12 +47,15 @@ export type TailLogResult = z.infer<typeof TailLogOutputSchema>;
 export async function tailLog(ctx: ServerContext, args: TailLogArgs): Promise<TailLogResult> {
   const view = await jobStatus(ctx, args.job_id);
   if (view.state === "unknown") throw unknownJobError(view.job_id, view.suggestions);
-  const dir = view.state === "archived" ? view.archive_dir : join(ctx.queue.inbox, view.job_id);
+  const archived = view.state === "archived";
+  const dir = archived ? view.archive_dir : join(ctx.queue.inbox, view.job_id);
   const offset = args.offset ?? 0;
   const range = await readLogRange(
     join(dir, LOG_FILE),
     offset,
     Math.min(args.max_bytes ?? DEFAULT_LOG_BYTES, MAX_LOG_BYTES),
+    // The synced folder, not the job folder: a linked inbox/<id>/ must not lead the read out either.
+    { within: archived ? ctx.queue.archive : ctx.queue.inbox },
   );
   if (!range) {
     return {

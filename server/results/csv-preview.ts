@@ -1,6 +1,6 @@
-import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { z } from "zod";
+import { openRegularFile } from "../../protocol/index.ts";
 
 export const CsvPreviewSchema = z.object({
   path: z.string(),
@@ -40,24 +40,32 @@ export function splitCsvLine(line: string): string[] {
 
 /** Columns, row count and first rows of a CSV, streamed: a large table is never held in memory. */
 export async function previewCsv(file: string, displayPath: string): Promise<CsvPreview> {
-  const lines = createInterface({ input: createReadStream(file, { encoding: "utf8" }), crlfDelay: Infinity });
+  // Never through a link or into a FIFO: the preview would hang or show another file.
+  const handle = await openRegularFile(file);
+  const input = handle.createReadStream({ encoding: "utf8", autoClose: false });
+  const lines = createInterface({ input, crlfDelay: Infinity });
   let header: string[] | undefined;
   let rows = 0;
   const first: string[][] = [];
-  for await (const line of lines) {
-    if (line.trim() === "") continue;
-    if (!header) {
-      header = splitCsvLine(line.replace(/^\uFEFF/, ""));
-      continue;
+  try {
+    for await (const line of lines) {
+      if (line.trim() === "") continue;
+      if (!header) {
+        header = splitCsvLine(line.replace(/^\uFEFF/, ""));
+        continue;
+      }
+      rows++;
+      if (first.length < MAX_ROWS_SHOWN) {
+        first.push(
+          splitCsvLine(line)
+            .slice(0, MAX_COLUMNS)
+            .map((cell) => cell.slice(0, MAX_CELL)),
+        );
+      }
     }
-    rows++;
-    if (first.length < MAX_ROWS_SHOWN) {
-      first.push(
-        splitCsvLine(line)
-          .slice(0, MAX_COLUMNS)
-          .map((cell) => cell.slice(0, MAX_CELL)),
-      );
-    }
+  } finally {
+    input.destroy();
+    await handle.close();
   }
   return {
     path: displayPath,

@@ -1,4 +1,4 @@
-import { open } from "node:fs/promises";
+import { openRegularFile, readBoundedBytes } from "../../protocol/index.ts";
 
 export const MAX_IMAGES = 4;
 export const MAX_IMAGE_BYTES = 1024 * 1024;
@@ -43,9 +43,20 @@ export async function loadPngImages(
       });
       continue;
     }
-    const handle = await open(candidate.file, "r");
+    // Never a link or FIFO, and never more than the limit, whatever the manifest claimed.
+    const handle = await openRegularFile(candidate.file);
     try {
-      const data = await handle.readFile();
+      const { size } = await handle.stat();
+      if (size > MAX_IMAGE_BYTES) {
+        notes.push({
+          path: candidate.path,
+          size,
+          included: false,
+          note: `larger than ${MAX_IMAGE_BYTES} bytes`,
+        });
+        continue;
+      }
+      const data = await readBoundedBytes(handle, candidate.file, MAX_IMAGE_BYTES);
       if (!data.subarray(0, 8).equals(PNG_SIGNATURE)) {
         notes.push({ path: candidate.path, size: candidate.size, included: false, note: "not a PNG file" });
         continue;

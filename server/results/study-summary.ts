@@ -1,5 +1,7 @@
+import { lstatSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { z } from "zod";
+import { describeFileKind } from "../../protocol/index.ts";
 
 export const ObjectiveBestSchema = z.object({
   objective: z.number().int(),
@@ -22,6 +24,17 @@ export const StudySummarySchema = z.object({
 export type StudySummary = z.infer<typeof StudySummarySchema>;
 
 const MAX_STUDIES = 5;
+
+/** dev:ino of a regular file; a link, FIFO or device is refused with what it is. */
+function regularFileIdentity(path: string): string {
+  const stats = lstatSync(path, { bigint: true });
+  if (!stats.isFile()) {
+    throw new Error(
+      `${path} is ${describeFileKind(stats)}, not a regular file; a study.db is only opened as a regular file`,
+    );
+  }
+  return `${stats.dev}:${stats.ino}:${stats.birthtimeNs}`;
+}
 /** Beyond this the front is reported as "at least": memory stays bounded whatever the trial count. */
 const MAX_FRONT = 5000;
 
@@ -109,8 +122,13 @@ function paretoFrontSize(
  * Opened read-only; fast and small at 20,000 trials.
  */
 export function summarizeStudyDb(path: string): StudySummary[] {
+  // SQLite opens a path as it finds it, following links and blocking on a FIFO; it has no handle to
+  // check. So the path must be a regular file before, and still the same file after, the open.
+  const before = regularFileIdentity(path);
   const db = new DatabaseSync(path, { readOnly: true });
   try {
+    if (regularFileIdentity(path) !== before)
+      throw new Error(`${path} was replaced while it was being opened`);
     const tables = new Set(
       (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Row[]).map((row) =>
         String(row.name),

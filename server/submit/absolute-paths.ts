@@ -1,5 +1,6 @@
-import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
+import type { OpenRegularOptions } from "../../protocol/index.ts";
+import { openRegularFile } from "../../protocol/index.ts";
 
 export interface AbsolutePathFinding {
   file: string;
@@ -22,30 +23,42 @@ const MAX_FINDINGS = 10;
  * SYS_19 rule 5: no absolute Windows or Linux paths in the script or spec. Streams the file line by
  * line (a script can be large) and reports each offending line, up to a bound.
  */
-export async function findAbsolutePaths(file: string, displayPath: string): Promise<AbsolutePathFinding[]> {
+export async function findAbsolutePaths(
+  file: string,
+  displayPath: string,
+  options: OpenRegularOptions = {},
+): Promise<AbsolutePathFinding[]> {
   const findings: AbsolutePathFinding[] = [];
-  const lines = createInterface({ input: createReadStream(file, { encoding: "utf8" }), crlfDelay: Infinity });
+  // Never a FIFO or a link swapped in since the listing: reading one would hang the submit.
+  const handle = await openRegularFile(file, options);
+  const input = handle.createReadStream({ encoding: "utf8", autoClose: false });
+  const lines = createInterface({ input, crlfDelay: Infinity });
   let number = 0;
-  for await (const text of lines) {
-    number++;
-    if (number === 1 && text.startsWith("#!")) continue;
-    const windows = WINDOWS_DRIVE.exec(text);
-    const unc = UNC.exec(text);
-    const linux = LINUX_QUOTED.exec(text) ?? LINUX_HOME.exec(text);
-    const hit = windows
-      ? { kind: "windows" as const, match: windows[0] }
-      : unc
-        ? { kind: "unc" as const, match: unc[0].slice(1) }
-        : linux
-          ? { kind: "linux" as const, match: linux[1] ?? linux[0] }
-          : undefined;
-    if (hit) {
-      findings.push({ file: displayPath, line: number, ...hit });
-      if (findings.length >= MAX_FINDINGS) {
-        lines.close();
-        break;
+  try {
+    for await (const text of lines) {
+      number++;
+      if (number === 1 && text.startsWith("#!")) continue;
+      const windows = WINDOWS_DRIVE.exec(text);
+      const unc = UNC.exec(text);
+      const linux = LINUX_QUOTED.exec(text) ?? LINUX_HOME.exec(text);
+      const hit = windows
+        ? { kind: "windows" as const, match: windows[0] }
+        : unc
+          ? { kind: "unc" as const, match: unc[0].slice(1) }
+          : linux
+            ? { kind: "linux" as const, match: linux[1] ?? linux[0] }
+            : undefined;
+      if (hit) {
+        findings.push({ file: displayPath, line: number, ...hit });
+        if (findings.length >= MAX_FINDINGS) {
+          lines.close();
+          break;
+        }
       }
     }
+  } finally {
+    input.destroy();
+    await handle.close();
   }
   return findings;
 }

@@ -24,6 +24,8 @@ export interface ResumeSource {
   /** inbox/<id>/ or archive/<id>-<stamp>/: the folder whose results manifest is trusted. */
   dir: string;
   archived: boolean;
+  /** inbox/ or archive/: the file must really lie in it (a linked folder never leads elsewhere). */
+  syncedFolder: string;
   /** The results manifest's entry for 3_results/study.db. */
   entry: FileEntry;
 }
@@ -92,7 +94,13 @@ export async function findResumeSource(ctx: ServerContext, rawJobId: string): Pr
       "submit without resume_from to start the study afresh",
     );
   }
-  return { jobId: view.job_id, dir, archived, entry };
+  return {
+    jobId: view.job_id,
+    dir,
+    archived,
+    syncedFolder: archived ? ctx.queue.archive : ctx.queue.inbox,
+    entry,
+  };
 }
 
 /**
@@ -102,7 +110,14 @@ export async function findResumeSource(ctx: ServerContext, rawJobId: string): Pr
 export async function stageResumedStudy(source: ResumeSource, staging: string): Promise<ResumedStudy> {
   const target = join(staging, ...RESUMED_STUDY_PATH.split("/"));
   const from = join(source.dir, ...RESUMED_STUDY_PATH.split("/"));
-  const outcome = await copyVerified(from, target, source.entry);
+  const { outcome, reason } = await copyVerified(from, target, source.entry, { within: source.syncedFolder });
+  if (outcome === "refused") {
+    throw new OperationError(
+      "unreadable",
+      `${reason ?? `${from} was refused`}; nothing was submitted`,
+      "a link or special file sits where the earlier job's study.db belongs; submit without resume_from",
+    );
+  }
   if (outcome !== "ok") {
     const what =
       outcome === "missing" ? "is missing" : "does not match its results manifest (size or sha256)";

@@ -1,4 +1,5 @@
-import { open } from "node:fs/promises";
+import type { OpenRegularOptions } from "../../protocol/index.ts";
+import { isProtocolError, openRegularFile, parseJsonBytes, readBoundedBytes } from "../../protocol/index.ts";
 
 const SPEC_MAX_BYTES = 4 * 1024 * 1024;
 const REQUIRED_KEYS = [
@@ -11,23 +12,27 @@ const REQUIRED_KEYS = [
 ] as const;
 
 /** Problems with an atomizer_spec.json against the AtomizerSpec v2 top level; empty when it is fine. */
-export async function checkAtomizerSpec(file: string, displayPath: string): Promise<string[]> {
-  const handle = await open(file, "r");
-  let text: string;
+export async function checkAtomizerSpec(
+  file: string,
+  displayPath: string,
+  options: OpenRegularOptions = {},
+): Promise<string[]> {
+  const handle = await openRegularFile(file, options);
+  let spec: unknown;
   try {
     const { size } = await handle.stat();
     if (size > SPEC_MAX_BYTES) {
       return [`${displayPath} is ${size} bytes; a spec over ${SPEC_MAX_BYTES} bytes is not an AtomizerSpec`];
     }
-    text = await handle.readFile("utf8");
+    // Strict UTF-8 and bounded nesting, like every JSON file the queue carries.
+    spec = parseJsonBytes(await readBoundedBytes(handle, displayPath, SPEC_MAX_BYTES), displayPath, {
+      maxBytes: SPEC_MAX_BYTES,
+    });
+  } catch (error) {
+    if (isProtocolError(error, "invalid_job")) return [error.message];
+    throw error;
   } finally {
     await handle.close();
-  }
-  let spec: unknown;
-  try {
-    spec = JSON.parse(text);
-  } catch (error) {
-    return [`${displayPath} is not valid JSON: ${(error as Error).message}`];
   }
   if (typeof spec !== "object" || spec === null || Array.isArray(spec)) {
     return [`${displayPath} must be a JSON object with ${REQUIRED_KEYS.join(", ")}`];

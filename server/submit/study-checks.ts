@@ -10,6 +10,7 @@ import type { StudyListing } from "./study-files.ts";
  */
 export async function checkStudyContent(listing: StudyListing, script: string): Promise<string[]> {
   const problems: string[] = [];
+  const within = { within: listing.root };
   const bySource = new Map(listing.files.map((file) => [file.path, file.source]));
   const scriptSource = bySource.get(script);
   if (!scriptSource) {
@@ -19,13 +20,13 @@ export async function checkStudyContent(listing: StudyListing, script: string): 
     );
   }
   const specSource = bySource.get(SPEC_FILE);
-  if (specSource) problems.push(...(await checkAtomizerSpec(specSource, SPEC_FILE)));
+  if (specSource) problems.push(...(await checkAtomizerSpec(specSource, SPEC_FILE, within)));
   for (const [path, source] of [
     [script, scriptSource],
     [SPEC_FILE, specSource],
   ] as const) {
     if (!source) continue;
-    for (const finding of await findAbsolutePaths(source, path)) {
+    for (const finding of await findAbsolutePaths(source, path, within)) {
       problems.push(`${describeFinding(finding)} (SYS_19 rule 5: relative paths only)`);
     }
   }

@@ -1,7 +1,12 @@
 import type { Dirent } from "node:fs";
 import { readdir, realpath, stat } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve } from "node:path";
-import { ATOMIC_TEMP_PREFIX, ATOMIC_TEMP_SUFFIX, errnoCode } from "../../protocol/index.ts";
+import {
+  ATOMIC_TEMP_PREFIX,
+  ATOMIC_TEMP_SUFFIX,
+  errnoCode,
+  MAX_MANIFEST_ENTRIES,
+} from "../../protocol/index.ts";
 import { OperationError } from "../operations/operation-error.ts";
 
 export interface StudyFile {
@@ -22,7 +27,8 @@ export interface StudyListing {
 
 /** Junk .stignore excludes (STIGNORE_LINES): shipping it would leave the runner waiting forever. */
 const SKIPPED_NAMES = new Set([".DS_Store", "Thumbs.db", "desktop.ini", "__pycache__", ".git"]);
-const MAX_FILES = 20_000;
+/** The manifest bound: a job listing more files would be refused by every reader. */
+const MAX_FILES = MAX_MANIFEST_ENTRIES;
 
 function isSkipped(name: string): boolean {
   return (

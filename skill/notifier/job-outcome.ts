@@ -6,8 +6,7 @@ import {
   isProtocolError,
   isTerminal,
   JOB_FILE,
-  parseJob,
-  readJsonFile,
+  readJob,
   verifyManifest,
 } from "../../protocol/index.ts";
 
@@ -33,7 +32,8 @@ export async function readJobOutcome(inboxDir: string, jobId: string): Promise<J
   const path = join(jobDir, JOB_FILE);
   let job: Job;
   try {
-    job = parseJob(await readJsonFile(path), path);
+    // readJob refuses a linked job folder, a linked or special job.json and bad bytes alike.
+    job = await readJob(jobDir);
   } catch (error) {
     const code = errnoCode(error);
     if (code === "ENOENT" || code === "ENOTDIR") return { kind: "absent" };

@@ -1,14 +1,20 @@
-import { open } from "node:fs/promises";
-import { errnoCode } from "../../protocol/index.ts";
+import type { FileHandle } from "node:fs/promises";
+import { dirname } from "node:path";
+import { errnoCode, isProtocolError, openRegularFile } from "../../protocol/index.ts";
 
-/** The last `maxLines` non-empty lines of a log, reading at most its last `maxBytes`; [] when absent. */
+/**
+ * The last `maxLines` non-empty lines of a log, reading at most its last `maxBytes`; [] when absent.
+ * The log sits in inbox/, written by the other machine: a link there (to /etc/passwd) or a FIFO is
+ * never read, and the message says so instead of quoting another file into a team channel.
+ */
 export async function readLastLines(path: string, maxBytes: number, maxLines: number): Promise<string[]> {
-  let handle: Awaited<ReturnType<typeof open>>;
+  let handle: FileHandle;
   try {
-    handle = await open(path, "r");
+    handle = await openRegularFile(path, { within: dirname(dirname(path)) });
   } catch (error) {
     const code = errnoCode(error);
-    if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR") return [];
+    if (code === "ENOENT" || code === "ENOTDIR") return [];
+    if (isProtocolError(error, "unsafe_file")) return ["(log not shown: it is a link or special file)"];
     throw error;
   }
   try {

@@ -1,15 +1,7 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Job, queuePaths } from "../../protocol/index.ts";
-import {
-  errnoCode,
-  isJobId,
-  JOB_FILE,
-  parseArchiveDirName,
-  parseJob,
-  pathExists,
-  readJsonFile,
-} from "../../protocol/index.ts";
+import { errnoCode, isJobId, parseArchiveDirName, pathExists, readJob } from "../../protocol/index.ts";
 
 type QueuePaths = ReturnType<typeof queuePaths>;
 
@@ -45,9 +37,9 @@ export async function acknowledgement(
 
 /** The job's inbox job.json, or undefined when it is missing or invalid. */
 export async function readInboxJob(queue: QueuePaths, id: string): Promise<Job | undefined> {
-  const path = join(queue.inbox, id, JOB_FILE);
   try {
-    return parseJob(await readJsonFile(path), path);
+    // readJob refuses a linked job folder, a linked or special job.json and bad bytes alike.
+    return await readJob(join(queue.inbox, id));
   } catch {
     return undefined;
   }
