@@ -1,6 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import type { Job, JobStatus } from "../protocol/index.ts";
 import { readJob, transition, update, writeJob } from "../protocol/index.ts";
+import { machineCondition } from "./fs-conditions.ts";
 import type { RunnerPaths } from "./paths.ts";
 
 /** Fields only a runner writes: a submitter's values for them are dropped before the first publish. */
@@ -54,12 +55,20 @@ export function createInboxWriter(paths: RunnerPaths, now: () => Date = () => ne
   // The view is the runner's word the moment it is decided; the file is its publication. A write
   // that fails (full disk) keeps the view, so the next write or flush() publishes the latest state.
   const write = async (job: Job): Promise<Job> => {
-    views.set(job.job_id, job);
-    unwritten.add(job.job_id);
     const dir = paths.inboxJob(job.job_id);
-    await mkdir(dir, { recursive: true });
-    await writeJob(dir, job);
-    if (views.get(job.job_id) === job) unwritten.delete(job.job_id);
+    try {
+      await mkdir(dir, { recursive: true });
+      await writeJob(dir, job);
+    } catch (error) {
+      // Only the machine's failure keeps the view; a job.json no reader would accept is never adopted.
+      if (machineCondition(error)) {
+        views.set(job.job_id, job);
+        unwritten.add(job.job_id);
+      }
+      throw error;
+    }
+    views.set(job.job_id, job);
+    unwritten.delete(job.job_id);
     return job;
   };
   const view = (jobId: string): Job => {

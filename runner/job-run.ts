@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
 import type { Job, JobError } from "../protocol/index.ts";
-import { isTerminal, JOB_ENV } from "../protocol/index.ts";
+import { isTerminal, JOB_ENV, MAX_MANIFEST_ENTRIES } from "../protocol/index.ts";
 import type { ActiveRun, RunnerContext } from "./context.ts";
 import { machineCondition } from "./fs-conditions.ts";
 import type { ProcessExit } from "./job-exit.ts";
@@ -87,6 +87,13 @@ export async function finishRun(ctx: RunnerContext, run: ActiveRun, exit: Proces
     const workDir = ctx.paths.workJob(jobId);
     const progress = await readProgress(ctx.paths.workResults(jobId), run.progress, ctx.now());
     const published = await publishResults(workDir, ctx.paths.inboxJob(jobId));
+    if (published.files.length > MAX_MANIFEST_ENTRIES) {
+      // Readers refuse a longer manifest: list what fits and say so, rather than lose the job's end.
+      published.problems.push(
+        `${published.files.length} result files; only the first ${MAX_MANIFEST_ENTRIES} are listed (MAX_MANIFEST_ENTRIES): write fewer, larger files (zip them)`,
+      );
+      published.files = published.files.slice(0, MAX_MANIFEST_ENTRIES);
+    }
     for (const problem of published.problems) ctx.log("result not published", jobId, problem);
     const tail = await logTail(ctx.paths.workLog(jobId), ctx.config.logTailLines);
     const end = outcome(exit, run, tail);

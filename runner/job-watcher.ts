@@ -18,6 +18,9 @@ export interface WatchHandlers {
   onError(error: unknown): void;
 }
 
+/** When outbox/.cancel/ appears, it is listed again after these delays (see watchOutbox). */
+const CANCEL_RELIST_MS = [250, 1000, 3000];
+
 export interface JobWatcher {
   close(): Promise<void>;
 }
@@ -45,6 +48,7 @@ export function classifyOutboxPath(
  */
 export function watchOutbox(paths: RunnerPaths, rescanMs: number, handlers: WatchHandlers): JobWatcher {
   const watcher = watch(paths.queue.outbox, { depth: 0, ignoreInitial: true });
+  const timers: NodeJS.Timeout[] = [];
   // chokidar never starts watching a path that was missing when it was added, and the submitting side
   // creates outbox/.cancel/ only with its first cancel request: watch it now if it is there, else when
   // it appears.
@@ -52,11 +56,15 @@ export function watchOutbox(paths: RunnerPaths, rescanMs: number, handlers: Watc
   watcher.on("all", (event, changed) => {
     if (event === "addDir" && changed === paths.queue.cancelDir) {
       watcher.add(paths.queue.cancelDir);
-      // The request that created the folder may have landed before the watch did.
-      readdir(paths.queue.cancelDir).then((names) => {
-        for (const name of names)
-          if (name.endsWith(".json")) handlers.onCancel(name.slice(0, -".json".length));
-      }, handlers.onError);
+      // Requests that landed before the new watch is live are in no event: list the folder now, and
+      // again once the watch has surely started (chokidar gives no signal for an added path).
+      const list = () =>
+        readdir(paths.queue.cancelDir).then((names) => {
+          for (const name of names)
+            if (name.endsWith(".json")) handlers.onCancel(name.slice(0, -".json".length));
+        }, handlers.onError);
+      void list();
+      for (const delayMs of CANCEL_RELIST_MS) timers.push(setTimeout(() => void list(), delayMs));
     }
     const what = classifyOutboxPath(paths.queue.outbox, changed);
     if (!what) return;
@@ -68,6 +76,7 @@ export function watchOutbox(paths: RunnerPaths, rescanMs: number, handlers: Watc
   return {
     async close() {
       clearInterval(timer);
+      for (const relist of timers) clearTimeout(relist);
       await watcher.close();
     },
   };

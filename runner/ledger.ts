@@ -1,9 +1,8 @@
-import type { FileHandle } from "node:fs/promises";
 import { open, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import type { Job } from "../protocol/index.ts";
-import { errnoCode, JobSchema, JobStatusSchema } from "../protocol/index.ts";
+import { errnoCode, JobSchema, JobStatusSchema, writeAll } from "../protocol/index.ts";
 
 /** The ledger file in the state folder: one JSON record per line, appended and fsynced, never rewritten. */
 export const LEDGER_FILE = "ledger.jsonl";
@@ -193,16 +192,6 @@ export function parseLedger(
   return entries;
 }
 
-/** Writes all of `data` at the end of the file: a short write (full disk) is continued or fails loudly. */
-async function appendAll(handle: FileHandle, data: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < data.length) {
-    const { bytesWritten } = await handle.write(data, offset, data.length - offset);
-    if (bytesWritten <= 0) throw new Error(`ledger write stopped after ${offset} of ${data.length} bytes`);
-    offset += bytesWritten;
-  }
-}
-
 export async function openLedger(
   stateDir: string,
   warn: (message: string) => void = () => {},
@@ -230,7 +219,7 @@ export async function openLedger(
       const write = chain.then(async () => {
         const line = `${torn ? "\n" : ""}${body}`;
         try {
-          await appendAll(handle, Buffer.from(line));
+          await writeAll(handle, Buffer.from(line), path);
           await handle.datasync();
         } catch (error) {
           torn = true;

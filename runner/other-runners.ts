@@ -10,6 +10,7 @@ export interface OtherRunner {
   host: string;
   pid?: number;
   last_seen: string;
+  started_at: string;
   /** Same host name as this runner: both would write one heartbeat file. */
   sameHost: boolean;
 }
@@ -54,10 +55,20 @@ export async function liveOtherRunners(
       host: beat.host,
       ...(beat.pid ? { pid: beat.pid } : {}),
       last_seen: beat.last_seen,
+      started_at: beat.started_at,
       sameHost,
     });
   }
   return others;
+}
+
+/**
+ * Whether `other` goes first: the runner that started earlier keeps taking jobs and a later one pauses,
+ * so two runners never both stop (nor both go on) once each has seen the other's heartbeat.
+ */
+export function goesFirst(other: OtherRunner, self: { host: string; startedAt: string }): boolean {
+  if (other.started_at !== self.startedAt) return other.started_at < self.startedAt;
+  return other.host < self.host;
 }
 
 /** One line for the log and for waiting jobs, naming the other runners and what to do. */
@@ -66,7 +77,7 @@ export function describeOthers(others: readonly OtherRunner[]): string {
     .map((o) => `${o.host}${o.pid ? ` (pid ${o.pid})` : ""}, last seen ${o.last_seen}`)
     .join("; ");
   return (
-    `another runner is live on this queue: ${who}. Two runners on one queue could both run a job, so this ` +
-    "one takes no new jobs until it is gone (stop one of them; --allow-other-runners overrides, at that risk)"
+    `another runner is live on this queue: ${who}. Two runners on one queue could both run a job, so the ` +
+    "one started later takes no new jobs while both run (stop one of them; --allow-other-runners overrides, at that risk)"
   );
 }

@@ -225,18 +225,27 @@ describe.runIf(ready)("end to end through two real Syncthing instances", () => {
     await until("the solver grandchild to be gone", async () => !(await isProcessAlive(solverPid)), 10_000);
   });
 
-  it("fails a job interrupted by a runner crash with runner_restart and never runs it twice", async () => {
+  it("a runner crash mid-job: the restarted runner takes the run over, cancel still kills its tree, it never runs twice", async () => {
     const study = await longRunningStudy(join(root, "studies", "crash"));
     const jobId = await submit(study, "long solve crash");
     await waitForJob(jobId, (j) => j.state === "running");
     const starts = join(root, "B", "work", `${jobId}.starts`);
     await until("the script to record its start", () => exists(starts));
+    const pidFile = join(root, "B", "work", jobId, "solver.pid");
+    await until("the solver grandchild to start", () => exists(pidFile));
+    const solverPid = Number(await readFile(pidFile, "utf8"));
     await stopRunner(runner, "SIGKILL");
     runner = startRunner(runnerArgs);
+    // Side A sees the same run go on: still running, its job.json rewritten by the new runner.
+    const before = await waitForJob(jobId, (j) => j.state === "running");
+    const adopted = await waitForJob(jobId, (j) => j.state === "running" && j.seq > before.seq + 1);
+    expect(adopted.state).toBe("running");
+    expect(await isProcessAlive(solverPid)).toBe(true);
+    const cancel = await callTool<{ outcome: string }>(client, "cancel_job", { job_id: jobId });
+    expect(cancel.outcome).toBe("kill");
     const job = await waitForJob(jobId, (j) => ["completed", "failed", "cancelled"].includes(j.state));
-    expect(job.state).toBe("failed");
-    expect((job.error as { kind: string }).kind).toBe("runner_restart");
-    // A fresh heartbeat from the restarted runner proves it has been through its start-up and rescans.
+    expect(job.state).toBe("cancelled");
+    await until("the solver grandchild to be gone", async () => !(await isProcessAlive(solverPid)), 10_000);
     const runners = await callTool<{ runners: Array<{ host: string; last_seen: string }> }>(
       client,
       "runner_status",

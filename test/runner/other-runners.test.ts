@@ -53,7 +53,7 @@ const elsewhere = (name: string) => [
 test("a runner that sees another live runner on its queue says so and takes no job; the job runs once", async () => {
   const first = runner("nx-one", folderArgs(queue));
   await waitFor("the first runner's heartbeat", () =>
-    readText(path.join(queue.paths.runnersDir, "nx-one.json")),
+    readText(path.join(queue.paths.runnersDir, "nx-one.json")).then((t) => t || undefined),
   );
   const second = runner("nx-two", elsewhere("second"));
   await waitFor("the second runner to notice", () =>
@@ -80,7 +80,9 @@ test("a runner that sees another live runner on its queue says so and takes no j
 
 test("a second live runner with the same host name refuses to start: both would write one heartbeat", async () => {
   runner("same-name", folderArgs(queue));
-  await waitFor("the first heartbeat", () => readText(path.join(queue.paths.runnersDir, "same-name.json")));
+  await waitFor("the first heartbeat", () =>
+    readText(path.join(queue.paths.runnersDir, "same-name.json")).then((t) => t || undefined),
+  );
   const second = runner("same-name", elsewhere("second"));
   expect(await second.exited).toBe(1);
   expect(second.output()).toContain("another runner named same-name is live on this queue");
