@@ -43,4 +43,8 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     load: () => import("../runner/cli/runner-command.ts"),
   },
   doctor: { summary: "check this host can run jobs", load: () => import("../runner/cli/doctor-command.ts") },
+  service: {
+    summary: "Windows: install, remove or show the runner's boot task (Task Scheduler)",
+    load: () => import("../runner/cli/service-command.ts"),
+  },
 };

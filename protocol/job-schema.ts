@@ -118,6 +118,8 @@ export const JobSchema = z.looseObject({
   started_at: IsoTimeSchema.optional(),
   finished_at: IsoTimeSchema.optional(),
   heartbeat_at: IsoTimeSchema.optional(),
+  /** A queued job the runner holds back, and why ("licence server 28000@lic1 not answering since ..."). */
+  waiting_for: z.string().min(1).optional(),
   runner: RunnerInfoSchema.optional(),
   exit_code: z.number().int().nullable().optional(),
   error: JobErrorSchema.optional(),
@@ -144,6 +146,8 @@ export const RunnerHeartbeatSchema = z.looseObject({
   started_at: IsoTimeSchema,
   last_seen: IsoTimeSchema,
   interval_s: z.number().positive(),
+  /** What the runner's held queued jobs wait for (a licence server); absent when nothing waits. */
+  waiting_for: z.string().min(1).optional(),
   /** Set by a runner's last heartbeat when it shuts down cleanly: it is stopped, not silent. */
   stopped_at: IsoTimeSchema.optional(),
 });

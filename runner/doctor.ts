@@ -2,6 +2,7 @@ import { mkdir, rm, statfs, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { checkQueueLayout, pathExists, queuePaths, tempPathFor } from "../protocol/index.ts";
+import { nxChecks } from "./licence-doctor.ts";
 import { errorMessage } from "./log.ts";
 
 export type CheckLevel = "ok" | "warn" | "fail";
@@ -19,6 +20,10 @@ export interface DoctorOptions {
   python: string;
   /** Below this many free bytes on the work disk the check warns. */
   minFreeBytes?: number;
+  /** Licence servers (port@host;...) instead of SPLM_LICENSE_SERVER. */
+  licenceServer?: string;
+  platform?: NodeJS.Platform;
+  env?: NodeJS.ProcessEnv;
 }
 
 async function runPython(python: string, args: string[]): Promise<{ ok: boolean; output: string }> {
@@ -120,6 +125,13 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
     }
     checks.push(await checkWritable(name, dir));
   }
+  checks.push(
+    ...(await nxChecks({
+      env: options.env ?? process.env,
+      platform: options.platform ?? process.platform,
+      ...(options.licenceServer ? { licenceServer: options.licenceServer } : {}),
+    })),
+  );
   const diskDir = options.workDir ?? options.queueDir;
   if (diskDir) {
     try {

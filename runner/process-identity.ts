@@ -53,26 +53,75 @@ async function linuxStart(pid: number): Promise<string | null | "zombie"> {
   return `linux:${bootId}:${ticks}`;
 }
 
+/** FILETIME ticks (100 ns since 1601 UTC) as an ISO time with microseconds: every Windows source agrees on it. */
+export function filetimeToIso(ticks: string): string | null {
+  if (!/^\d{15,20}$/.test(ticks)) return null;
+  const micros = BigInt(ticks) / 10n - 11_644_473_600_000_000n;
+  const iso = new Date(Number(micros / 1000n)).toISOString();
+  return `${iso.slice(0, -1)}${String(micros % 1000n).padStart(3, "0")}Z`;
+}
+
+/** wmic's CreationDate (`20240101120000.123456+060`: local time, offset in minutes) as UTC with microseconds. */
+export function wmicToIso(value: string): string | null {
+  const m = /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)\.(\d{6})([+-]\d{3})$/.exec(value);
+  if (!m) return null;
+  const [, y, mo, d, h, mi, s, us, offset] = m;
+  const localMs = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+  const iso = new Date(localMs - Number(offset) * 60_000).toISOString().slice(0, -5);
+  return `${iso}.${us}Z`;
+}
+
+/**
+ * One form for a Windows start token whatever wrote it, so a record taken with one source (PowerShell,
+ * the helper, wmic, or an older runner's 7-digit PowerShell time) compares equal to a check with another.
+ */
+export function normalizeWindowsStart(token: string): string {
+  const body = token.startsWith("win32:") ? token.slice(6) : token;
+  const iso7 = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6})\d?Z$/.exec(body);
+  if (iso7) return `win32:${iso7[1]}Z`;
+  const wmic = wmicToIso(body);
+  return wmic ? `win32:${wmic}` : token;
+}
+
+/** Whether two start tokens name the same process start. */
+export function sameStart(a: string, b: string): boolean {
+  if (a.startsWith("win32:") && b.startsWith("win32:"))
+    return normalizeWindowsStart(a) === normalizeWindowsStart(b);
+  return a === b;
+}
+
+/**
+ * The creation time of a Windows process, from the first source that answers: the helper named by
+ * ATOMIZER_PROCESS_START (tools/win32/process-start.c: GetProcessTimes, for Wine, which has neither a
+ * real PowerShell nor WMI's CreationDate), PowerShell (every supported Windows), then wmic.
+ */
 async function windowsStart(pid: number): Promise<string | null> {
-  // PowerShell ships with every Windows the runner supports; wmic is the fallback where it is missing.
+  const helper = process.env.ATOMIZER_PROCESS_START;
+  if (helper) {
+    const iso = filetimeToIso((await query(helper, [String(pid)], 15_000)) ?? "");
+    if (iso) return `win32:${iso}`;
+  }
   const ps = await query(
     "powershell.exe",
     [
       "-NoProfile",
       "-NonInteractive",
       "-Command",
-      `(Get-Process -Id ${pid} -ErrorAction Stop).StartTime.ToUniversalTime().ToString('o')`,
+      `(Get-Process -Id ${pid} -ErrorAction Stop).StartTime.ToFileTimeUtc()`,
     ],
     15_000,
   );
-  if (ps) return `win32:${ps}`;
+  // Wine's powershell.exe is a stub that exits 0 and prints nothing: only ticks count as an answer.
+  const fromPs = filetimeToIso(ps ?? "");
+  if (fromPs) return `win32:${fromPs}`;
   const wmic = await query(
     "wmic",
     ["process", "where", `ProcessId=${pid}`, "get", "CreationDate", "/value"],
     15_000,
   );
   const match = /CreationDate=(\S+)/.exec(wmic ?? "");
-  return match?.[1] ? `win32:${match[1]}` : null;
+  const fromWmic = match?.[1] ? wmicToIso(match[1]) : null;
+  return fromWmic ? `win32:${fromWmic}` : null;
 }
 
 async function psStart(pid: number): Promise<string | null> {
@@ -120,5 +169,5 @@ export async function liveness(
   }
   const start = await processStart(identity.pid, platform);
   if (start === null || identity.start === null) return pidRuns(identity.pid) ? "unknown" : "gone";
-  return start === identity.start ? "alive" : "gone";
+  return sameStart(start, identity.start) ? "alive" : "gone";
 }

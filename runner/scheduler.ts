@@ -8,6 +8,13 @@ export interface Scheduler {
   /** Jobs to start now; they count as running until finish(). */
   takeStartable(): string[];
   finish(jobId: string): void;
+  /**
+   * Puts a job taken by takeStartable back in the queue, kept from starting until release(): it waits
+   * for something outside (a licence server) while still listed, cancellable and counted as queued.
+   */
+  hold(jobId: string, queuedAt: string): void;
+  /** Lets every held job start again; returns them. */
+  release(): string[];
   queued(): string[];
   running(): string[];
   isQueued(jobId: string): boolean;
@@ -17,6 +24,7 @@ export interface Scheduler {
 export function createScheduler(slots: number): Scheduler {
   const waiting = new Map<string, string>();
   const active = new Set<string>();
+  const held = new Set<string>();
   const order = (): string[] =>
     [...waiting.entries()]
       .sort(([a, at], [b, bt]) => (at < bt ? -1 : at > bt ? 1 : a < b ? -1 : a > b ? 1 : 0))
@@ -25,7 +33,10 @@ export function createScheduler(slots: number): Scheduler {
     enqueue(jobId, queuedAt) {
       if (!active.has(jobId)) waiting.set(jobId, queuedAt);
     },
-    dequeue: (jobId) => waiting.delete(jobId),
+    dequeue: (jobId) => {
+      held.delete(jobId);
+      return waiting.delete(jobId);
+    },
     occupy(jobId) {
       waiting.delete(jobId);
       active.add(jobId);
@@ -34,6 +45,7 @@ export function createScheduler(slots: number): Scheduler {
       const started: string[] = [];
       for (const jobId of order()) {
         if (active.size >= slots) break;
+        if (held.has(jobId)) continue;
         waiting.delete(jobId);
         active.add(jobId);
         started.push(jobId);
@@ -42,6 +54,16 @@ export function createScheduler(slots: number): Scheduler {
     },
     finish(jobId) {
       active.delete(jobId);
+    },
+    hold(jobId, queuedAt) {
+      active.delete(jobId);
+      waiting.set(jobId, queuedAt);
+      held.add(jobId);
+    },
+    release() {
+      const released = [...held];
+      held.clear();
+      return released;
     },
     queued: order,
     running: () => [...active],

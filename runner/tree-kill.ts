@@ -3,6 +3,7 @@ import { execa } from "execa";
 import type { ProcessIdentity } from "./process-identity.ts";
 import { liveness } from "./process-identity.ts";
 import { isProcessAlive, processesWithEnv, signal, signalGroup } from "./process-tree.ts";
+import { windowsDescendants } from "./win32-processes.ts";
 
 export { isProcessAlive, killLeftovers, signalGroup } from "./process-tree.ts";
 
@@ -51,6 +52,8 @@ export interface KillTreeOptions {
   confirmMs?: number;
   /** Runs the tree kill command (Windows taskkill); a test can pass one that fails. */
   taskkill?: (args: string[]) => Promise<{ exitCode: number | undefined; output: string }>;
+  /** Windows: lists a process's descendants when taskkill failed (default: wmic / PowerShell parent links). */
+  descendants?: (pid: number) => Promise<number[]>;
 }
 
 /** What a kill did; `survivors` are processes still alive at the end of the bound. */
@@ -89,6 +92,11 @@ export async function killTree(root: ProcessIdentity, options: KillTreeOptions):
     // 128: no such process, the tree is already gone.
     if (result.exitCode !== 0 && result.exitCode !== 128) {
       notes.push(`taskkill /T /F failed (exit ${result.exitCode ?? "none"}: ${result.output.slice(0, 200)})`);
+      // Nothing of the tree was killed: its descendants are found from the parent links instead.
+      const found = await (options.descendants ?? windowsDescendants)(root.pid);
+      if (found.length > 0)
+        notes.push(`found ${found.length} descendant(s) by parent links: ${found.join(", ")}`);
+      for (const pid of found) known.push({ pid, start: null });
     }
     let left = await waitGone(known, platform, Math.min(options.graceMs, confirmMs) || 500);
     if (left.length > 0) {

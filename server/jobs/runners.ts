@@ -26,6 +26,8 @@ export const RunnerViewSchema = z.object({
   silent: z.boolean(),
   /** Its last heartbeat said it shut down cleanly (PROTOCOL.md section 9). */
   stopped_at: z.string().optional(),
+  /** What its held queued jobs wait for (a licence server not answering). */
+  waiting_for: z.string().optional(),
   problem: z.string().optional(),
 });
 export type RunnerView = z.infer<typeof RunnerViewSchema>;
@@ -74,6 +76,7 @@ export async function readRunners(queue: QueuePaths, now: Date): Promise<RunnerV
         interval_s: beat.interval_s,
         age_s: Math.round(age),
         ...(beat.stopped_at !== undefined ? { stopped_at: beat.stopped_at } : {}),
+        ...(beat.waiting_for !== undefined ? { waiting_for: beat.waiting_for } : {}),
         silent: beat.stopped_at === undefined && age > SILENT_AFTER_INTERVALS * beat.interval_s,
       });
     } catch (error) {

@@ -44,6 +44,7 @@ export function describeStatus(view: StatusView): string[] {
       lines.push(
         `${id}: queued${view.queued_at ? ` at ${view.queued_at}` : ""}${view.position !== null ? `, position ${view.position}` : ""}${view.runner_host ? ` on ${view.runner_host}` : ""}`,
       );
+      if (view.waiting_for) lines.push(`waiting for: ${view.waiting_for} (it starts as soon as one answers)`);
       lines.push(wait);
       break;
     case "running": {

@@ -57,6 +57,8 @@ export const StatusViewSchema = z.discriminatedUnion("state", [
     queued_at: z.string().optional(),
     position: z.number().int().nullable(),
     runner_host: z.string().optional(),
+    /** Why the runner holds it back (inbox job.json `waiting_for`: a licence server not answering). */
+    waiting_for: z.string().optional(),
   }),
   z.object({
     ...common,
@@ -204,6 +206,7 @@ export function buildStatusView(facts: StatusFacts): StatusView {
         ...(inboxJob?.queued_at ? { queued_at: inboxJob.queued_at } : {}),
         position,
         ...(runnerHost ? { runner_host: runnerHost } : {}),
+        ...(inboxJob?.waiting_for ? { waiting_for: inboxJob.waiting_for } : {}),
       };
     }
     case "running": {

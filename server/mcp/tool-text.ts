@@ -103,7 +103,7 @@ export function runnersText(result: RunnerStatusResult): string[] {
     ...result.runners.map((runner) =>
       runner.problem
         ? `${runner.host}: unreadable heartbeat: ${runner.problem}`
-        : `${runner.host}: ${runner.stopped_at ? `STOPPED at ${runner.stopped_at}` : runner.silent ? "SILENT" : "active"}, last seen ${runner.last_seen} (${runner.age_s} s ago), v${runner.version}, ${runner.slots} slots, running ${runner.running.length ? runner.running.join(", ") : "nothing"}, queued ${runner.queued.length}`,
+        : `${runner.host}: ${runner.stopped_at ? `STOPPED at ${runner.stopped_at}` : runner.silent ? "SILENT" : "active"}, last seen ${runner.last_seen} (${runner.age_s} s ago), v${runner.version}, ${runner.slots} slots, running ${runner.running.length ? runner.running.join(", ") : "nothing"}, queued ${runner.queued.length}${runner.waiting_for ? `; queued NX jobs wait: ${runner.waiting_for}` : ""}`,
     ),
   ];
 }

@@ -26,3 +26,18 @@ test("a process that exited is gone, whatever its record says", async () => {
   expect(await liveness(identity)).toBe("gone");
   expect(await processStart(pid)).toBeNull();
 });
+
+test("Windows start tokens from PowerShell, the helper, wmic and older runners compare equal", async () => {
+  const { filetimeToIso, normalizeWindowsStart, sameStart, wmicToIso } = await import(
+    "../../runner/process-identity.ts"
+  );
+  // 2024-01-01T11:00:00.1234567Z as FILETIME ticks.
+  expect(filetimeToIso("133485804001234567")).toBe("2024-01-01T11:00:00.123456Z");
+  expect(wmicToIso("20240101120000.123456+060")).toBe("2024-01-01T11:00:00.123456Z");
+  expect(normalizeWindowsStart("win32:2024-01-01T11:00:00.1234567Z")).toBe(
+    "win32:2024-01-01T11:00:00.123456Z",
+  );
+  expect(sameStart("win32:2024-01-01T11:00:00.1234567Z", "win32:20240101120000.123456+060")).toBe(true);
+  expect(sameStart("win32:2024-01-01T11:00:00.123456Z", "win32:2024-01-01T11:00:00.123457Z")).toBe(false);
+  expect(filetimeToIso("")).toBeNull();
+});
