@@ -16,6 +16,14 @@ export function safeHostName(name: string = hostname()): string {
 }
 
 const Seconds = z.number().positive();
+/**
+ * A period Node's setInterval/setTimeout holds: above 2^31-1 ms (24.8 days) they fire at once, every
+ * millisecond. Refused here, with the reason, instead of a runner that spins.
+ */
+const PeriodSeconds = Seconds.max(
+  2_147_483,
+  "must be at most 2147483 s (24.8 days, the longest timer Node keeps)",
+);
 
 /** Every runner option with its default; durations are in seconds (fractions allowed, tests use ~0.5 s). */
 export const RunnerConfigSchema = z.object({
@@ -32,9 +40,9 @@ export const RunnerConfigSchema = z.object({
   once: z.boolean().default(false),
   host: z.string().min(1).default(safeHostName()),
   /** Rewrite period of running jobs' job.json and of the runner heartbeat. */
-  heartbeatS: Seconds.default(10),
+  heartbeatS: PeriodSeconds.default(10),
   /** Full outbox rescan period: the safety net behind the watches. */
-  rescanS: Seconds.default(15),
+  rescanS: PeriodSeconds.default(15),
   /**
    * Most job folders watched at once while their files arrive (docs/runner.md); a waiting job past
    * it is looked at by the rescan until a watch frees up. 0: every job waits for the rescan.
@@ -47,7 +55,7 @@ export const RunnerConfigSchema = z.object({
   /** Runner-wide maximum run time; a job's timeout_s can only shorten it. */
   maxRuntimeS: Seconds.default(7 * 24 * 60 * 60),
   /** Time between the polite stop (SIGTERM) and the hard kill of a job's process group on POSIX. */
-  killGraceS: Seconds.default(10),
+  killGraceS: PeriodSeconds.default(10),
   /** How long a finished job's work copy is kept once its outbox entry is gone. */
   workRetentionS: z
     .number()
@@ -55,6 +63,14 @@ export const RunnerConfigSchema = z.object({
     .default(7 * 24 * 60 * 60),
   /** How long an outbox entry must stay gone before the runner cleans the job up (a rename travels as delete + create). */
   cleanupDelayS: z.number().nonnegative().default(60),
+  /** Take jobs even while another runner's heartbeat is live on the queue (both could run one job). */
+  allowOtherRunners: z.boolean().default(false),
+  /** Job types that start NX: they wait queued while no licence server answers (docs/runner.md). */
+  nxJobTypes: z.array(z.string().min(1)).default(["optimization"]),
+  /** The licence servers (`port@host;...`); unset: SPLM_LICENSE_SERVER of the runner's environment. */
+  licenceServer: z.string().min(1).optional(),
+  /** How often a runner whose licence server is down knocks on its port again. */
+  licencePollS: PeriodSeconds.default(5),
   /** Lines of stdout.log put into error.log_tail. */
   logTailLines: z.number().int().positive().default(30),
 });

@@ -3,6 +3,7 @@ import type { RunnerConfig } from "./config.ts";
 import type { InboxWriter } from "./inbox-writer.ts";
 import type { PendingJob } from "./job-intake.ts";
 import type { Ledger } from "./ledger.ts";
+import type { LicenceGate } from "./licence-gate.ts";
 import type { Logger } from "./log.ts";
 import type { RunnerPaths } from "./paths.ts";
 import type { ProcessIdentity } from "./process-identity.ts";
@@ -53,6 +54,8 @@ export interface RunnerContext {
   serial: KeyedSerial;
   log: Logger;
   runnerInfo: RunnerInfo;
+  /** The licence check before an NX job starts (docs/runner.md, "NX licence"). */
+  licence: LicenceGate;
   active: Map<string, ActiveRun>;
   pending: Map<string, PendingJob>;
   /** Names already logged as ignored, so a rescan does not repeat the line. */
@@ -62,6 +65,8 @@ export interface RunnerContext {
   now: () => Date;
   /** True once stop() began: no new run starts. */
   isStopping: () => boolean;
+  /** Why no new job may be accepted right now (another runner is live on the queue), or undefined. */
+  intakeBlocked: () => string | undefined;
   /** Starts queued jobs while slots are free. */
   pump: () => void;
 }

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { errnoCode } from "../protocol/errors.ts";
+import { pidRuns } from "./process-tree.ts";
 
 /** Runs a query program; its stdout, or undefined when it fails. Plain child_process: the supervisor imports this. */
 function query(command: string, args: string[], timeoutMs: number): Promise<string | undefined> {
@@ -23,15 +23,6 @@ export interface ProcessIdentity {
 
 /** What a liveness check can say: `unknown` when the pid runs but its start time cannot be read. */
 export type Liveness = "alive" | "gone" | "unknown";
-
-function pidRuns(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errnoCode(error) === "EPERM";
-  }
-}
 
 async function linuxStart(pid: number): Promise<string | null | "zombie"> {
   let stat: string;

@@ -4,16 +4,22 @@ import { errnoCode } from "../protocol/errors.ts";
 // Signals and process lookups without a child process of their own: the supervisor uses these, and
 // it starts once per job, so it stays free of execa and zod.
 
+/** Whether the pid is taken by some process (signal 0); EPERM means it is, owned by another user. */
+export function pidRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errnoCode(error) === "EPERM";
+  }
+}
+
 /** Whether a process runs. A zombie (exited, not yet reaped by its parent) counts as gone. */
 export async function isProcessAlive(
   pid: number,
   platform: NodeJS.Platform = process.platform,
 ): Promise<boolean> {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return errnoCode(error) === "EPERM";
-  }
+  if (!pidRuns(pid)) return false;
   if (platform !== "linux") return true;
   try {
     const stat = await readFile(`/proc/${pid}/stat`, "utf8");

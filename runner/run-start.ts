@@ -1,12 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import type { RunnerContext } from "./context.ts";
+import { machineCondition } from "./fs-conditions.ts";
 import { chooseInterpreter } from "./interpreter.ts";
 import { finishRun, jobEnvironment, newRun, runLimitS } from "./job-run.ts";
 import { errorMessage } from "./log.ts";
 import { localPath } from "./paths.ts";
 import { follow } from "./supervised-run.ts";
 import { launchSupervisor } from "./supervisor/launch-supervisor.ts";
+import { abandonRun } from "./supervisor/run-view.ts";
 
 /**
  * Starts a queued job under a supervisor: ledger first (so a crash from here on can never lead to a
@@ -21,12 +23,44 @@ export async function startRun(ctx: RunnerContext, jobId: string): Promise<void>
     ctx.scheduler.finish(jobId);
     return;
   }
+  // Before the ledger's "started": a job held for its licence server has provably not started.
+  const admission = await ctx.licence.admit(job.type);
+  if (!admission.ok) {
+    ctx.scheduler.hold(jobId, job.queued_at ?? ctx.now().toISOString());
+    if (job.waiting_for !== admission.waitingFor) {
+      await ctx.inbox.update(jobId, { waiting_for: admission.waitingFor });
+      ctx.log("waiting", jobId, `${admission.waitingFor}: it starts as soon as one answers`);
+    }
+    return;
+  }
   const startedAt = ctx.now();
   const run = newRun(ctx, jobId, startedAt.getTime(), runLimitS(job, ctx.config.maxRuntimeS));
   ctx.active.set(jobId, run);
-  await ctx.ledger.append({ event: "started", job_id: jobId, at: startedAt.toISOString(), supervised: true });
+  const backToQueue = async (error: unknown, condition: string) => {
+    ctx.active.delete(jobId);
+    ctx.scheduler.finish(jobId);
+    ctx.scheduler.enqueue(jobId, job.queued_at ?? entry.accepted_at);
+    ctx.log(
+      "waiting",
+      jobId,
+      `${condition} while starting the job; it stays queued and is retried (${errorMessage(error)})`,
+    );
+  };
+  try {
+    await ctx.ledger.append({
+      event: "started",
+      job_id: jobId,
+      at: startedAt.toISOString(),
+      supervised: true,
+    });
+  } catch (error) {
+    const condition = machineCondition(error);
+    if (!condition) throw error;
+    await backToQueue(error, condition);
+    return;
+  }
   const toRunning = async () => {
-    const patch = { runner: ctx.runnerInfo, heartbeat_at: ctx.now().toISOString() };
+    const patch = { runner: ctx.runnerInfo, heartbeat_at: ctx.now().toISOString(), waiting_for: undefined };
     // Running already when a run that never launched was queued again after a restart.
     if (ctx.inbox.current(jobId)?.status === "running") await ctx.inbox.update(jobId, patch);
     else await ctx.inbox.transition(jobId, "running", patch);
@@ -60,11 +94,27 @@ export async function startRun(ctx: RunnerContext, jobId: string): Promise<void>
       jobEnvironment(ctx, jobId),
     );
   } catch (error) {
+    const condition = machineCondition(error);
+    if (condition && (await abandonRun(run.dir).catch(() => false))) {
+      // Nothing was launched: a full work disk delays the job, it does not fail it.
+      await ctx.ledger
+        .append({ event: "requeued", job_id: jobId, at: ctx.now().toISOString(), reason: condition })
+        .catch(() => undefined);
+      await backToQueue(error, condition);
+      return;
+    }
     await toRunning();
     await finishRun(ctx, run, { code: null, signal: null, spawnError: errorMessage(error) });
     return;
   }
-  await toRunning();
+  // The run is launched: whatever happens to this write, the run must be followed from here on.
+  await toRunning().catch((error: unknown) =>
+    ctx.log(
+      "waiting",
+      jobId,
+      `could not publish running yet (${errorMessage(error)}); the next write catches up`,
+    ),
+  );
   if (launched.pid === undefined) {
     await finishRun(ctx, run, {
       code: null,

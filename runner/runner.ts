@@ -1,26 +1,39 @@
 import { mkdir, readdir } from "node:fs/promises";
-import { CANCEL_DIR, checkQueueLayout, errnoCode, packageVersion } from "../protocol/index.ts";
+import path from "node:path";
+import {
+  CANCEL_DIR,
+  checkQueueLayout,
+  describeZodError,
+  errnoCode,
+  packageVersion,
+} from "../protocol/index.ts";
 import type { ArrivalWatches } from "./arrival-watches.ts";
 import { createArrivalWatches } from "./arrival-watches.ts";
 import { cleanupFinished } from "./cleanup.ts";
 import type { RunnerConfig, RunnerConfigInput } from "./config.ts";
 import { RunnerConfigSchema } from "./config.ts";
 import type { RunnerContext } from "./context.ts";
+import { rebuildLedger } from "./inbox-record.ts";
 import { createInboxWriter } from "./inbox-writer.ts";
 import { considerCancel, considerEntry } from "./job-control.ts";
 import { prepareWorkDir } from "./job-intake.ts";
-import { beatRun, startRun, stopRun } from "./job-run.ts";
+import { beatRun } from "./job-run.ts";
 import type { JobWatcher } from "./job-watcher.ts";
 import { watchOutbox } from "./job-watcher.ts";
 import { openLedger } from "./ledger.ts";
+import { createLicenceGate } from "./licence-gate.ts";
+import { licenceSetting } from "./licence-servers.ts";
 import type { Logger } from "./log.ts";
 import { createLogger, errorMessage } from "./log.ts";
+import { describeOthers, goesFirst, liveOtherRunners } from "./other-runners.ts";
 import { runnerPaths } from "./paths.ts";
 import { recover } from "./recovery.ts";
+import { startRun } from "./run-start.ts";
 import { writeRunnerHeartbeat } from "./runner-heartbeat.ts";
 import { createScheduler } from "./scheduler.ts";
 import { createKeyedSerial } from "./serial.ts";
 import { lockStateDir } from "./state-lock.ts";
+import { checkRun, stopRun } from "./supervised-run.ts";
 import { WatchedPendingJobs } from "./watched-pending.ts";
 
 export interface RunnerOptions {
@@ -33,8 +46,11 @@ export interface Runner {
   config: RunnerConfig;
   /** Resolves once recovery and the first scan are done and the watchers run. */
   start(): Promise<void>;
-  /** Stops watching; running jobs are stopped and fail with runner_restart (they are never re-run). */
-  stop(): Promise<void>;
+  /**
+   * Stops watching and taking jobs. Running jobs keep running under their supervisors and are adopted
+   * by the next start; with `stopJobs` they are stopped and fail with runner_restart instead.
+   */
+  stop(options?: { stopJobs?: boolean }): Promise<void>;
   /** --once: resolves when nothing is queued or running any more. Otherwise resolves on stop(). */
   done: Promise<void>;
 }
@@ -49,7 +65,16 @@ async function listNames(dir: string): Promise<string[]> {
 }
 
 export function createRunner(input: RunnerConfigInput, options: RunnerOptions = {}): Runner {
-  const config = RunnerConfigSchema.parse(input);
+  const checked = RunnerConfigSchema.safeParse(input);
+  if (!checked.success) throw new Error(`runner settings: ${describeZodError(checked.error)}`);
+  const parsed = checked.data;
+  // Resolved once, here: the job's cwd is its work copy, so a relative folder would point elsewhere.
+  const config = {
+    ...parsed,
+    queueDir: path.resolve(parsed.queueDir),
+    workDir: path.resolve(parsed.workDir),
+    stateDir: path.resolve(parsed.stateDir),
+  };
   const log = options.log ?? createLogger();
   const now = options.now ?? (() => new Date());
   const paths = runnerPaths(config.queueDir, config.workDir, config.stateDir);
@@ -64,6 +89,12 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
     beat?: NodeJS.Timeout;
     release?: () => Promise<void>;
     stopping: boolean;
+    /** Why intake is paused (another live runner started first), if it is. */
+    blocked?: string;
+    /** This runner got past its start-up checks: inbox/.runners/<host>.json is its own to write. */
+    beatOwned?: boolean;
+    /** How many other live runners the last check saw, so the warning is logged when that changes. */
+    othersSeen?: number;
     scanning: boolean;
     beating: boolean;
     scanned: boolean;
@@ -118,6 +149,7 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
   const publishHeartbeat = (ctx: RunnerContext, stoppedAt?: Date): Promise<void> =>
     writeRunnerHeartbeat(paths, {
       ...(stoppedAt ? { stopped_at: stoppedAt.toISOString() } : {}),
+      ...(ctx.licence.waitingFor() ? { waiting_for: ctx.licence.waitingFor() } : {}),
       host: config.host,
       version: ctx.runnerInfo.version,
       pid: process.pid,
@@ -129,16 +161,54 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
       interval_s: config.heartbeatS,
     });
 
+  /** Two runners on one queue could both take a job: while another is live, this one takes none. */
+  const watchForOtherRunners = async (ctx: RunnerContext): Promise<void> => {
+    if (config.allowOtherRunners) return;
+    const others = await liveOtherRunners(
+      paths.queue.runnersDir,
+      { host: config.host, pid: process.pid },
+      Date.now(),
+    );
+    const self = { host: config.host, startedAt: ctx.startedAt.toISOString() };
+    const ahead = others.filter((other) => other.sameHost || goesFirst(other, self));
+    if (others.length > 0 && others.length !== lifecycle.othersSeen)
+      log("ANOTHER RUNNER", undefined, describeOthers(others));
+    lifecycle.othersSeen = others.length;
+    const reason = ahead.length > 0 ? describeOthers(ahead) : undefined;
+    if (reason !== undefined && others.some((o) => o.sameHost) && !lifecycle.scanned) {
+      throw new Error(
+        `another runner named ${config.host} is live on this queue (${describeOthers(others)}); give this one another --host or stop that one`,
+      );
+    }
+    if (reason !== lifecycle.blocked) {
+      if (reason) log("NOT TAKING JOBS", undefined, reason);
+      else if (lifecycle.blocked)
+        log("taking jobs again", undefined, "no other runner is live on this queue");
+      lifecycle.blocked = reason;
+    }
+  };
+
   const heartbeat = async (ctx: RunnerContext): Promise<void> => {
     if (lifecycle.beating) return;
     lifecycle.beating = true;
     try {
+      // Views a full disk kept out of inbox/ are published as soon as it takes them again.
+      await ctx.inbox.flush();
       await Promise.all(
         [...ctx.active.values()].map((run) =>
-          ctx.serial.run(run.jobId, () => beatRun(ctx, run)).catch(guard(ctx, "heartbeat", run.jobId)),
+          ctx.serial
+            .run(run.jobId, async () => {
+              // The safety net behind the run folder's watch: an outcome or a vanished supervisor.
+              await checkRun(ctx, run);
+              await beatRun(ctx, run);
+            })
+            .catch(guard(ctx, "heartbeat", run.jobId)),
         ),
       );
       await publishHeartbeat(ctx).catch(guard(ctx, "runner heartbeat"));
+      await watchForOtherRunners(ctx).catch(guard(ctx, "other runners check"));
+      // A start a full disk turned back is tried again.
+      ctx.pump();
     } finally {
       lifecycle.beating = false;
     }
@@ -182,6 +252,18 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
         serial: createKeyedSerial(),
         log,
         runnerInfo: { host: config.host, version: packageVersion(), heartbeat_s: config.heartbeatS },
+        licence: createLicenceGate({
+          setting: licenceSetting(config.licenceServer, process.env),
+          jobTypes: config.nxJobTypes,
+          pollMs: config.licencePollS * 1000,
+          now,
+          log: (event, detail) => log(event, undefined, detail),
+          onAnswer: () => {
+            ctx.scheduler.release();
+            ctx.pump();
+            void publishHeartbeat(ctx).catch(guard(ctx, "runner heartbeat"));
+          },
+        }),
         active: new Map(),
         pending: new WatchedPendingJobs(arrivals, (jobId, task) => ctx.serial.run(jobId, task)),
         noted: new Set(),
@@ -189,6 +271,7 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
         startedAt: now(),
         now,
         isStopping: () => lifecycle.stopping,
+        intakeBlocked: () => lifecycle.blocked,
         pump: () => {
           if (lifecycle.stopping) return;
           for (const jobId of ctx.scheduler.takeStartable()) {
@@ -203,9 +286,12 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
         undefined,
         `queue ${config.queueDir}, work ${config.workDir}, state ${config.stateDir}, ${config.slots} slot(s), python ${config.python}`,
       );
+      await watchForOtherRunners(ctx);
       await recover(ctx);
+      if (ledger.fresh) await rebuildLedger(ctx);
       // Nothing runs yet: recovery never starts a job (only pump() does, after the first scan).
-      await publishHeartbeat(ctx);
+      lifecycle.beatOwned = true;
+      await publishHeartbeat(ctx).catch(guard(ctx, "runner heartbeat"));
       lifecycle.watcher = watchOutbox(paths, config.rescanS * 1000, {
         onEntry: (name) => {
           if (name === CANCEL_DIR) return;
@@ -221,26 +307,38 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
       lifecycle.scanned = true;
       ctx.pump();
     },
-    async stop() {
+    async stop(stopOptions = {}) {
       const ctx = lifecycle.ctx;
       if (lifecycle.stopping || !ctx) return;
       lifecycle.stopping = true;
       clearInterval(lifecycle.beat);
+      ctx.licence.close();
       await lifecycle.watcher?.close();
       await lifecycle.arrivals?.close();
       const runs = [...ctx.active.values()];
-      await Promise.all(
-        runs.map((run) =>
-          stopRun(ctx, run.jobId, {
-            kind: "runner_restart",
-            message: "the runner was stopped while this job ran; it is not re-run automatically: resubmit it",
-          }),
-        ),
-      );
-      await Promise.all(runs.map((run) => run.finished));
+      if (stopOptions.stopJobs) {
+        await Promise.all(
+          runs.map((run) =>
+            stopRun(ctx, run.jobId, {
+              kind: "runner_restart",
+              message: "the runner was stopped with its jobs; resume it with resume_from, or resubmit it",
+            }),
+          ),
+        );
+        await Promise.all(runs.map((run) => run.finished));
+      } else {
+        for (const run of runs) run.unfollow?.();
+        if (runs.length > 0)
+          log(
+            "detached",
+            undefined,
+            `${runs.length} job(s) keep running under their supervisors and are taken over at the next start: ${runs.map((r) => r.jobId).join(", ")}`,
+          );
+      }
       await ctx.serial.idle();
       // The last word: submitters show this runner as stopped (with what it left queued), not as silent.
-      await publishHeartbeat(ctx, ctx.now()).catch(guard(ctx, "runner heartbeat"));
+      // Not when it never got going: the heartbeat file may be another live runner's (the same --host).
+      if (lifecycle.beatOwned) await publishHeartbeat(ctx, ctx.now()).catch(guard(ctx, "runner heartbeat"));
       await ctx.ledger.close();
       await lifecycle.release?.();
       log("stopped");

@@ -1,8 +1,10 @@
+import { createWriteStream } from "node:fs";
 import { parseArgs } from "node:util";
 import type { RunnerConfigInput } from "../config.ts";
 import { defaultPython } from "../config.ts";
+import { createLogger } from "../log.ts";
 import { createRunner } from "../runner.ts";
-import { parseCount, parseSeconds, UsageError } from "./options.ts";
+import { MAX_PERIOD_S, parseCount, parseSeconds, UsageError } from "./options.ts";
 
 const USAGE = `usage: atomizer-jobs runner --queue DIR --work DIR --state DIR [options]
 
@@ -23,10 +25,16 @@ Runs the jobs that arrive in DIR/outbox/ and publishes their state and results t
   --work-retention S    keep a finished job's work copy S seconds after its outbox entry is gone (default 604800)
   --cleanup-delay S     an outbox entry must stay gone S seconds before cleanup (default 60)
   --host NAME           name in inbox/.runners/NAME.json (default: this computer's name)
+  --nx-job-types LIST   comma-separated job types that start NX and need a licence (default optimization)
+  --licence-server S    licence servers port@host[;port@host] (default: SPLM_LICENSE_SERVER)
+  --licence-poll S      while no licence server answers, knock on its port every S seconds (default 5)
+  --log-file FILE       append the log to FILE instead of stderr (the Windows service uses this)
+  --allow-other-runners take jobs even while another runner is live on this queue (a job could
+                        then run twice: only for runners that share no jobs)
   --help                show this help
 `;
 
-function toConfig(argv: string[]): RunnerConfigInput | "help" {
+function toConfig(argv: string[]): { config: RunnerConfigInput; logFile?: string } | "help" {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -46,6 +54,11 @@ function toConfig(argv: string[]): RunnerConfigInput | "help" {
       "work-retention": { type: "string" },
       "cleanup-delay": { type: "string" },
       host: { type: "string" },
+      "nx-job-types": { type: "string" },
+      "licence-server": { type: "string" },
+      "licence-poll": { type: "string" },
+      "log-file": { type: "string" },
+      "allow-other-runners": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -63,32 +76,42 @@ function toConfig(argv: string[]): RunnerConfigInput | "help" {
     python: values.python,
     once: values.once,
     host: values.host,
-    heartbeatS: parseSeconds("heartbeat", values.heartbeat),
-    rescanS: parseSeconds("rescan", values.rescan),
+    allowOtherRunners: values["allow-other-runners"],
+    heartbeatS: parseSeconds("heartbeat", values.heartbeat, false, MAX_PERIOD_S),
+    rescanS: parseSeconds("rescan", values.rescan, false, MAX_PERIOD_S),
     graceS: parseSeconds("grace", values.grace),
     settleS: parseSeconds("settle", values.settle),
     maxRuntimeS: parseSeconds("max-runtime", values["max-runtime"]),
-    killGraceS: parseSeconds("kill-grace", values["kill-grace"]),
+    killGraceS: parseSeconds("kill-grace", values["kill-grace"], false, MAX_PERIOD_S),
     workRetentionS: parseSeconds("work-retention", values["work-retention"], true),
     cleanupDelayS: parseSeconds("cleanup-delay", values["cleanup-delay"], true),
+    nxJobTypes: values["nx-job-types"]
+      ?.split(",")
+      .map((t) => t.trim())
+      .filter((t) => t.length > 0),
+    licenceServer: values["licence-server"],
+    licencePollS: parseSeconds("licence-poll", values["licence-poll"], false, MAX_PERIOD_S),
   };
   const defined = Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined));
-  return { queueDir, workDir: values.work, stateDir: values.state, ...defined };
+  const config = { queueDir, workDir: values.work, stateDir: values.state, ...defined };
+  return { config, ...(values["log-file"] ? { logFile: values["log-file"] } : {}) };
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let config: RunnerConfigInput | "help";
+  let parsed: ReturnType<typeof toConfig>;
   try {
-    config = toConfig(argv);
+    parsed = toConfig(argv);
   } catch (error) {
     process.stderr.write(`atomizer-jobs runner: ${(error as Error).message}\n\n${USAGE}`);
     return 2;
   }
-  if (config === "help") {
+  if (parsed === "help") {
     process.stdout.write(USAGE);
     return 0;
   }
-  const runner = createRunner(config);
+  // A service has no console: its log goes to a file (appended, so restarts keep the history).
+  const logFile = parsed.logFile ? createWriteStream(parsed.logFile, { flags: "a" }) : undefined;
+  const runner = createRunner(parsed.config, logFile ? { log: createLogger(logFile) } : {});
   const stop = () => void runner.stop();
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
@@ -102,6 +125,7 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
+    await new Promise((resolve) => (logFile ? logFile.end(resolve) : resolve(undefined)));
   }
   return 0;
 }

@@ -34,6 +34,11 @@ test.each([
     args: ["runner", "--queue", "q", "--work", "w", "--state", "s", "--heartbeat", "soon"],
     err: "--heartbeat must be a positive number",
   },
+  {
+    // Past 2^31 ms Node's timers fire at once: such a period would make the runner spin.
+    args: ["runner", "--queue", "q", "--work", "w", "--state", "s", "--rescan", "3000000"],
+    err: "--rescan must be at most 2147483 s",
+  },
   { args: ["runner", "--bogus"], err: "Unknown option" },
 ])("$args is a usage error (exit 2)", async ({ args, err }) => {
   const result = await cli(args);
