@@ -101,7 +101,10 @@ export async function openRegularFile(path: string, options: OpenRegularOptions 
     try {
       const opened = await handle.stat({ bigint: true });
       if (!opened.isFile()) throw unsafe(path, describeFileKind(opened));
-      if (!sameFile(before, opened)) {
+      // With O_NOFOLLOW the handle cannot be a link's target, and fstat proved it a regular file: a
+      // writer's atomic rename between the lstat and the open (a rewrite many times a second) is benign.
+      // Without it (Windows) the open may have followed a link swapped in, so identity must match.
+      if (NOFOLLOW === 0 && !sameFile(before, opened)) {
         // Replaced meanwhile: check the new file from the start (Windows, without O_NOFOLLOW, lands here
         // when a link was swapped in, and the next lstat refuses it).
         if (attempt < OPEN_ATTEMPTS) {
