@@ -1,6 +1,7 @@
 import type { ActiveRun, RunnerContext } from "./context.ts";
 import { finishRun, newRun, runLimitS } from "./job-run.ts";
 import type { LedgerEntry } from "./ledger.ts";
+import { errorMessage } from "./log.ts";
 import { liveness } from "./process-identity.ts";
 import { checkRun, follow, killRun } from "./supervised-run.ts";
 import { abandonRun, inspectRun } from "./supervisor/run-view.ts";
@@ -9,6 +10,8 @@ import { abandonRun, inspectRun } from "./supervisor/run-view.ts";
 const MAX_REQUEUES = 3;
 
 /**
+ * Call inside the job's serial lane (it never waits on the lane itself).
+ *
  * Takes over a run that was started before this runner did: a live supervisor keeps its job running
  * (progress, cancel and the time limit resume); one that finished meanwhile has its outcome published
  * as the job's real end; one gone without an outcome ends the job as runner_restart; a request that
@@ -30,7 +33,7 @@ export async function adoptRun(ctx: RunnerContext, entry: LedgerEntry): Promise<
           kind: "runner_restart",
           message: `the runner restarted ${MAX_REQUEUES + 1} times before this job's script could start; check the runner log, then resubmit`,
         };
-        await ctx.serial.run(jobId, () => checkRunOrEnd(ctx, run));
+        await checkRunOrEnd(ctx, run);
         return;
       }
       await ctx.ledger.append({
@@ -61,10 +64,11 @@ export async function adoptRun(ctx: RunnerContext, entry: LedgerEntry): Promise<
       `its supervisor (pid ${run.supervisor.pid}) still runs the script (pid ${run.script?.pid ?? "not recorded yet"})`,
     );
     // A cancel or timeout decided before the restart is carried out now.
-    if (run.stopReason) await killRun(ctx, run);
+    if (run.stopReason)
+      void killRun(ctx, run).catch((error: unknown) => ctx.log("kill failed", jobId, errorMessage(error)));
     return;
   }
-  await ctx.serial.run(jobId, () => checkRunOrEnd(ctx, run));
+  await checkRunOrEnd(ctx, run);
 }
 
 /** Publishes the outcome a finished supervisor left, or ends a run that has none. */

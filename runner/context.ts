@@ -11,10 +11,14 @@ import type { Scheduler } from "./scheduler.ts";
 import type { KeyedSerial } from "./serial.ts";
 
 /** Why the runner ended a run itself. */
-export type StopReason =
+export type StopReason = (
   | { kind: "timeout"; message: string }
   | { kind: "cancelled"; message: string }
-  | { kind: "runner_restart"; message: string };
+  | { kind: "runner_restart"; message: string }
+) & {
+  /** When the runner decided it: a script that exited 0 before that still completed. */
+  at?: string;
+};
 
 /** One job running under its supervisor, started or adopted by this runner. */
 export interface ActiveRun {
@@ -29,8 +33,8 @@ export interface ActiveRun {
   /** When the run must end, in ms since the epoch. */
   deadlineMs: number;
   stopReason?: StopReason;
-  /** Set while a stop's kill is under way, so a second stop does not kill twice. */
-  stopping?: Promise<void>;
+  /** True from startRun's first step until the run is launched and followed: a stop then waits for it. */
+  starting?: boolean;
   /** Stops the watch on the run folder and the run's timers. */
   unfollow?: () => void;
   progress?: Progress;

@@ -1,4 +1,4 @@
-import { errnoCode } from "../protocol/index.ts";
+import { errnoCode } from "../protocol/errors.ts";
 
 /**
  * Errors that say nothing about the job but about the machine (a full disk, too many open files, a

@@ -18,8 +18,25 @@ export type InboxImport = "unknown" | "final" | "adopted" | "queued" | "foreign"
  * is queued again; anything else (another runner's, or a work folder that is gone) is left alone.
  */
 export async function importFromInbox(ctx: RunnerContext, jobId: string): Promise<InboxImport> {
-  const view = await ctx.inbox.read(jobId);
-  if (!view || view.status === "submitted") return "unknown";
+  const record = await ctx.inbox.readRecord(jobId);
+  if ("missing" in record) return "unknown";
+  if ("unreadable" in record) {
+    // A record that exists but cannot be read proves nothing either way: never start the job on it.
+    await ctx.ledger.append({
+      event: "imported",
+      job_id: jobId,
+      at: ctx.now().toISOString(),
+      inbox_status: "running",
+    });
+    ctx.log(
+      "NOT TAKEN",
+      jobId,
+      `its inbox/ record exists but cannot be read (${record.unreadable}); it is never started from here`,
+    );
+    return "foreign";
+  }
+  const view = record.job;
+  if (view.status === "submitted") return "unknown";
   const at = ctx.now().toISOString();
   const final = asTerminalStatus(view.status);
   if (final) {
@@ -37,9 +54,12 @@ export async function importFromInbox(ctx: RunnerContext, jobId: string): Promis
   const hasRun = run.spec !== undefined || run.state !== undefined || run.outcome !== undefined;
   if (hasRun) {
     ctx.inbox.adopt(view);
-    await ctx.ledger.append({ event: "accepted", job_id: jobId, at, job: view });
     const startedAt = view.started_at ?? run.spec?.created_at ?? at;
-    await ctx.ledger.append({ event: "started", job_id: jobId, at: startedAt, supervised: true });
+    // One write: a crash between the two would leave "accepted, not started" for a run that started.
+    await ctx.ledger.append([
+      { event: "accepted", job_id: jobId, at, job: view },
+      { event: "started", job_id: jobId, at: startedAt, supervised: true },
+    ]);
     const entry = ctx.ledger.get(jobId);
     if (entry) await adoptRun(ctx, entry);
     ctx.log("known from inbox/", jobId, `${view.status} with its run in this work folder: taken over`);
@@ -84,7 +104,7 @@ export async function rebuildLedger(ctx: RunnerContext): Promise<void> {
       finals.push({ event: "imported", job_id: name, at, inbox_status: view.status, status: final });
       continue;
     }
-    const result = await importFromInbox(ctx, name);
+    const result = await ctx.serial.run(name, () => importFromInbox(ctx, name));
     counts.set(result, (counts.get(result) ?? 0) + 1);
   }
   if (finals.length > 0) await ctx.ledger.append(finals);

@@ -1,6 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import type { Job, JobStatus } from "../protocol/index.ts";
-import { readJob, transition, update, writeJob } from "../protocol/index.ts";
+import { errnoCode, readJob, transition, update, withFsRetry, writeJob } from "../protocol/index.ts";
 import { machineCondition } from "./fs-conditions.ts";
 import type { RunnerPaths } from "./paths.ts";
 
@@ -40,6 +40,8 @@ export interface InboxWriter {
   adopt(job: Job): void;
   /** Reads the published view back; undefined when missing or unreadable. */
   read(jobId: string): Promise<Job | undefined>;
+  /** Reads the published view, telling a missing record from one that exists but cannot be read. */
+  readRecord(jobId: string): Promise<{ job: Job } | { missing: true } | { unreadable: string }>;
   /** First write of a job, prepared with firstView() (so the ledger can record it before it is published). */
   publishNew(job: Job): Promise<Job>;
   transition(jobId: string, to: JobStatus, patch?: Partial<Job>): Promise<Job>;
@@ -86,6 +88,15 @@ export function createInboxWriter(paths: RunnerPaths, now: () => Date = () => ne
         return await readJob(paths.inboxJob(jobId));
       } catch {
         return undefined;
+      }
+    },
+    async readRecord(jobId) {
+      try {
+        return { job: await withFsRetry(() => readJob(paths.inboxJob(jobId))) };
+      } catch (error) {
+        const code = errnoCode(error);
+        if (code === "ENOENT" || code === "ENOTDIR") return { missing: true };
+        return { unreadable: (error as Error).message };
       }
     },
     publishNew: (job) => write(job),

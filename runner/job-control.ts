@@ -204,5 +204,9 @@ export async function considerCancel(ctx: RunnerContext, jobId: string): Promise
     ctx.pump();
     return;
   }
-  if (ctx.active.has(jobId)) await stopRun(ctx, jobId, { kind: "cancelled", message });
+  // Not awaited: the kill takes seconds and needs this job's lane free for the outcome it causes.
+  if (ctx.active.has(jobId))
+    void stopRun(ctx, jobId, { kind: "cancelled", message }).catch((error: unknown) =>
+      ctx.log("cancel failed", jobId, errorMessage(error)),
+    );
 }

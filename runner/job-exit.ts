@@ -4,4 +4,6 @@ export interface ProcessExit {
   signal: NodeJS.Signals | null;
   /** Set when the script could not be started at all (interpreter not found, ...). */
   spawnError?: string;
+  /** When the script ended, as its supervisor recorded it. */
+  endedAt?: string;
 }

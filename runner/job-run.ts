@@ -50,7 +50,12 @@ function outcome(
   run: ActiveRun,
   tail: string[],
 ): { status: TerminalStatus; error?: JobError } {
-  const stop = run.stopReason;
+  // A script that finished cleanly before the runner decided to stop it completed: the stop came late.
+  const endedFirst =
+    exit.code === 0 && exit.signal === null && exit.endedAt !== undefined && run.stopReason?.at !== undefined
+      ? Date.parse(exit.endedAt) <= Date.parse(run.stopReason.at)
+      : false;
+  const stop = endedFirst ? undefined : run.stopReason;
   if (stop?.kind === "cancelled")
     return { status: "cancelled", error: { kind: "cancelled", message: stop.message, log_tail: tail } };
   if (stop) return { status: "failed", error: { kind: stop.kind, message: stop.message, log_tail: tail } };

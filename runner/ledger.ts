@@ -81,7 +81,7 @@ export interface LedgerEntry {
   supervised?: boolean;
   pid?: number;
   /** Why the runner is ending the run, once it decided to. */
-  stop?: z.infer<typeof StopReasonSchema>;
+  stop?: z.infer<typeof StopReasonSchema> & { at: string };
   /** Times a started run was taken back because it never launched. */
   requeues?: number;
   /** Live elsewhere or unknowable: never started or changed by this runner. */
@@ -129,7 +129,7 @@ function apply(entries: Map<string, LedgerEntry>, record: LedgerRecord): void {
     entry.started_at = record.at;
     entry.supervised = record.supervised === true;
   } else if (record.event === "pid") entry.pid = record.pid;
-  else if (record.event === "stopping") entry.stop = record.reason;
+  else if (record.event === "stopping") entry.stop = { ...record.reason, at: record.at };
   else if (record.event === "requeued") {
     delete entry.started_at;
     delete entry.stop;

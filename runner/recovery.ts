@@ -80,7 +80,7 @@ export async function recover(ctx: RunnerContext): Promise<void> {
       ctx.inbox.adopt(known);
       if (!view) await ctx.inbox.update(jobId, {});
       if (entry.started_at !== undefined && entry.supervised) {
-        await adoptRun(ctx, entry);
+        await ctx.serial.run(jobId, () => adoptRun(ctx, entry));
       } else if (entry.started_at !== undefined) {
         await failUnsupervised(ctx, entry);
       } else if (view?.status === "running") {

@@ -6,7 +6,7 @@ import { chooseInterpreter } from "./interpreter.ts";
 import { finishRun, jobEnvironment, newRun, runLimitS } from "./job-run.ts";
 import { errorMessage } from "./log.ts";
 import { localPath } from "./paths.ts";
-import { follow } from "./supervised-run.ts";
+import { follow, killRun } from "./supervised-run.ts";
 import { launchSupervisor } from "./supervisor/launch-supervisor.ts";
 import { abandonRun } from "./supervisor/run-view.ts";
 
@@ -25,6 +25,10 @@ export async function startRun(ctx: RunnerContext, jobId: string): Promise<void>
   }
   // Before the ledger's "started": a job held for its licence server has provably not started.
   const admission = await ctx.licence.admit(job.type);
+  if (ctx.isStopping()) {
+    ctx.scheduler.finish(jobId);
+    return;
+  }
   if (!admission.ok) {
     ctx.scheduler.hold(jobId, job.queued_at ?? ctx.now().toISOString());
     if (job.waiting_for !== admission.waitingFor) {
@@ -35,16 +39,37 @@ export async function startRun(ctx: RunnerContext, jobId: string): Promise<void>
   }
   const startedAt = ctx.now();
   const run = newRun(ctx, jobId, startedAt.getTime(), runLimitS(job, ctx.config.maxRuntimeS));
+  run.starting = true;
   ctx.active.set(jobId, run);
-  const backToQueue = async (error: unknown, condition: string) => {
+  const giveBack = async (error: unknown, condition: string, requeue: boolean) => {
+    if (requeue)
+      await ctx.ledger
+        .append({ event: "requeued", job_id: jobId, at: ctx.now().toISOString(), reason: condition })
+        .catch(() => undefined);
     ctx.active.delete(jobId);
     ctx.scheduler.finish(jobId);
+    if (ctx.isStopping()) return;
     ctx.scheduler.enqueue(jobId, job.queued_at ?? entry.accepted_at);
     ctx.log(
       "waiting",
       jobId,
       `${condition} while starting the job; it stays queued and is retried (${errorMessage(error)})`,
     );
+  };
+  // Once launched, the run must be followed whatever happens to this write.
+  const publishRunning = async () => {
+    const patch = { runner: ctx.runnerInfo, heartbeat_at: ctx.now().toISOString(), waiting_for: undefined };
+    try {
+      // Running already when a run that never launched was queued again after a restart.
+      if (ctx.inbox.current(jobId)?.status === "running") await ctx.inbox.update(jobId, patch);
+      else await ctx.inbox.transition(jobId, "running", patch);
+    } catch (error) {
+      ctx.log(
+        "waiting",
+        jobId,
+        `could not publish running yet (${errorMessage(error)}); the next write catches up`,
+      );
+    }
   };
   try {
     await ctx.ledger.append({
@@ -56,15 +81,18 @@ export async function startRun(ctx: RunnerContext, jobId: string): Promise<void>
   } catch (error) {
     const condition = machineCondition(error);
     if (!condition) throw error;
-    await backToQueue(error, condition);
+    await giveBack(error, condition, false);
     return;
   }
-  const toRunning = async () => {
-    const patch = { runner: ctx.runnerInfo, heartbeat_at: ctx.now().toISOString(), waiting_for: undefined };
-    // Running already when a run that never launched was queued again after a restart.
-    if (ctx.inbox.current(jobId)?.status === "running") await ctx.inbox.update(jobId, patch);
-    else await ctx.inbox.transition(jobId, "running", patch);
-  };
+  // A stop that came while the start was recorded: nothing is launched yet, so nothing has run.
+  if (ctx.isStopping() && !run.stopReason) {
+    await giveBack(new Error("the runner is stopping"), "the runner stopped", true);
+    return;
+  }
+  if (run.stopReason) {
+    await finishRun(ctx, run, { code: null, signal: null });
+    return;
+  }
   const workDir = ctx.paths.workJob(jobId);
   const choice = chooseInterpreter(localPath(workDir, job.script), job.args, {
     python: ctx.config.python,
@@ -72,7 +100,7 @@ export async function startRun(ctx: RunnerContext, jobId: string): Promise<void>
     ...(process.env.ComSpec ? { comSpec: process.env.ComSpec } : {}),
   });
   if (!choice.ok) {
-    await toRunning();
+    await publishRunning();
     await finishRun(ctx, run, { code: null, signal: null, spawnError: choice.problem });
     return;
   }
@@ -97,24 +125,14 @@ export async function startRun(ctx: RunnerContext, jobId: string): Promise<void>
     const condition = machineCondition(error);
     if (condition && (await abandonRun(run.dir).catch(() => false))) {
       // Nothing was launched: a full work disk delays the job, it does not fail it.
-      await ctx.ledger
-        .append({ event: "requeued", job_id: jobId, at: ctx.now().toISOString(), reason: condition })
-        .catch(() => undefined);
-      await backToQueue(error, condition);
+      await giveBack(error, condition, true);
       return;
     }
-    await toRunning();
+    await publishRunning();
     await finishRun(ctx, run, { code: null, signal: null, spawnError: errorMessage(error) });
     return;
   }
-  // The run is launched: whatever happens to this write, the run must be followed from here on.
-  await toRunning().catch((error: unknown) =>
-    ctx.log(
-      "waiting",
-      jobId,
-      `could not publish running yet (${errorMessage(error)}); the next write catches up`,
-    ),
-  );
+  await publishRunning();
   if (launched.pid === undefined) {
     await finishRun(ctx, run, {
       code: null,
@@ -124,10 +142,16 @@ export async function startRun(ctx: RunnerContext, jobId: string): Promise<void>
     return;
   }
   run.supervisor = { pid: launched.pid, start: null };
+  run.starting = false;
   ctx.log(
     "started",
     jobId,
-    `${choice.invocation.command} ${choice.invocation.args.join(" ")} (supervisor pid ${launched.pid ?? "none"})`,
+    `${choice.invocation.command} ${choice.invocation.args.join(" ")} (supervisor pid ${launched.pid})`,
   );
+  // Launched while the runner was stopping (it detaches its runs): the next start takes it over.
+  if (ctx.isStopping() && !run.stopReason) return;
   follow(ctx, run, launched.exited);
+  // A stop asked for while this run was being started is carried out now that it can be.
+  if (run.stopReason)
+    void killRun(ctx, run).catch((error: unknown) => ctx.log("kill failed", jobId, errorMessage(error)));
 }

@@ -16,6 +16,7 @@ function exitOf(view: RunView): ProcessExit | undefined {
   return {
     code: outcome.exit_code,
     signal: (outcome.signal as NodeJS.Signals | null) ?? null,
+    endedAt: outcome.ended_at,
     ...(outcome.spawn_error !== undefined ? { spawnError: outcome.spawn_error } : {}),
   };
 }
@@ -72,6 +73,7 @@ async function killLeft(ctx: RunnerContext, run: ActiveRun, view: RunView): Prom
     platform: ctx.platform,
     graceMs: 0,
     confirmMs: 2000,
+    verifyRoot: true,
     ...(token ? { token } : {}),
   });
   for (const note of report.notes) ctx.log("kill", run.jobId, note);
@@ -84,10 +86,13 @@ async function killLeft(ctx: RunnerContext, run: ActiveRun, view: RunView): Prom
  * when this runner started it, and the run's deadline. The heartbeat's checkRun is the safety net.
  */
 export function follow(ctx: RunnerContext, run: ActiveRun, exited?: Promise<void>): void {
-  const check = () =>
+  let followed = true;
+  const check = () => {
+    if (!followed) return;
     void ctx.serial
       .run(run.jobId, () => checkRun(ctx, run))
       .catch((error: unknown) => ctx.log("check failed", run.jobId, errorMessage(error)));
+  };
   let watcher: ReturnType<typeof watch> | undefined;
   try {
     watcher = watch(run.dir, (_event, name) => {
@@ -108,6 +113,7 @@ export function follow(ctx: RunnerContext, run: ActiveRun, exited?: Promise<void
     () => ctx.now().getTime(),
   );
   run.unfollow = () => {
+    followed = false;
     watcher?.close();
     cancelTimer();
   };
@@ -124,9 +130,18 @@ const OUTCOME_BOUND_MS = 10_000;
 export async function stopRun(ctx: RunnerContext, jobId: string, reason: StopReason): Promise<void> {
   const run = ctx.active.get(jobId);
   if (!run || run.finishing || run.stopReason) return;
-  run.stopReason = reason;
-  await ctx.ledger.append({ event: "stopping", job_id: jobId, at: ctx.now().toISOString(), reason });
+  const at = ctx.now().toISOString();
+  try {
+    await ctx.ledger.append({ event: "stopping", job_id: jobId, at, reason });
+  } catch (error) {
+    // A stop that cannot be ledgered (full state disk) still happens: the kill must not wait on a disk.
+    ctx.log("stopping", jobId, `the stop could not be ledgered (${errorMessage(error)}); stopping anyway`);
+  }
+  if (run.finishing || run.stopReason) return;
+  run.stopReason = { ...reason, at };
   ctx.log(`stopping (${reason.kind})`, jobId, reason.message);
+  // A run still being started is stopped by startRun itself, instead of or right after its launch.
+  if (run.starting) return;
   await killRun(ctx, run);
 }
 
@@ -135,7 +150,9 @@ export async function killRun(ctx: RunnerContext, run: ActiveRun): Promise<void>
   const view = await inspectRun(run.dir);
   learn(run, view);
   if (!view.launched && (await abandonRun(run.dir))) {
-    await ctx.serial.run(run.jobId, () => endWithout(ctx, run, run.stopReason ?? STOPPED));
+    // The request is withdrawn: the script never starts. finishRun guards itself, so no lane is needed
+    // (a caller may hold this job's lane: waiting for it here would never end).
+    await endWithout(ctx, run, run.stopReason ?? STOPPED);
     return;
   }
   if (!run.script) {
@@ -166,7 +183,8 @@ export async function killRun(ctx: RunnerContext, run: ActiveRun): Promise<void>
         run.jobId,
         `no outcome ${OUTCOME_BOUND_MS / 1000} s after the kill: stopping the supervisor`,
       );
-      if (run.supervisor && (await liveness(run.supervisor, ctx.platform)) !== "gone") {
+      // Only a supervisor proved to be ours (pid and start time) is killed, never one on a guess.
+      if (run.supervisor && (await liveness(run.supervisor, ctx.platform)) === "alive") {
         // POSIX: the supervisor leads its own session and group; Windows: TerminateProcess.
         if (ctx.platform !== "win32") signalGroup(run.supervisor.pid, "SIGKILL");
         else killPid(run.supervisor.pid);

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { execa } from "execa";
 import type { ProcessIdentity } from "./process-identity.ts";
 import { liveness } from "./process-identity.ts";
-import { isProcessAlive, processesWithEnv, signal, signalGroup } from "./process-tree.ts";
+import { isProcessAlive, pidRuns, processesWithEnv, signal, signalGroup } from "./process-tree.ts";
 import { windowsDescendants } from "./win32-processes.ts";
 
 export { isProcessAlive, killLeftovers, signalGroup } from "./process-tree.ts";
@@ -52,6 +52,11 @@ export interface KillTreeOptions {
   confirmMs?: number;
   /** Runs the tree kill command (Windows taskkill); a test can pass one that fails. */
   taskkill?: (args: string[]) => Promise<{ exitCode: number | undefined; output: string }>;
+  /**
+   * The root was recorded long ago (a run found after a restart): kill by pid only if its pid and start
+   * time still match. After a reboot the pid may be a stranger's; taskkill /T would take its whole tree.
+   */
+  verifyRoot?: boolean;
   /** Windows: lists a process's descendants when taskkill failed (default: wmic / PowerShell parent links). */
   descendants?: (pid: number) => Promise<number[]>;
 }
@@ -86,6 +91,21 @@ export async function killTree(root: ProcessIdentity, options: KillTreeOptions):
   const notes: string[] = [];
   const confirmMs = options.confirmMs ?? 5000;
   const known = [root, ...(options.known ?? [])];
+  if (options.verifyRoot) {
+    const state = await liveness(root, platform);
+    if (state !== "alive") {
+      // POSIX: a pid that no process holds may still name the group its dead leader left behind (a
+      // group id is never reused while the group lives); a pid held by another process is a stranger's.
+      if (platform !== "win32" && !pidRuns(root.pid)) signalGroup(root.pid, "SIGKILL");
+      const swept = options.token ? await processesWithEnv(options.token.name, options.token.value) : [];
+      for (const pid of swept) signal(pid, "SIGKILL");
+      notes.push(
+        `pid ${root.pid} is ${state === "gone" ? "gone (or now another process's)" : "not provably the job's"}: not killed by pid` +
+          (swept.length > 0 ? `; ${swept.length} process(es) killed by run token` : ""),
+      );
+      return { survivors: [], notes };
+    }
+  }
   if (platform === "win32") {
     const taskkill = options.taskkill ?? runTaskkill;
     const result = await taskkill(windowsTreeKillArgs(root.pid));

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdir, open } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { removeTree } from "../../protocol/atomic-fs.ts";
+import { pathExists, removeTree } from "../../protocol/atomic-fs.ts";
 import { runFile, writeRunFile } from "./run-folder.ts";
 import type { RunSpec } from "./run-schemas.ts";
 
@@ -23,14 +23,18 @@ export async function launchSupervisor(
   spec: RunSpec,
   env: NodeJS.ProcessEnv,
 ): Promise<{ pid: number | undefined; exited: Promise<void> }> {
-  // A folder left by a run that never launched (it was given up) must not confuse this one.
+  // A folder left by a run that never launched (it was given up) must not confuse this one; one
+  // whose script was launched is never replaced: that would be a second run of the same job.
+  if (await pathExists(runFile(dir, "launched")))
+    throw new Error(`${dir} holds a run of this job that was launched already; it is not started again`);
   await removeTree(dir);
   await mkdir(dir, { recursive: true });
   await writeRunFile(runFile(dir, "spec"), spec);
   const errors = await open(runFile(dir, "log"), "a");
   try {
     const child = spawn(process.execPath, [supervisorEntry(), dir], {
-      cwd: dir,
+      // Not the run folder: on Windows a process's current folder cannot be removed.
+      cwd: path.dirname(path.dirname(dir)),
       env,
       detached: true,
       stdio: ["ignore", "ignore", errors.fd],

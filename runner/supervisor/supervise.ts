@@ -1,5 +1,8 @@
 import { spawn } from "node:child_process";
 import { open } from "node:fs/promises";
+import path from "node:path";
+import { pathExists } from "../../protocol/atomic-fs.ts";
+import { machineCondition } from "../fs-conditions.ts";
 import { processStart } from "../process-identity.ts";
 import { killLeftovers } from "../process-tree.ts";
 import { moveRunFile, RUN_TOKEN_ENV, readRunFile, runFile, writeRunFile } from "./run-folder.ts";
@@ -71,11 +74,23 @@ export async function supervise(dir: string, platform: NodeJS.Platform): Promise
   if (!(await moveRunFile(dir, "claimed", "launched")))
     return { ran: false, why: "the runner gave the run up before it was launched" };
 
-  const script = await startScript(spec, platform);
+  let script: Awaited<ReturnType<typeof startScript>>;
+  try {
+    script = await startScript(spec, platform);
+  } catch (error) {
+    // Launched but unable to start (the log cannot be opened): that is the outcome, not a crash.
+    script = {
+      pid: undefined,
+      exited: Promise.resolve({ code: null, signal: null, spawnError: (error as Error).message }),
+    };
+  }
   if (script.pid !== undefined) {
     state.child = { pid: script.pid, start: await processStart(script.pid, platform) };
     state.launched_at = new Date().toISOString();
-    await writeRunFile(runFile(dir, "state"), state);
+    // Failing this write (full disk) must not abandon the script: the outcome below still records it.
+    await writeRunFile(runFile(dir, "state"), state).catch((error: unknown) =>
+      note(`cannot record the script's pid (${(error as Error).message})`),
+    );
   }
   const exit = await script.exited;
   const leftovers =
@@ -96,7 +111,8 @@ export async function supervise(dir: string, platform: NodeJS.Platform): Promise
 
 /**
  * The outcome is the only record of how hours of work ended: a full or failing disk is waited out
- * (the runner shows the job still running meanwhile), never given up on.
+ * (the runner shows the job still running meanwhile), never given up on. Anything else (the run
+ * folder was removed) ends the wait: no one is left to read the outcome.
  */
 async function writeUntilDone(file: string, value: unknown): Promise<void> {
   for (let attempt = 0; ; attempt++) {
@@ -104,11 +120,18 @@ async function writeUntilDone(file: string, value: unknown): Promise<void> {
       await writeRunFile(file, value);
       return;
     } catch (error) {
+      const condition = machineCondition(error);
+      if (!condition || !(await pathExists(path.dirname(file)))) {
+        note(`cannot write ${file} (${(error as Error).message}); giving up`);
+        return;
+      }
       const delayMs = Math.min(30_000, 100 * 2 ** Math.min(attempt, 9));
-      process.stderr.write(
-        `${new Date().toISOString()} cannot write ${file} (${(error as Error).message}); retrying in ${delayMs} ms\n`,
-      );
+      note(`cannot write ${file} (${condition}); retrying in ${delayMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
   }
+}
+
+function note(message: string): void {
+  process.stderr.write(`${new Date().toISOString()} ${message}\n`);
 }
