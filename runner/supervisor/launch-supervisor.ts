@@ -14,7 +14,7 @@ export function supervisorEntry(): string {
 
 /**
  * Writes the run request and starts the job's supervisor, detached: it is not killed with the runner
- * (POSIX: its own session; Windows: no console and outside the runner's kill-on-close job object), so
+ * (POSIX: its own session; Windows: DETACHED_PROCESS, outside the job object Node puts ordinary children in), so
  * the script outlives a runner restart. Resolves once the process exists; `exited` fires if it ends
  * while this runner lives, the quick path to its outcome.
  */
