@@ -117,4 +117,8 @@ test(`${JOBS} job lifecycles under random runner SIGKILLs: none started twice, n
     expect(counts.get(id), `${id} start count`).toBe(1);
   }
   expect(kills).toBeGreaterThan(10);
+  const ended = views.map((v) => v.job?.status);
+  console.info(
+    `chaos: ${JOBS} jobs, ${kills} runner SIGKILLs, ${ended.filter((s) => s === "completed").length} completed, ${ended.filter((s) => s === "failed").length} failed by their own exit code, 0 started twice`,
+  );
 }, 400_000);
