@@ -90,6 +90,7 @@ export {
 } from "./manifest.ts";
 export type { PathRule, PathViolation } from "./path-rules.ts";
 export { checkJobPath, checkJobPaths, MAX_RELATIVE_PATH_LENGTH, windowsNameProblem } from "./path-rules.ts";
+export { pidAlive } from "./pid-alive.ts";
 export type { QueuePaths, QueueSide } from "./queue-layout.ts";
 export {
   ATOMIC_TEMP_PREFIX,

@@ -1,18 +1,12 @@
 import { readdir, readFile } from "node:fs/promises";
 import { errnoCode } from "../protocol/errors.ts";
+import { pidAlive } from "../protocol/pid-alive.ts";
 
 // Signals and process lookups without a child process of their own: the supervisor uses these, and
 // it starts once per job, so it stays free of execa and zod.
 
-/** Whether the pid is taken by some process (signal 0); EPERM means it is, owned by another user. */
-export function pidRuns(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errnoCode(error) === "EPERM";
-  }
-}
+/** Whether the pid is taken by some process (protocol's pidAlive, under the runner's name). */
+export const pidRuns = pidAlive;
 
 /** Whether a process runs. A zombie (exited, not yet reaped by its parent) counts as gone. */
 export async function isProcessAlive(

@@ -3,7 +3,7 @@ import type { Dirent } from "node:fs";
 import { lstat, mkdir, readdir } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { errnoCode, removeTree } from "../../protocol/index.ts";
+import { pidAlive, removeTree } from "../../protocol/index.ts";
 
 // <queue>/.staging/ holds job folders being assembled (submit), archive copies and outbox entries on
 // their way out (trash). A process killed mid-way leaves its folder behind, and nothing else would
@@ -72,16 +72,6 @@ export async function makeStagingDir(stagingDir: string, kind: StagingKind, labe
   const dir = join(stagingDir, stagingName(kind, label));
   await mkdir(dir);
   return dir;
-}
-
-/** Whether a process with this pid exists (EPERM: it does, owned by another user). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errnoCode(error) === "EPERM";
-  }
 }
 
 export interface CleanOptions {

@@ -3,7 +3,7 @@ import { open, readFile, rename, rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
-import { errnoCode, writeJsonAtomic } from "../../protocol/index.ts";
+import { errnoCode, pidAlive, writeJsonAtomic } from "../../protocol/index.ts";
 
 export const LOCK_FILE = "lock.json";
 
@@ -28,16 +28,6 @@ export type LockAttempt = { acquired: true } | { acquired: false; holder: LockIn
 
 export function newLockOwner(): string {
   return `${process.pid}-${randomBytes(6).toString("hex")}`;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return errnoCode(error) === "EPERM";
-  }
 }
 
 async function readLock(path: string): Promise<LockInfo | "absent" | "garbled"> {
