@@ -5,6 +5,7 @@ import { pathExists } from "../../protocol/atomic-fs.ts";
 import { machineCondition } from "../fs-conditions.ts";
 import { processStart } from "../process-identity.ts";
 import { killLeftovers } from "../process-tree.ts";
+import { watchDescendants } from "./descendant-watch.ts";
 import { moveRunFile, RUN_TOKEN_ENV, readRunFile, runFile, writeRunFile } from "./run-folder.ts";
 import type { RunOutcome, RunSpec, RunState } from "./run-schemas.ts";
 
@@ -92,11 +93,13 @@ export async function supervise(dir: string, platform: NodeJS.Platform): Promise
       note(`cannot record the script's pid (${(error as Error).message})`),
     );
   }
+  const descendants = script.pid === undefined ? undefined : watchDescendants(script.pid, platform);
   const exit = await script.exited;
   const leftovers =
     script.pid === undefined
       ? 0
-      : await killLeftovers(script.pid, { name: RUN_TOKEN_ENV, value: spec.run_token }, platform);
+      : (await killLeftovers(script.pid, { name: RUN_TOKEN_ENV, value: spec.run_token }, platform)) +
+        ((await descendants?.finish()) ?? 0);
   const outcome: RunOutcome = {
     ...base,
     exit_code: exit.code,

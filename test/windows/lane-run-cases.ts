@@ -55,6 +55,9 @@ export async function runnerCases(ctx: LaneContext, check: Check): Promise<void>
   const treeJob = await ctx.linux.submit(await writeStudy(ctx.studies, "tree-job"), "lane-tree", {
     script: "main.py",
   });
+  const orphanJob = await ctx.linux.submit(await writeStudy(ctx.studies, "orphan-job"), "lane-orphan", {
+    script: "main.py",
+  });
   const runner = startWine(ctx.lane, ctx.runnerArgs(zPath(ctx.queue), ["--once"]), {
     cwd: ctx.dir,
     outFile: ctx.outFile("runner-once"),
@@ -90,6 +93,17 @@ export async function runnerCases(ctx: LaneContext, check: Check): Promise<void>
     assert.equal(result.platform, "win32");
     assert.match(result.cwd, /^C:\\atomizer-lane\\work\\/i);
   });
+  await check(
+    "a solver the script left behind (no parent link left) is killed when the script ends",
+    async () => {
+      const job = await ctx.linux.waitJob(orphanJob, isFinal, 5000);
+      assert.equal(job.status, "completed", JSON.stringify(job.error));
+      const tick = path.join(ctx.workLinux, orphanJob, "3_results", "tick-orphan.txt");
+      const before = await readFile(tick, "utf8");
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.equal(await readFile(tick, "utf8"), before, "the orphan still ticks after its job ended");
+    },
+  );
   await check("timeout: failed with error.kind timeout", async () => {
     const job = await ctx.linux.waitJob(sleepJob, isFinal, 5000);
     assert.equal(job.status, "failed");

@@ -35,6 +35,20 @@ setInterval(() => fs.writeFileSync(path.join(results, "tick-" + level + ".txt"),
 console.log("level", level, "pid", process.pid);
 `,
   },
+  // A solver the script starts and leaves behind: when the script exits its parent link is gone, so
+  // no tree kill can find it; the supervisor must have noted it while the script ran.
+  "orphan-job": {
+    "main.py": `${TICK}
+const { spawn } = require("node:child_process");
+if (process.argv[2] === "orphan") {
+  setInterval(() => fs.writeFileSync(path.join(results, "tick-orphan.txt"), String(Date.now())), 200);
+} else {
+  const child = spawn(process.execPath, [__filename, "orphan"], { stdio: "ignore", detached: true });
+  console.log("left", child.pid, "behind");
+  setTimeout(() => process.exit(0), 4000);
+}
+`,
+  },
   "long-job": {
     "main.py": `${TICK}
 fs.appendFileSync(path.join(results, "runs.txt"), "started " + process.pid + "\\n");
