@@ -78,6 +78,17 @@ test("a grandchild the script leaves behind is killed and counted", async () => 
   await waitFor("the grandchild to be gone", async () => !(await isProcessAlive(grandchild)));
 });
 
+test("a double-forked daemon in its own session, left behind by the script, is found by the run token and killed", async () => {
+  const pidFile = path.join(base, "daemon.pid");
+  await launchSupervisor(dir, spec("python3", [path.join(FIXTURES, "daemonize.py"), pidFile]), process.env);
+  const outcome = await outcomeOf(dir);
+  expect(outcome.exit_code).toBe(0);
+  expect(outcome.leftovers_killed).toBeGreaterThanOrEqual(1);
+  const daemon = Number(await readText(pidFile));
+  expect(daemon).toBeGreaterThan(0);
+  await waitFor("the daemon to be gone", async () => !(await isProcessAlive(daemon)));
+});
+
 test("a request withdrawn before the supervisor claims it never runs", async () => {
   await mkdir(dir, { recursive: true });
   const marker = path.join(base, "ran.txt");
