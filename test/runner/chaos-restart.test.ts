@@ -12,7 +12,7 @@ import { folderArgs, inboxJob, makeQueue, readText, submitJob } from "./helpers/
  * and every script that exited 0 ends completed.
  */
 const JOBS = 200;
-const PER_ROUND = 12;
+const PER_ROUND = 4;
 
 let queue: TestQueue;
 beforeEach(async () => {
@@ -82,7 +82,7 @@ test(`${JOBS} job lifecycles under random runner SIGKILLs: none started twice, n
       );
     }
     const live = runner();
-    await new Promise((resolve) => setTimeout(resolve, 250 + next() * 1500));
+    await new Promise((resolve) => setTimeout(resolve, 200 + next() * 1000));
     live.child.kill("SIGKILL");
     await live.exited;
     kills++;
