@@ -3,6 +3,7 @@ import { uptime } from "node:os";
 import path from "node:path";
 import type { RunnerHeartbeat } from "../protocol/index.ts";
 import { RunnerHeartbeatSchema } from "../protocol/index.ts";
+import type { Logger } from "./log.ts";
 import { isProcessAlive } from "./process-tree.ts";
 
 /** Another runner whose heartbeat says it is live on this queue. */
@@ -80,4 +81,46 @@ export function describeOthers(others: readonly OtherRunner[]): string {
     `another runner is live on this queue: ${who}. Two runners on one queue could both run a job, so the ` +
     "one started later takes no new jobs while both run (stop one of them; --allow-other-runners overrides, at that risk)"
   );
+}
+
+/**
+ * Two runners on one queue could both take a job: while another live runner started first, this one
+ * takes none. Holds what it last saw, so each change is logged once.
+ */
+export function createOtherRunnerGuard(options: {
+  runnersDir: string;
+  host: string;
+  allow: boolean;
+  log: Logger;
+}): { check(startedAt: Date, startingUp: boolean): Promise<void>; blocked(): string | undefined } {
+  let blocked: string | undefined;
+  let seen = 0;
+  return {
+    blocked: () => blocked,
+    async check(startedAt, startingUp) {
+      if (options.allow) return;
+      const others = await liveOtherRunners(
+        options.runnersDir,
+        { host: options.host, pid: process.pid },
+        Date.now(),
+      );
+      const self = { host: options.host, startedAt: startedAt.toISOString() };
+      const ahead = others.filter((other) => other.sameHost || goesFirst(other, self));
+      if (others.length > 0 && others.length !== seen)
+        options.log("ANOTHER RUNNER", undefined, describeOthers(others));
+      seen = others.length;
+      const reason = ahead.length > 0 ? describeOthers(ahead) : undefined;
+      if (reason !== undefined && others.some((o) => o.sameHost) && startingUp) {
+        throw new Error(
+          `another runner named ${options.host} is live on this queue (${describeOthers(others)}); give this one another --host or stop that one`,
+        );
+      }
+      if (reason !== blocked) {
+        if (reason) options.log("NOT TAKING JOBS", undefined, reason);
+        else if (blocked)
+          options.log("taking jobs again", undefined, "no other runner is live on this queue");
+        blocked = reason;
+      }
+    },
+  };
 }

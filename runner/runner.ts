@@ -1,15 +1,8 @@
-import { mkdir, readdir } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import {
-  CANCEL_DIR,
-  checkQueueLayout,
-  describeZodError,
-  errnoCode,
-  packageVersion,
-} from "../protocol/index.ts";
+import { CANCEL_DIR, checkQueueLayout, describeZodError, packageVersion } from "../protocol/index.ts";
 import type { ArrivalWatches } from "./arrival-watches.ts";
 import { createArrivalWatches } from "./arrival-watches.ts";
-import { cleanupFinished } from "./cleanup.ts";
 import type { RunnerConfig, RunnerConfigInput } from "./config.ts";
 import { RunnerConfigSchema } from "./config.ts";
 import type { RunnerContext } from "./context.ts";
@@ -25,9 +18,10 @@ import { createLicenceGate } from "./licence-gate.ts";
 import { licenceSetting } from "./licence-servers.ts";
 import type { Logger } from "./log.ts";
 import { createLogger, errorMessage } from "./log.ts";
-import { describeOthers, goesFirst, liveOtherRunners } from "./other-runners.ts";
+import { createOtherRunnerGuard } from "./other-runners.ts";
 import { runnerPaths } from "./paths.ts";
 import { recover } from "./recovery.ts";
+import { rescanQueue } from "./rescan.ts";
 import { startRun } from "./run-start.ts";
 import { writeRunnerHeartbeat } from "./runner-heartbeat.ts";
 import { createScheduler } from "./scheduler.ts";
@@ -55,15 +49,6 @@ export interface Runner {
   done: Promise<void>;
 }
 
-async function listNames(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (error) {
-    if (errnoCode(error) === "ENOENT") return [];
-    throw error;
-  }
-}
-
 export function createRunner(input: RunnerConfigInput, options: RunnerOptions = {}): Runner {
   const checked = RunnerConfigSchema.safeParse(input);
   if (!checked.success) throw new Error(`runner settings: ${describeZodError(checked.error)}`);
@@ -89,12 +74,8 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
     beat?: NodeJS.Timeout;
     release?: () => Promise<void>;
     stopping: boolean;
-    /** Why intake is paused (another live runner started first), if it is. */
-    blocked?: string;
     /** This runner got past its start-up checks: inbox/.runners/<host>.json is its own to write. */
     beatOwned?: boolean;
-    /** How many other live runners the last check saw, so the warning is logged when that changes. */
-    othersSeen?: number;
     scanning: boolean;
     beating: boolean;
     scanned: boolean;
@@ -113,34 +94,7 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
     if (lifecycle.scanning || lifecycle.stopping) return;
     lifecycle.scanning = true;
     try {
-      const names = await listNames(paths.queue.outbox);
-      // Ids the ledger knows need no intake (a reappearing folder is noted from its watch event), so a
-      // rescan of a 10,000-job queue costs one readdir, not an lstat per finished job.
-      await Promise.all(
-        names
-          .filter((name) => ctx.ledger.get(name) === undefined)
-          .map((name) =>
-            ctx.serial.run(name, () => considerEntry(ctx, name)).catch(guard(ctx, "intake", name)),
-          ),
-      );
-      const cancels = (await listNames(paths.queue.cancelDir))
-        .filter((n) => n.endsWith(".json"))
-        .map((n) => n.slice(0, -5));
-      await Promise.all(
-        cancels.map((id) =>
-          ctx.serial.run(id, () => considerCancel(ctx, id)).catch(guard(ctx, "cancel", id)),
-        ),
-      );
-      await cleanupFinished({
-        paths,
-        ledger: ctx.ledger,
-        config,
-        goneSince: ctx.goneSince,
-        outboxNames: new Set(names),
-        nowMs: () => ctx.now().getTime(),
-        log: ctx.log,
-        forget: ctx.inbox.forget,
-      }).catch(guard(ctx, "cleanup"));
+      await rescanQueue(ctx, guard);
     } finally {
       lifecycle.scanning = false;
     }
@@ -161,32 +115,13 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
       interval_s: config.heartbeatS,
     });
 
-  /** Two runners on one queue could both take a job: while another is live, this one takes none. */
-  const watchForOtherRunners = async (ctx: RunnerContext): Promise<void> => {
-    if (config.allowOtherRunners) return;
-    const others = await liveOtherRunners(
-      paths.queue.runnersDir,
-      { host: config.host, pid: process.pid },
-      Date.now(),
-    );
-    const self = { host: config.host, startedAt: ctx.startedAt.toISOString() };
-    const ahead = others.filter((other) => other.sameHost || goesFirst(other, self));
-    if (others.length > 0 && others.length !== lifecycle.othersSeen)
-      log("ANOTHER RUNNER", undefined, describeOthers(others));
-    lifecycle.othersSeen = others.length;
-    const reason = ahead.length > 0 ? describeOthers(ahead) : undefined;
-    if (reason !== undefined && others.some((o) => o.sameHost) && !lifecycle.scanned) {
-      throw new Error(
-        `another runner named ${config.host} is live on this queue (${describeOthers(others)}); give this one another --host or stop that one`,
-      );
-    }
-    if (reason !== lifecycle.blocked) {
-      if (reason) log("NOT TAKING JOBS", undefined, reason);
-      else if (lifecycle.blocked)
-        log("taking jobs again", undefined, "no other runner is live on this queue");
-      lifecycle.blocked = reason;
-    }
-  };
+  const others = createOtherRunnerGuard({
+    runnersDir: paths.queue.runnersDir,
+    host: config.host,
+    allow: config.allowOtherRunners,
+    log,
+  });
+  const watchForOtherRunners = (ctx: RunnerContext) => others.check(ctx.startedAt, !lifecycle.scanned);
 
   const heartbeat = async (ctx: RunnerContext): Promise<void> => {
     if (lifecycle.beating) return;
@@ -271,7 +206,7 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
         startedAt: now(),
         now,
         isStopping: () => lifecycle.stopping,
-        intakeBlocked: () => lifecycle.blocked,
+        intakeBlocked: () => others.blocked(),
         pump: () => {
           if (lifecycle.stopping) return;
           for (const jobId of ctx.scheduler.takeStartable()) {
