@@ -5,6 +5,7 @@ import { finishRun } from "./job-run.ts";
 import { errorMessage } from "./log.ts";
 import { setTimerAt } from "./long-timer.ts";
 import { liveness } from "./process-identity.ts";
+import { processesWithEnv, signal } from "./process-tree.ts";
 import { RUN_FILES, RUN_TOKEN_ENV } from "./supervisor/run-folder.ts";
 import type { RunView } from "./supervisor/run-view.ts";
 import { abandonRun, inspectRun, supervisorLogTail } from "./supervisor/run-view.ts";
@@ -68,7 +69,11 @@ export async function checkRun(ctx: RunnerContext, run: ActiveRun): Promise<void
 /** Kills whatever of a run's script tree is still alive, without waiting for a polite end. */
 async function killLeft(ctx: RunnerContext, run: ActiveRun, view: RunView): Promise<void> {
   const token = view.spec ? { name: RUN_TOKEN_ENV, value: view.spec.run_token } : undefined;
-  if (!run.script) return;
+  if (!run.script) {
+    // The script's pid was never recorded: its run token still finds what it started (Linux).
+    if (token) for (const pid of await processesWithEnv(token.name, token.value)) signal(pid, "SIGKILL");
+    return;
+  }
   const report = await killTree(run.script, {
     platform: ctx.platform,
     graceMs: 0,

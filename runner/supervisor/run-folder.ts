@@ -40,7 +40,9 @@ export function runFile(dir: string, name: keyof typeof RUN_FILES): string {
 export async function readRunFile<T>(file: string, parse: (raw: unknown) => T): Promise<T | undefined> {
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    // Retried: an antivirus scan at boot holds fresh files on Windows (EPERM/EBUSY), and a read that
+    // fails during adoption would leave the run unfollowed until the next restart.
+    text = await withFsRetry(() => readFile(file, "utf8"));
   } catch (error) {
     if (errnoCode(error) === "ENOENT") return undefined;
     throw error;
