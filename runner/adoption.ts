@@ -3,7 +3,7 @@ import { finishRun, newRun, runLimitS } from "./job-run.ts";
 import type { LedgerEntry } from "./ledger.ts";
 import { errorMessage } from "./log.ts";
 import { liveness } from "./process-identity.ts";
-import { checkRun, follow, killRun } from "./supervised-run.ts";
+import { checkRun, follow, killRun, learn } from "./supervised-run.ts";
 import { abandonRun, inspectRun } from "./supervisor/run-view.ts";
 
 /** A run request that never launched is taken back at most this often before the job fails. */
@@ -50,10 +50,7 @@ export async function adoptRun(ctx: RunnerContext, entry: LedgerEntry): Promise<
   }
   ctx.active.set(jobId, run);
   ctx.scheduler.occupy(jobId);
-  if (view.state) {
-    run.supervisor = view.state.supervisor;
-    if (view.state.child) run.script = view.state.child;
-  }
+  learn(run, view);
   if (!view.outcome && run.supervisor && (await liveness(run.supervisor, ctx.platform)) !== "gone") {
     // Its inbox record may still say queued: the runner died between the launch and that write.
     if (job.status === "queued") await ctx.inbox.transition(jobId, "running", { runner: ctx.runnerInfo });

@@ -22,7 +22,8 @@ function exitOf(view: RunView): ProcessExit | undefined {
   };
 }
 
-function learn(run: ActiveRun, view: RunView): void {
+/** Takes the supervisor's and the script's identities from the run folder's state.json. */
+export function learn(run: ActiveRun, view: RunView): void {
   if (view.state) {
     run.supervisor = view.state.supervisor;
     if (view.state.child) run.script = view.state.child;
