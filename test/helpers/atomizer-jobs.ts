@@ -1,3 +1,4 @@
+import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
@@ -37,4 +38,28 @@ export async function runAtomizerJobs(args: readonly string[], options: CliRunOp
   });
   const [code] = (await once(child, "close")) as [number | null];
   return { code, stdout, stderr };
+}
+
+export interface CliProcess {
+  child: ChildProcess;
+  /** The exit code; null when killed by a signal. */
+  exited: Promise<number | null>;
+  /** stdout and stderr so far, in arrival order. */
+  output(): string;
+}
+
+/** Starts the real `atomizer-jobs` as a long-lived child (a runner), collecting what it prints. */
+export function startAtomizerJobs(args: readonly string[], options: { cwd?: string } = {}): CliProcess {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  });
+  let output = "";
+  const append = (chunk: Buffer) => {
+    output += chunk.toString();
+  };
+  child.stdout.on("data", append);
+  child.stderr.on("data", append);
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, exited, output: () => output };
 }

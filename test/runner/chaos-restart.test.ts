@@ -1,8 +1,7 @@
-import { spawn } from "node:child_process";
 import path from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
 import { isTerminal } from "../../protocol/index.ts";
-import { BIN } from "../helpers/atomizer-jobs.ts";
+import { startAtomizerJobs } from "../helpers/atomizer-jobs.ts";
 import type { TestQueue } from "./helpers/make-job.ts";
 import { folderArgs, inboxJob, makeQueue, readText, submitJob } from "./helpers/make-job.ts";
 
@@ -32,30 +31,9 @@ function random(seed: number): () => number {
 }
 
 function runner(extra: string[] = []) {
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      "runner",
-      ...folderArgs(queue),
-      "--python",
-      "python3",
-      "--slots",
-      "2",
-      "--heartbeat",
-      "0.3",
-      "--rescan",
-      "0.3",
-      ...extra,
-    ],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
-  let log = "";
-  child.stderr.on("data", (chunk: Buffer) => {
-    log += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, exited, log: () => log };
+  const args = ["runner", ...folderArgs(queue), "--python", "python3", "--slots", "2"];
+  const live = startAtomizerJobs([...args, "--heartbeat", "0.3", "--rescan", "0.3", ...extra]);
+  return { child: live.child, exited: live.exited, log: live.output };
 }
 
 const lines = async (file: string) => (await readText(file)).split("\n").filter((l) => l !== "");

@@ -3,7 +3,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, expect, test } from "vitest";
-import { BIN } from "../helpers/atomizer-jobs.ts";
+import { startAtomizerJobs } from "../helpers/atomizer-jobs.ts";
 import type { TestQueue } from "./helpers/make-job.ts";
 import { folderArgs, makeQueue, readText, submitJob, waitFor, waitForStatus } from "./helpers/make-job.ts";
 
@@ -18,27 +18,10 @@ afterEach(async () => {
 });
 
 function runner(host: string, folders: string[]) {
-  const args = [
-    BIN,
-    "runner",
-    ...folders,
-    "--python",
-    "python3",
-    "--heartbeat",
-    "0.3",
-    "--rescan",
-    "0.3",
-    "--host",
-    host,
-  ];
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  let output = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, exited, output: () => output };
+  const args = ["runner", ...folders, "--python", "python3", "--heartbeat", "0.3", "--rescan", "0.3"];
+  const live = startAtomizerJobs([...args, "--host", host]);
+  children.push(live.child);
+  return live;
 }
 
 const elsewhere = (name: string) => [

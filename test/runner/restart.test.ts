@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
@@ -7,7 +6,7 @@ import { LEDGER_FILE } from "../../runner/ledger.ts";
 import { runDir, runFile } from "../../runner/supervisor/run-folder.ts";
 import { RunStateSchema } from "../../runner/supervisor/run-schemas.ts";
 import { isProcessAlive } from "../../runner/tree-kill.ts";
-import { BIN } from "../helpers/atomizer-jobs.ts";
+import { startAtomizerJobs } from "../helpers/atomizer-jobs.ts";
 import type { TestQueue } from "./helpers/make-job.ts";
 import {
   folderArgs,
@@ -37,19 +36,8 @@ afterEach(async () => {
 });
 
 function startRunnerProcess(extra: string[] = [], folders = folderArgs(queue), cwd?: string) {
-  const args = [BIN, "runner", ...folders, "--python", "python3", "--heartbeat", "0.5", "--rescan", "0.3"];
-  const child = spawn(process.execPath, [...args, "--host", "restart-host", "--slots", "2", ...extra], {
-    stdio: ["ignore", "pipe", "pipe"],
-    ...(cwd ? { cwd } : {}),
-  });
-  let output = "";
-  const append = (chunk: Buffer) => {
-    output += chunk.toString();
-  };
-  child.stdout.on("data", append);
-  child.stderr.on("data", append);
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, exited, output: () => output };
+  const args = ["runner", ...folders, "--python", "python3", "--heartbeat", "0.5", "--rescan", "0.3"];
+  return startAtomizerJobs([...args, "--host", "restart-host", "--slots", "2", ...extra], cwd ? { cwd } : {});
 }
 
 async function kill9(runner: ReturnType<typeof startRunnerProcess>): Promise<void> {

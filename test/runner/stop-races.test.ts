@@ -7,7 +7,7 @@ import { launchSupervisor } from "../../runner/supervisor/launch-supervisor.ts";
 import { runDir, runFile } from "../../runner/supervisor/run-folder.ts";
 import { RunStateSchema } from "../../runner/supervisor/run-schemas.ts";
 import { isProcessAlive } from "../../runner/tree-kill.ts";
-import { BIN } from "../helpers/atomizer-jobs.ts";
+import { startAtomizerJobs } from "../helpers/atomizer-jobs.ts";
 import type { TestQueue } from "./helpers/make-job.ts";
 import {
   FIXTURES,
@@ -44,7 +44,6 @@ afterEach(async () => {
 
 function runnerProcess(extra: string[] = []) {
   const args = [
-    BIN,
     "runner",
     ...folderArgs(queue),
     "--python",
@@ -54,13 +53,7 @@ function runnerProcess(extra: string[] = []) {
     "--rescan",
     "0.3",
   ];
-  const child = spawn(process.execPath, [...args, ...extra], { stdio: ["ignore", "ignore", "pipe"] });
-  let output = "";
-  child.stderr.on("data", (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, exited, output: () => output };
+  return startAtomizerJobs([...args, ...extra]);
 }
 
 test("a cancel the moment a job is running (before its supervisor launched it) ends it cancelled; the runner stays responsive", async () => {
