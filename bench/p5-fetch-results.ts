@@ -12,7 +12,7 @@ import {
   STUDY_DB,
   writeJsonAtomic,
 } from "../protocol/index.ts";
-import { summarizeStudyDb } from "../server/results/study-summary.ts";
+import { summarizeStudyDb } from "../submitter/results/study-summary.ts";
 import type { Benchmark } from "./bench-result.ts";
 import { openMcpSession } from "./mcp-session.ts";
 import { memoryStatus } from "./proc-stats.ts";
@@ -160,7 +160,7 @@ export const fetchResultsBenchmark: Benchmark = async ({ quick, scratch, python,
       verdict: quick ? "n/a" : met ? "met" : "missed",
       notes: [
         `study.db (${dbMb.toFixed(1)} MB): bench/make_optuna_study.py runs ${real} real Optuna trials (RandomSampler; 5 params: 3 float, 1 int, 1 categorical; 3 intermediate values; every 17th pruned, every 29th failed), then inserts the other ${total - real} with sqlite3 in one transaction, copying the exact rows Optuna wrote for a real trial of the same state (trial_params, trial_values, trial_intermediate_values, trial_user_attributes) with parameters resampled from the stored distributions and the objective recomputed; optuna.load_study then confirms ${generated.trials} trials and best trial #${generated.best_number} = ${generated.best_value.toFixed(4)}. Took ${(generateMs / 1000).toFixed(1)} s.`,
-        `fetch_results copies study.db and stdout.log out of inbox/ (hashing as it copies), verifies them against the results manifest, then summarises with SQL; the summary step alone (server/results/study-summary.ts in this process): ${formatSummary(summaryOnly, "ms", 1)}. python3 -c "import optuna" alone: ${formatSummary(importOnly, "ms", 0)}.`,
+        `fetch_results copies study.db and stdout.log out of inbox/ (hashing as it copies), verifies them against the results manifest, then summarises with SQL; the summary step alone (submitter/results/study-summary.ts in this process): ${formatSummary(summaryOnly, "ms", 1)}. python3 -c "import optuna" alone: ${formatSummary(importOnly, "ms", 0)}.`,
       ],
     };
   } finally {

@@ -12,39 +12,39 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   },
   mcp: {
     summary: "serve the MCP tools over stdio or Streamable HTTP",
-    load: () => import("../server/cli/mcp-command.ts"),
+    load: () => import("./submitter/mcp-command.ts"),
   },
   submit: {
     summary: "submit a study folder as a job",
-    load: () => import("../server/cli/submit-command.ts"),
+    load: () => import("./submitter/submit-command.ts"),
   },
-  status: { summary: "show one job's state", load: () => import("../server/cli/status-command.ts") },
-  list: { summary: "list jobs", load: () => import("../server/cli/list-command.ts") },
+  status: { summary: "show one job's state", load: () => import("./submitter/status-command.ts") },
+  list: { summary: "list jobs", load: () => import("./submitter/list-command.ts") },
   wait: {
     summary: "wait for a job to change, showing progress",
-    load: () => import("../server/cli/wait-command.ts"),
+    load: () => import("./submitter/wait-command.ts"),
   },
   results: {
     summary: "fetch a finished job's results",
-    load: () => import("../server/cli/results-command.ts"),
+    load: () => import("./submitter/results-command.ts"),
   },
-  log: { summary: "print a job's stdout.log", load: () => import("../server/cli/log-command.ts") },
+  log: { summary: "print a job's stdout.log", load: () => import("./submitter/log-command.ts") },
   cancel: {
     summary: "ask the runner to cancel a job",
-    load: () => import("../server/cli/cancel-command.ts"),
+    load: () => import("./submitter/cancel-command.ts"),
   },
-  archive: { summary: "archive a finished job", load: () => import("../server/cli/archive-command.ts") },
+  archive: { summary: "archive a finished job", load: () => import("./submitter/archive-command.ts") },
   runners: {
     summary: "show the runners seen and their jobs",
-    load: () => import("../server/cli/runners-command.ts"),
+    load: () => import("./submitter/runners-command.ts"),
   },
   runner: {
     summary: "run jobs on this host (the NX workstation)",
-    load: () => import("../runner/cli/runner-command.ts"),
+    load: () => import("./runner/runner-command.ts"),
   },
-  doctor: { summary: "check this host can run jobs", load: () => import("../runner/cli/doctor-command.ts") },
+  doctor: { summary: "check this host can run jobs", load: () => import("./runner/doctor-command.ts") },
   service: {
     summary: "Windows: install, remove or show the runner's boot task (Task Scheduler)",
-    load: () => import("../runner/cli/service-command.ts"),
+    load: () => import("./runner/service-command.ts"),
   },
 };

@@ -1,0 +1,60 @@
+import { parseArgs } from "node:util";
+import { defaultPython } from "../../runner/config.ts";
+import { runDoctor } from "../../runner/doctor.ts";
+
+const USAGE = `usage: atomizer-jobs doctor [--queue DIR] [--work DIR] [--state DIR] [--python PATH]
+
+Checks this host can run jobs: the Python (and Optuna), the folders are writable, the queue layout and
+Syncthing folder markers (.stfolder), free disk; on Windows (or wherever SPLM_LICENSE_SERVER is set)
+the NX install (UGII_BASE_DIR) and whether a licence server answers. Exit code 1 when a check fails.
+
+  --queue DIR     queue root holding outbox/, inbox/, archive/ (or ATOMIZER_QUEUE_DIR)
+  --work DIR      the runner's work folder
+  --state DIR     the runner's state folder
+  --python PATH   the Python the runner will use (default ${defaultPython()})
+  --licence-server S  licence servers port@host[;...] to check (default SPLM_LICENSE_SERVER)
+  --help          show this help
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  let values: {
+    queue?: string;
+    work?: string;
+    state?: string;
+    python?: string;
+    "licence-server"?: string;
+    help?: boolean;
+  };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        queue: { type: "string" },
+        work: { type: "string" },
+        state: { type: "string" },
+        python: { type: "string" },
+        "licence-server": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    process.stderr.write(`atomizer-jobs doctor: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const queueDir = values.queue ?? process.env.ATOMIZER_QUEUE_DIR;
+  const checks = await runDoctor({
+    python: values.python ?? defaultPython(),
+    ...(queueDir ? { queueDir } : {}),
+    ...(values.work ? { workDir: values.work } : {}),
+    ...(values.state ? { stateDir: values.state } : {}),
+    ...(values["licence-server"] ? { licenceServer: values["licence-server"] } : {}),
+  });
+  for (const check of checks)
+    process.stdout.write(`${check.level.padEnd(4)}  ${check.name}: ${check.message}\n`);
+  return checks.some((check) => check.level === "fail") ? 1 : 0;
+}

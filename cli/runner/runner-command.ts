@@ -1,0 +1,131 @@
+import { createWriteStream } from "node:fs";
+import { parseArgs } from "node:util";
+import type { RunnerConfigInput } from "../../runner/config.ts";
+import { defaultPython } from "../../runner/config.ts";
+import { createLogger } from "../../runner/log.ts";
+import { createRunner } from "../../runner/runner.ts";
+import { MAX_PERIOD_S, parseCount, parseSeconds, UsageError } from "./options.ts";
+
+const USAGE = `usage: atomizer-jobs runner --queue DIR --work DIR --state DIR [options]
+
+Runs the jobs that arrive in DIR/outbox/ and publishes their state and results to DIR/inbox/.
+
+  --queue DIR           queue root holding outbox/, inbox/, archive/ (or ATOMIZER_QUEUE_DIR)
+  --work DIR            local folder for job work copies, outside the synced folders
+  --state DIR           local folder for the runner's ledger, outside the synced folders
+  --slots N             jobs run at the same time (default 1: one NX licence)
+  --python PATH         Python for .py scripts, the one with NX Open and Optuna (default ${defaultPython()})
+  --once                handle what is there, wait for those runs to end, then exit
+  --heartbeat S         rewrite running jobs' job.json and the runner heartbeat every S seconds (default 10)
+  --rescan S            full outbox rescan every S seconds (default 15)
+  --grace S             fail a job whose files have not all arrived after S seconds (default 7200)
+  --settle S            quiet time before a job without manifest is taken (default 60)
+  --max-runtime S       runner-wide limit on a run (default 604800, 7 days)
+  --kill-grace S        POSIX: SIGTERM to SIGKILL delay when stopping a job (default 10)
+  --work-retention S    keep a finished job's work copy S seconds after its outbox entry is gone (default 604800)
+  --cleanup-delay S     an outbox entry must stay gone S seconds before cleanup (default 60)
+  --host NAME           name in inbox/.runners/NAME.json (default: this computer's name)
+  --nx-job-types LIST   comma-separated job types that start NX and need a licence (default optimization)
+  --licence-server S    licence servers port@host[;port@host] (default: SPLM_LICENSE_SERVER)
+  --licence-poll S      while no licence server answers, knock on its port every S seconds (default 5)
+  --log-file FILE       append the log to FILE instead of stderr (the Windows service uses this)
+  --allow-other-runners take jobs even while another runner is live on this queue (a job could
+                        then run twice: only for runners that share no jobs)
+  --help                show this help
+`;
+
+function toConfig(argv: string[]): { config: RunnerConfigInput; logFile?: string } | "help" {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      queue: { type: "string" },
+      work: { type: "string" },
+      state: { type: "string" },
+      slots: { type: "string" },
+      python: { type: "string" },
+      once: { type: "boolean" },
+      heartbeat: { type: "string" },
+      rescan: { type: "string" },
+      grace: { type: "string" },
+      settle: { type: "string" },
+      "max-runtime": { type: "string" },
+      "kill-grace": { type: "string" },
+      "work-retention": { type: "string" },
+      "cleanup-delay": { type: "string" },
+      host: { type: "string" },
+      "nx-job-types": { type: "string" },
+      "licence-server": { type: "string" },
+      "licence-poll": { type: "string" },
+      "log-file": { type: "string" },
+      "allow-other-runners": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return "help";
+  const queueDir = values.queue ?? process.env.ATOMIZER_QUEUE_DIR;
+  const missing = [
+    queueDir ? undefined : "--queue DIR (the queue root with outbox/ and inbox/)",
+    values.work ? undefined : "--work DIR (a local folder for work copies)",
+    values.state ? undefined : "--state DIR (a local folder for the ledger)",
+  ].filter((m): m is string => m !== undefined);
+  if (missing.length > 0 || !queueDir || !values.work || !values.state)
+    throw new UsageError(`runner needs ${missing.join(", ")}`);
+  const optional = {
+    slots: parseCount("slots", values.slots),
+    python: values.python,
+    once: values.once,
+    host: values.host,
+    allowOtherRunners: values["allow-other-runners"],
+    heartbeatS: parseSeconds("heartbeat", values.heartbeat, false, MAX_PERIOD_S),
+    rescanS: parseSeconds("rescan", values.rescan, false, MAX_PERIOD_S),
+    graceS: parseSeconds("grace", values.grace),
+    settleS: parseSeconds("settle", values.settle),
+    maxRuntimeS: parseSeconds("max-runtime", values["max-runtime"]),
+    killGraceS: parseSeconds("kill-grace", values["kill-grace"], false, MAX_PERIOD_S),
+    workRetentionS: parseSeconds("work-retention", values["work-retention"], true),
+    cleanupDelayS: parseSeconds("cleanup-delay", values["cleanup-delay"], true),
+    nxJobTypes: values["nx-job-types"]
+      ?.split(",")
+      .map((t) => t.trim())
+      .filter((t) => t.length > 0),
+    licenceServer: values["licence-server"],
+    licencePollS: parseSeconds("licence-poll", values["licence-poll"], false, MAX_PERIOD_S),
+  };
+  const defined = Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined));
+  const config = { queueDir, workDir: values.work, stateDir: values.state, ...defined };
+  return { config, ...(values["log-file"] ? { logFile: values["log-file"] } : {}) };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof toConfig>;
+  try {
+    parsed = toConfig(argv);
+  } catch (error) {
+    process.stderr.write(`atomizer-jobs runner: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (parsed === "help") {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  // A service has no console: its log goes to a file (appended, so restarts keep the history).
+  const logFile = parsed.logFile ? createWriteStream(parsed.logFile, { flags: "a" }) : undefined;
+  const runner = createRunner(parsed.config, logFile ? { log: createLogger(logFile) } : {});
+  const stop = () => void runner.stop();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  try {
+    await runner.start();
+    await runner.done;
+    await runner.stop();
+  } catch (error) {
+    await runner.stop().catch(() => undefined);
+    throw error;
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+    await new Promise((resolve) => (logFile ? logFile.end(resolve) : resolve(undefined)));
+  }
+  return 0;
+}

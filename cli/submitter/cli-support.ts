@@ -1,0 +1,131 @@
+import { userInfo } from "node:os";
+import type { ParseArgsConfig } from "node:util";
+import { parseArgs } from "node:util";
+import type { ContextOptions, ServerContext } from "../../submitter/context.ts";
+import { createServerContext } from "../../submitter/context.ts";
+import {
+  describeOperationError,
+  OperationError,
+  toOperationError,
+} from "../../submitter/operations/operation-error.ts";
+
+export type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/** Options every queue command accepts. */
+export const QUEUE_OPTIONS = {
+  queue: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies Options;
+
+export class UsageError extends Error {}
+
+export function parse<O extends Options>(argv: string[], options: O, usage: string) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${usage}`);
+  }
+}
+
+/** The single JOB_ID a job command takes. */
+export function oneJobId(positionals: readonly string[], usage: string): string {
+  const [jobId] = positionals;
+  if (!jobId || positionals.length > 1) throw new UsageError(`give one JOB_ID\n\n${usage}`);
+  return jobId;
+}
+
+export function noPositionals(positionals: readonly string[], usage: string): void {
+  if (positionals.length > 0) throw new UsageError(`unexpected ${positionals.join(" ")}\n\n${usage}`);
+}
+
+export function queueRoot(value: string | undefined, usage: string): string {
+  const root = value ?? process.env.ATOMIZER_QUEUE_DIR;
+  if (!root)
+    throw new UsageError(`the queue folder is needed: --queue DIR or ATOMIZER_QUEUE_DIR\n\n${usage}`);
+  return root;
+}
+
+/** Who a person's CLI command acts as: --agent, ATOMIZER_AGENT, else the login name. */
+export function cliAgent(value: string | undefined): string {
+  const raw = value ?? process.env.ATOMIZER_AGENT ?? safeUserName();
+  const cleaned = raw
+    .replace(/[^A-Za-z0-9._-]/g, "-")
+    .replace(/^[^A-Za-z0-9]+/, "")
+    .slice(0, 64);
+  return cleaned.length > 0 ? cleaned : "cli-user";
+}
+
+function safeUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return "cli-user";
+  }
+}
+
+export function out(lines: string | readonly string[]): void {
+  process.stdout.write(`${typeof lines === "string" ? lines : lines.join("\n")}\n`);
+}
+
+export function outJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Runs a one-shot command against a queue: builds the context (no index), maps refusals to exit 1 with
+ * the message and advice on stderr (JSON on stdout with --json), usage errors to exit 2.
+ */
+export async function runCli(
+  argv: string[],
+  usage: string,
+  body: (argv: string[]) => Promise<number>,
+): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    out(usage);
+    return 0;
+  }
+  const json = argv.includes("--json");
+  try {
+    return await body(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    const failure = toOperationError(error);
+    if (json)
+      outJson({ error: { code: failure.code, message: failure.message, hint: failure.hint ?? null } });
+    else process.stderr.write(`error (${failure.code}): ${describeOperationError(failure)}\n`);
+    return 1;
+  }
+}
+
+export async function withContext<T>(
+  options: ContextOptions,
+  body: (ctx: ServerContext) => Promise<T>,
+): Promise<T> {
+  let ctx: ServerContext;
+  try {
+    ctx = await createServerContext(options);
+  } catch (error) {
+    throw new OperationError(
+      "invalid_argument",
+      (error as Error).message,
+      "check --queue (or ATOMIZER_QUEUE_DIR)",
+    );
+  }
+  try {
+    return await body(ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+export function intOption(value: string | undefined, name: string, usage: string): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0)
+    throw new UsageError(`--${name} must be a whole number, got ${value}\n\n${usage}`);
+  return number;
+}

@@ -1,0 +1,101 @@
+import { loadAuthConfig } from "../../submitter/config/auth-config.ts";
+import type { Identity } from "../../submitter/config/roles.ts";
+import { DEFAULT_STDIO_IDENTITY, parseAgent, parseRole } from "../../submitter/config/roles.ts";
+import { createServerContext } from "../../submitter/context.ts";
+import { serveHttp } from "../../submitter/mcp/serve-http.ts";
+import { serveStdio } from "../../submitter/mcp/serve-stdio.ts";
+import { parse, queueRoot, UsageError } from "./cli-support.ts";
+
+const USAGE = `usage: atomizer-jobs mcp --queue DIR [--http HOST:PORT --config FILE] [options]
+
+Serves the job queue's MCP tools over stdio (default) or Streamable HTTP (at /mcp).
+  --queue DIR        queue root (or ATOMIZER_QUEUE_DIR); create it with \`atomizer-jobs init\`
+  --http HOST:PORT   serve Streamable HTTP instead of stdio (host defaults to 127.0.0.1; PORT 0 picks one)
+  --config FILE      HTTP: JSON mapping bearer tokens (as env references) to agents and roles
+  --allow DIR        study_dir must lie inside DIR (repeatable; default the working directory)
+  --work DIR         where fetch_results copies jobs (default <queue>/.work)
+  --agent NAME       stdio: the agent (or ATOMIZER_AGENT; default ${DEFAULT_STDIO_IDENTITY.agent})
+  --role ROLE        stdio: submitter|observer|processor|admin (or ATOMIZER_ROLE; default ${DEFAULT_STDIO_IDENTITY.role})`;
+
+const OPTIONS = {
+  queue: { type: "string" },
+  http: { type: "string" },
+  config: { type: "string" },
+  allow: { type: "string", multiple: true },
+  work: { type: "string" },
+  agent: { type: "string" },
+  role: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+function parseListen(value: string): { host: string; port: number } {
+  const match = /^(?:(\[[^\]]+\]|[^:]+):)?(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2]);
+  if (!match || port > 65535)
+    throw new UsageError(`--http ${value}: expected HOST:PORT or PORT, e.g. 127.0.0.1:8765\n\n${USAGE}`);
+  return { host: (match[1] ?? "127.0.0.1").replace(/^\[|\]$/g, ""), port };
+}
+
+function stdioIdentity(agent: string | undefined, role: string | undefined): Identity {
+  const agentValue = agent ?? process.env.ATOMIZER_AGENT;
+  const roleValue = role ?? process.env.ATOMIZER_ROLE;
+  return {
+    agent: agentValue
+      ? parseAgent(agentValue, agent ? "--agent" : "ATOMIZER_AGENT")
+      : DEFAULT_STDIO_IDENTITY.agent,
+    role: roleValue ? parseRole(roleValue, role ? "--role" : "ATOMIZER_ROLE") : DEFAULT_STDIO_IDENTITY.role,
+  };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let values: ReturnType<typeof parse<typeof OPTIONS>>["values"];
+  try {
+    ({ values } = parse(argv, OPTIONS, USAGE));
+    if (values.help) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    queueRoot(values.queue, USAGE);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    return 2;
+  }
+  const root = queueRoot(values.queue, USAGE);
+  try {
+    const listen = values.http !== undefined ? parseListen(values.http) : undefined;
+    if (listen && !values.config) {
+      throw new UsageError(
+        `--http needs --config FILE: every HTTP request must carry a bearer token\n\n${USAGE}`,
+      );
+    }
+    const identity = listen ? undefined : stdioIdentity(values.agent, values.role);
+    const tokens = listen && values.config ? await loadAuthConfig(values.config, process.env) : undefined;
+    const ctx = await createServerContext({
+      queueRoot: root,
+      withIndex: true,
+      ...(values.work ? { workDir: values.work } : {}),
+      ...(values.allow ? { allow: values.allow } : {}),
+    });
+    if (listen && tokens) {
+      const server = await serveHttp(ctx, { ...listen, tokens });
+      process.stderr.write(
+        `atomizer-jobs mcp: listening on ${server.url} (queue ${ctx.queue.root}, ${tokens.agents.length} agents)\n`,
+      );
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      await server.close();
+    } else if (identity) {
+      process.stderr.write(
+        `atomizer-jobs mcp: serving stdio as ${identity.agent} (role ${identity.role}), queue ${ctx.queue.root}\n`,
+      );
+      await serveStdio(ctx, identity);
+    }
+    await ctx.close();
+    return 0;
+  } catch (error) {
+    process.stderr.write(`atomizer-jobs mcp: ${(error as Error).message}\n`);
+    return error instanceof UsageError ? 2 : 1;
+  }
+}

@@ -1,0 +1,210 @@
+import { mkdir } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { z } from "zod";
+import type { FetchReceipt, FileEntry } from "../../protocol/index.ts";
+import {
+  checkJobPath,
+  JOB_FILE,
+  LOG_FILE,
+  listJobTree,
+  RESULTS_DIR,
+  STUDY_DB,
+  writeJsonAtomic,
+} from "../../protocol/index.ts";
+import type { ServerContext } from "../context.ts";
+import { copyVerified } from "../jobs/copy-verified.ts";
+import { readJobAt } from "../jobs/job-files.ts";
+import { readLogTail } from "../jobs/log-file.ts";
+import type { CsvPreview } from "../results/csv-preview.ts";
+import { CsvPreviewSchema, previewCsv } from "../results/csv-preview.ts";
+import type { ImageNote, LoadedImage } from "../results/png-images.ts";
+import { loadPngImages, MAX_IMAGES } from "../results/png-images.ts";
+import type { StudySummary } from "../results/study-summary.ts";
+import { StudySummarySchema, summarizeStudyDb } from "../results/study-summary.ts";
+import { unknownJobError } from "./job-lookup.ts";
+import { jobStatus } from "./job-status.ts";
+import { OperationError } from "./operation-error.ts";
+
+export const FetchResultsInput = {
+  job_id: z.string().describe("a completed, failed or cancelled job"),
+  max_images: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_IMAGES)
+    .optional()
+    .describe(`PNG plots to return as images (default ${MAX_IMAGES}, each at most 1 MB)`),
+};
+const FetchResultsInputSchema = z.object(FetchResultsInput);
+export type FetchResultsArgs = z.infer<typeof FetchResultsInputSchema>;
+
+export const FetchResultsOutput = {
+  job_id: z.string(),
+  state: z.string(),
+  /** Every result file copied and verified against the results manifest. */
+  complete: z.boolean(),
+  files_total: z.number().int(),
+  files_copied: z.number().int(),
+  missing: z.array(z.string()),
+  mismatched: z.array(z.string()),
+  /** Result files not copied because they are links, special files or bad paths: why, one each. */
+  refused: z.array(z.string()),
+  work_dir: z.string(),
+  study: z.array(StudySummarySchema),
+  study_error: z.string().optional(),
+  csv: z.array(CsvPreviewSchema),
+  images: z.array(
+    z.object({ path: z.string(), size: z.number(), included: z.boolean(), note: z.string().optional() }),
+  ),
+  log_tail: z.array(z.string()),
+  next: z.string(),
+};
+const FetchResultsOutputSchema = z.object(FetchResultsOutput);
+export type FetchResultsSummary = z.infer<typeof FetchResultsOutputSchema>;
+
+export interface FetchResultsResult {
+  summary: FetchResultsSummary;
+  images: LoadedImage[];
+}
+
+const MAX_CSV = 5;
+const MAX_LISTED = 20;
+const LOG_TAIL_BYTES = 4096;
+
+/**
+ * For a finished job: copies it (never touching inbox/, SYS_19 rule 1) into the local working folder,
+ * verifies it against the results manifest, then summarises study.db, CSVs, plots and the log tail
+ * from the copy.
+ */
+export async function fetchResults(
+  ctx: ServerContext,
+  args: FetchResultsArgs,
+  agent: string,
+): Promise<FetchResultsResult> {
+  const view = await jobStatus(ctx, args.job_id);
+  if (view.state === "unknown") throw unknownJobError(view.job_id, view.suggestions);
+  if (view.state === "submitted" || view.state === "queued" || view.state === "running") {
+    throw new OperationError(
+      "wrong_state",
+      `${view.job_id} is ${view.state}; results exist once it has finished`,
+      `wait_for_job {job_id: "${view.job_id}", seq: ${view.seq}}`,
+    );
+  }
+  const archived = view.state === "archived";
+  const sourceDir = archived ? view.archive_dir : join(ctx.queue.inbox, view.job_id);
+  // Files must really lie in the synced folder: a linked job folder or 3_results/ leads nowhere else.
+  const within = { within: archived ? ctx.queue.archive : ctx.queue.inbox };
+  const read = await readJobAt(sourceDir);
+  if (read.kind !== "ok") {
+    throw new OperationError(
+      "unreadable",
+      `${join(sourceDir, JOB_FILE)} ${read.kind === "absent" ? "is missing" : `is unusable: ${read.problem}`}`,
+      "wait for Syncthing to deliver it, then call fetch_results again",
+    );
+  }
+  const job = read.job;
+  const manifest = job.results?.files;
+  const workDir = join(ctx.workDir, view.job_id);
+  await mkdir(workDir, { recursive: true });
+  const entries: { path: string; expected: FileEntry | undefined }[] = manifest
+    ? manifest.map((entry) => ({ path: entry.path, expected: entry }))
+    : (await listJobTree(sourceDir)).files
+        .filter((path) => path === LOG_FILE || path.startsWith(`${RESULTS_DIR}/`))
+        .map((path) => ({ path, expected: undefined }));
+  const missing: string[] = [];
+  const mismatched: string[] = [];
+  const refused: string[] = [];
+  const copied: FileEntry[] = [];
+  for (const entry of entries) {
+    // The manifest comes from the other machine: its paths pass the path rules before any fs call.
+    const problem = checkJobPath(entry.path);
+    if (problem && problem.rule !== "reserved_job_file") {
+      refused.push(`results manifest entry ${problem.message}`);
+      continue;
+    }
+    const parts = entry.path.split("/");
+    const { outcome, reason } = await copyVerified(
+      join(sourceDir, ...parts),
+      join(workDir, ...parts),
+      entry.expected,
+      within,
+    );
+    if (outcome === "missing") missing.push(entry.path);
+    else if (outcome === "mismatch") mismatched.push(entry.path);
+    else if (outcome === "refused") refused.push(reason ?? `${entry.path} was refused`);
+    else
+      copied.push({
+        path: entry.path,
+        size: entry.expected?.size ?? 0,
+        sha256: entry.expected?.sha256 ?? "",
+      });
+  }
+  await copyVerified(join(sourceDir, JOB_FILE), join(workDir, JOB_FILE), undefined, within);
+  const copiedPaths = new Set(copied.map((entry) => entry.path));
+  const local = (path: string) => join(workDir, ...path.split("/"));
+
+  let study: StudySummary[] = [];
+  let studyError: string | undefined;
+  const dbPath =
+    [`${RESULTS_DIR}/${STUDY_DB}`, ...[...copiedPaths].filter((path) => path.endsWith(".db"))].find((path) =>
+      copiedPaths.has(path),
+    ) ?? undefined;
+  if (dbPath) {
+    try {
+      study = summarizeStudyDb(local(dbPath));
+    } catch (error) {
+      studyError = `${dbPath}: ${(error as Error).message}`;
+    }
+  }
+  const csv: CsvPreview[] = [];
+  for (const path of [...copiedPaths].filter((p) => p.toLowerCase().endsWith(".csv")).slice(0, MAX_CSV)) {
+    csv.push(await previewCsv(local(path), path));
+  }
+  const pngs = (manifest ?? [])
+    .filter((entry) => copiedPaths.has(entry.path) && entry.path.toLowerCase().endsWith(".png"))
+    .map((entry) => ({ path: entry.path, file: local(entry.path), size: entry.size }));
+  const { images, notes }: { images: LoadedImage[]; notes: ImageNote[] } = await loadPngImages(
+    pngs,
+    args.max_images ?? MAX_IMAGES,
+  );
+  const logTail = (await readLogTail(local(LOG_FILE), LOG_TAIL_BYTES, 30)) ?? [];
+  const complete =
+    manifest !== undefined && missing.length === 0 && mismatched.length === 0 && refused.length === 0;
+  if (complete && (job.status === "completed" || job.status === "failed" || job.status === "cancelled")) {
+    // The receipt acknowledges the notifier's hand-off to the post-processing agent (plugin/notifier).
+    await mkdir(ctx.queue.fetchedDir, { recursive: true });
+    await writeJsonAtomic(join(ctx.queue.fetchedDir, `${view.job_id}.json`), {
+      job_id: view.job_id,
+      fetched_at: new Date().toISOString(),
+      fetched_by: agent,
+      status: job.status,
+    } satisfies FetchReceipt);
+  }
+  const next = complete
+    ? `next: analyse files in ${workDir}, then archive_job {job_id: "${view.job_id}"}`
+    : manifest === undefined
+      ? "next: the job has no results manifest; the files present were copied as they are"
+      : refused.length > 0
+        ? `next: ${refused.length} result files were refused and not copied (${refused[0]}${refused.length > 1 ? "; see refused for the rest" : ""}); ask the runner's operator to republish them as regular files`
+        : `next: ${missing.length + mismatched.length} result files are still syncing; call fetch_results again in a minute`;
+  return {
+    summary: {
+      job_id: view.job_id,
+      state: view.state === "archived" ? `archived (${basename(view.archive_dir)})` : view.state,
+      complete,
+      files_total: entries.length,
+      files_copied: copied.length,
+      missing: missing.slice(0, MAX_LISTED),
+      mismatched: mismatched.slice(0, MAX_LISTED),
+      refused: refused.slice(0, MAX_LISTED),
+      work_dir: workDir,
+      study,
+      ...(studyError ? { study_error: studyError } : {}),
+      csv,
+      images: notes.slice(0, 20),
+      log_tail: logTail,
+      next,
+    },
+    images,
+  };
+}

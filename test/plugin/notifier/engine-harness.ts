@@ -1,0 +1,148 @@
+// A NotifierEngine over a real temp queue with recording ports, plus a clock tests can step.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ChannelTarget } from "../../../plugin/notifier/notifier-config.ts";
+import type { Ledger } from "../../../plugin/notifier/notifier-ledger.ts";
+import { LedgerSchema } from "../../../plugin/notifier/notifier-ledger.ts";
+import type { Clock, NotifierOptions, WakeRequest } from "../../../plugin/notifier/notifier-loop.ts";
+import { NotifierEngine } from "../../../plugin/notifier/notifier-loop.ts";
+import { initQueue, queuePaths, readJsonFile } from "../../../protocol/index.ts";
+import { CHANNEL } from "./queue-fixture.ts";
+
+export interface Recorded {
+  sends: { target: ChannelTarget; text: string }[];
+  events: { text: string; options: { agentId: string; sessionKey: string; contextKey: string } }[];
+  wakes: WakeRequest[];
+  logs: { level: "info" | "warn" | "error"; message: string }[];
+}
+
+/** Timers fire only when the test advances time. */
+export class ManualClock implements Clock {
+  #now: number;
+  #timers = new Map<number, { at: number; run: () => void }>();
+  #next = 1;
+
+  constructor(start = Date.parse("2026-02-10T18:00:00Z")) {
+    this.#now = start;
+  }
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimeout(run: () => void, ms: number): unknown {
+    const id = this.#next++;
+    this.#timers.set(id, { at: this.#now + Math.max(0, ms), run });
+    return id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.#timers.delete(handle as number);
+  }
+
+  /** Moves time forward, firing due timers in order (timers they set are fired too when due). */
+  advance(ms: number): void {
+    const end = this.#now + ms;
+    for (;;) {
+      const due = [...this.#timers.entries()]
+        .filter(([, t]) => t.at <= end)
+        .sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      this.#timers.delete(due[0]);
+      this.#now = Math.max(this.#now, due[1].at);
+      due[1].run();
+    }
+    this.#now = end;
+  }
+}
+
+export const TARGET: ChannelTarget = { channel: "telegram", to: "12345" };
+
+export async function tempQueue(): Promise<{ queueDir: string; cleanup: () => Promise<void> }> {
+  const root = await mkdtemp(join(tmpdir(), "atomizer-notifier-"));
+  const queueDir = join(root, "queue");
+  await initQueue(queueDir);
+  return { queueDir, cleanup: () => rm(root, { recursive: true, force: true }) };
+}
+
+export interface Harness {
+  engine: NotifierEngine;
+  calls: Recorded;
+  /** How many upcoming sends throw. */
+  failSends: { count: number };
+}
+
+export function makeEngine(queueDir: string, options: Partial<NotifierOptions> = {}, clock?: Clock): Harness {
+  const calls: Recorded = { sends: [], events: [], wakes: [], logs: [] };
+  const failSends = { count: 0 };
+  const engine = new NotifierEngine(
+    {
+      queueDir,
+      agentId: "optimizer",
+      sessionKey: "agent:optimizer:main",
+      channels: { [CHANNEL]: TARGET },
+      resendAfterMs: 600_000,
+      batchWindowMs: 150,
+      sendRetryDelaysMs: [20, 20],
+      rescanMs: 60_000,
+      lockRefreshMs: 10_000,
+      settleMs: 50,
+      wakeLimits: { minSpacingMs: 0, maxPerWindow: 1000, windowMs: 60_000 },
+      ...options,
+    },
+    {
+      async sendText(target, text) {
+        calls.sends.push({ target, text });
+        if (failSends.count > 0) {
+          failSends.count--;
+          throw new Error("telegram answered 502 Bad Gateway");
+        }
+        return { messageId: String(calls.sends.length) };
+      },
+      enqueueSystemEvent(text, opts) {
+        calls.events.push({ text, options: opts });
+        return true;
+      },
+      requestHeartbeat(request) {
+        calls.wakes.push(request);
+      },
+      log: {
+        info: (message) => calls.logs.push({ level: "info", message }),
+        warn: (message) => calls.logs.push({ level: "warn", message }),
+        error: (message) => calls.logs.push({ level: "error", message }),
+      },
+      ...(clock ? { clock } : {}),
+    },
+  );
+  return { engine, calls, failSends };
+}
+
+export async function readLedger(queueDir: string): Promise<Ledger> {
+  return LedgerSchema.parse(
+    await readJsonFile(join(queuePaths(queueDir).stateDir, "notifier", "ledger.json")),
+  );
+}
+
+/** Polls `check` until it holds; fails with `what` after a generous bound. */
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > end) {
+      throw new Error(
+        `timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
