@@ -57,13 +57,24 @@ export interface ArchivedCopy extends JobFolder {
  * - verified: every listed file present with its size and sha256;
  * - syncing: a manifest exists but files are missing, short or differ (`detail` says which), or
  *   cannot be read safely; the catalog keeps following the job until they verify;
+ * - present: every listed file present with its size, contents not hashed (only from a `get` with
+ *   results: "sizes", for callers that hash while copying anyway);
  * - none: there is nothing to verify (the job is not terminal, or job.json has no manifest).
  * `sync` is the full count for job_status either way.
  */
 export type ResultsVerification =
   | { state: "verified"; sync: ResultsSync }
+  | { state: "present"; sync: ResultsSync }
   | { state: "syncing"; detail: string; sync: ResultsSync }
   | { state: "none"; sync: ResultsSync };
+
+export interface GetOptions {
+  /**
+   * "full" (default): hash the result files against the manifest (cached by sizes and mtimes).
+   * "sizes": sizes only; for fetch_results and archive_job, which hash every file while copying it.
+   */
+  results?: "full" | "sizes";
+}
 
 /** How the submitting side took a job's results: a fetch receipt, an archived copy, or not yet. */
 export type Acknowledgement = "receipt" | "archive" | undefined;
@@ -83,9 +94,12 @@ export interface JobRecord {
   archive: ArchivedCopy | undefined;
   /** The job.json that speaks for the job: the archived one when archived, else the runner's, else the submitted one. */
   job: Job | undefined;
-  /** The folders that exist, to read files from: submitted files, the runner's results, the archive. */
-  folders: { submitted?: JobFolder; runner?: JobFolder; archive?: JobFolder };
-  /** For a terminal runner job.json; "none" otherwise (archived jobs were verified when archived). */
+  /**
+   * Where to read the job's files: the submitted ones and the runner's copy (either may not exist;
+   * `submitted`/`runner` say), and the archived copy when there is one.
+   */
+  folders: { submitted: JobFolder; runner: JobFolder; archive?: JobFolder };
+  /** For a terminal runner job.json (also when archived meanwhile); "none" otherwise. */
   results: ResultsVerification;
   /** The cancel request, when one was written and is readable. */
   cancel: CancelRequest | undefined;
@@ -142,7 +156,7 @@ export type PublishOutcome = { published: true; folder: JobFolder } | { publishe
  */
 export interface JobCatalog {
   /** Everything about one job, read now from the storage (not from a possibly lagging list row). */
-  get(jobId: string): Promise<JobRecord>;
+  get(jobId: string, options?: GetOptions): Promise<JobRecord>;
   /** Every job's row with the change counter (a full rescan reads this, then `get`s what it needs). */
   list(): Promise<CatalogListing>;
   /** Every job id known (for suggestions on a mistyped id and for rescans). */
