@@ -113,7 +113,8 @@ export interface JobRecord {
  * - removed: every file of the job is gone; the row has state "unknown";
  * - results: the result files of a terminal job finished syncing (syncing -> verified);
  * - fetched: a fetch receipt appeared (fetch_results copied and verified everything);
- * - archived: an archived copy appeared (a "row" event follows or precedes it when the state changed).
+ * - archived: an archived copy appeared; the row turns "archived" (a "row" event) once the submission
+ *   is gone too, which archive_job does right after publishing the copy.
  */
 export type CatalogChange = "row" | "touched" | "removed" | "results" | "fetched" | "archived";
 
