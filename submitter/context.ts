@@ -1,11 +1,10 @@
 import { realpath, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { QueuePaths } from "../protocol/index.ts";
-import { checkQueueLayout, queuePaths } from "../protocol/index.ts";
+import type { KeyedSerial, QueuePaths } from "../protocol/index.ts";
+import { checkQueueLayout, createKeyedSerial, queuePaths } from "../protocol/index.ts";
 import type { JobCatalog } from "./catalog/job-catalog.ts";
 import { openCatalog } from "./catalog/open-catalog.ts";
 import { cleanStaleStaging } from "./jobs/staging-dirs.ts";
-import { KeyedLock } from "./keyed-lock.ts";
 
 /** Everything an operation needs, passed in explicitly: no module state. */
 export interface ServerContext {
@@ -19,7 +18,7 @@ export interface ServerContext {
   /** Every read and write of jobs goes through it: a watched index (server) or a one-shot disk reader (CLI). */
   catalog: JobCatalog;
   /** Serialises submissions that share an idempotency_key within this process. */
-  submitLocks: KeyedLock;
+  submitLocks: KeyedSerial;
   now: () => Date;
   close: () => Promise<void>;
 }
@@ -64,7 +63,7 @@ export async function createServerContext(options: ContextOptions): Promise<Serv
     workDir: resolve(options.workDir ?? join(root, ".work")),
     allowRoots,
     catalog,
-    submitLocks: new KeyedLock(),
+    submitLocks: createKeyedSerial(),
     now: () => new Date(),
     close: async () => {
       await catalog.close();

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { parseArchiveDirName } from "../../protocol/index.ts";
+import { archiveDirsOf, queueJobIds } from "../../protocol/index.ts";
 import { FolderCatalog } from "./folder-catalog.ts";
 import type { CatalogListener, CatalogListing, CatalogRow, SubscribeOptions } from "./job-catalog.ts";
 import { JobIndex } from "./job-index.ts";
-import { archiveNamesOf, readJobReads, scanQueue } from "./queue-scan.ts";
+import { readJobReads, scanQueue } from "./queue-scan.ts";
 import { summarizeRow } from "./row-summary.ts";
 
 const SCAN_CONCURRENCY = 32;
@@ -20,10 +20,7 @@ export class DiskCatalog extends FolderCatalog {
     const { queue } = this.target;
     const scan = await scanQueue(queue);
     const names = new Map<string, string[]>();
-    for (const name of scan.archiveNames) {
-      const jobId = parseArchiveDirName(name)?.job_id;
-      if (jobId) names.set(jobId, [...(names.get(jobId) ?? []), name]);
-    }
+    for (const dir of scan.archives) names.set(dir.job_id, [...(names.get(dir.job_id) ?? []), dir.name]);
     const rows: CatalogRow[] = [];
     for (let i = 0; i < scan.ids.length; i += SCAN_CONCURRENCY) {
       const batch = scan.ids.slice(i, i + SCAN_CONCURRENCY);
@@ -47,7 +44,7 @@ export class DiskCatalog extends FolderCatalog {
   }
 
   async ids(): Promise<string[]> {
-    return (await scanQueue(this.target.queue)).ids;
+    return queueJobIds(this.target.queue);
   }
 
   /** Watches `jobId` alone (or the whole queue for "*") until unsubscribed. */
@@ -75,11 +72,11 @@ export class DiskCatalog extends FolderCatalog {
   }
 
   protected archiveNames(jobId: string): Promise<string[]> {
-    return archiveNamesOf(this.target.queue, jobId);
+    return archiveDirsOf(this.target.queue, jobId);
   }
 
   protected knownArchiveNames(jobId: string): Promise<string[]> {
-    return archiveNamesOf(this.target.queue, jobId);
+    return archiveDirsOf(this.target.queue, jobId);
   }
 
   protected change(): number | undefined {

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { CancelRequest, FetchReceipt, Job } from "../../protocol/index.ts";
-import { readJobAt } from "../jobs/job-files.ts";
+import { readJobAt } from "../../protocol/index.ts";
 import type { VerificationCache } from "../jobs/results-check.ts";
 import type { RunnerView } from "../jobs/runners.ts";
 import { readRunners } from "../jobs/runners.ts";

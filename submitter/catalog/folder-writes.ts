@@ -3,17 +3,19 @@ import { join } from "node:path";
 import type { CancelRequest, FetchReceipt, QueuePaths } from "../../protocol/index.ts";
 import {
   archiveDirName,
+  cancelRequestPath,
+  fetchReceiptPath,
   parseArchiveDirName,
   pathExists,
   publishDirectory,
+  readCancelRequest,
+  readJobAt,
   removeTree,
   withFsRetry,
   writeJsonAtomic,
 } from "../../protocol/index.ts";
-import { readJobAt } from "../jobs/job-files.ts";
 import { stagingName } from "../jobs/staging-dirs.ts";
 import type { ArchivedCopy, JobFolder, PublishOutcome } from "./job-catalog.ts";
-import { cancelRequestPath, fetchReceiptPath, readCancelRequest } from "./record-read.ts";
 
 /** The submitting side's writes to the folder queue; both folder catalogs make them the same way. */
 export interface FolderQueue {
@@ -58,7 +60,8 @@ export async function requestCancel(
   request: CancelRequest,
 ): Promise<{ request: CancelRequest; already: boolean }> {
   const existing = await readCancelRequest(target.queue, request.job_id);
-  if (existing) return { request: existing, already: true };
+  // An unusable request file is rewritten: the runner cancels on it anyway, but an agent gets a valid one.
+  if (existing.kind === "ok") return { request: existing.request, already: true };
   await mkdir(target.queue.cancelDir, { recursive: true });
   await writeJsonAtomic(cancelRequestPath(target.queue, request.job_id), request);
   return { request, already: false };

@@ -3,8 +3,7 @@
 // Today two implementations read the Syncthing folders (a watched in-memory index for the MCP server,
 // a one-shot disk reader for CLI commands); a distributed engine (issue 16) or a persistent index
 // (issue 17) implements the same interface.
-import type { CancelRequest, FetchReceipt, Job } from "../../protocol/index.ts";
-import type { JobRead } from "../jobs/job-files.ts";
+import type { CancelRequest, FetchReceipt, Job, JobRead } from "../../protocol/index.ts";
 import type { JobState } from "../jobs/job-state.ts";
 import type { ResultsSync } from "../jobs/results-check.ts";
 import type { RunnerView } from "../jobs/runners.ts";

@@ -1,9 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { FSWatcher } from "chokidar";
-import type { QueuePaths } from "../../protocol/index.ts";
+import type { JobRead, QueuePaths } from "../../protocol/index.ts";
 import { isTerminal, parseArchiveDirName } from "../../protocol/index.ts";
-import type { JobRead } from "../jobs/job-files.ts";
 import type { VerificationCache } from "../jobs/results-check.ts";
 import type {
   CatalogChange,
@@ -85,7 +84,7 @@ export class JobIndex {
     this.#watchers.push(await watchQueueRoots(this.#queue, this.#only, (entry) => this.#onRootEntry(entry)));
     const scan = await scanQueue(this.#queue, this.#only);
     for (const id of scan.inboxDirs) this.#inboxDirs.add(id);
-    for (const name of scan.archiveNames) this.noteArchiveDir(name);
+    for (const dir of scan.archives) this.noteArchiveDir(dir.name);
     for (let i = 0; i < scan.ids.length; i += SCAN_CONCURRENCY) {
       await Promise.all(scan.ids.slice(i, i + SCAN_CONCURRENCY).map((id) => this.refresh(id)));
     }

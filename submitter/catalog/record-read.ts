@@ -1,14 +1,13 @@
 import { join } from "node:path";
-import type { CancelRequest, QueuePaths } from "../../protocol/index.ts";
+import type { CancelRequest, JobRead, QueuePaths } from "../../protocol/index.ts";
 import {
-  CancelRequestSchema,
+  hasFetchReceipt,
   isTerminal,
+  jobDirs,
   parseArchiveDirName,
-  pathExists,
-  readJsonFile,
+  readCancelRequest,
+  readJobAt,
 } from "../../protocol/index.ts";
-import type { JobRead } from "../jobs/job-files.ts";
-import { readJobAt } from "../jobs/job-files.ts";
 import type { VerificationCache } from "../jobs/results-check.ts";
 import type { Acknowledgement, ArchivedCopy, GetOptions, JobRecord } from "./job-catalog.ts";
 import { NOT_CHECKED, verifyResults } from "./results-verification.ts";
@@ -26,25 +25,10 @@ export interface RecordSource {
   change(jobId: string): number | undefined;
 }
 
-export function cancelRequestPath(queue: QueuePaths, jobId: string): string {
-  return join(queue.cancelDir, `${jobId}.json`);
-}
-
-export function fetchReceiptPath(queue: QueuePaths, jobId: string): string {
-  return join(queue.fetchedDir, `${jobId}.json`);
-}
-
-/** The job's cancel request, if one was written (unreadable requests count as none). */
-export async function readCancelRequest(
-  queue: QueuePaths,
-  jobId: string,
-): Promise<CancelRequest | undefined> {
-  try {
-    const parsed = CancelRequestSchema.safeParse(await readJsonFile(cancelRequestPath(queue, jobId)));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
+/** The job's cancel request, when one was written and is readable (an unusable one counts as none here). */
+async function cancelRequest(queue: QueuePaths, jobId: string): Promise<CancelRequest | undefined> {
+  const read = await readCancelRequest(queue, jobId);
+  return read.kind === "ok" ? read.request : undefined;
 }
 
 async function readArchive(source: RecordSource, jobId: string): Promise<ArchivedCopy | undefined> {
@@ -69,7 +53,7 @@ async function acknowledgement(
   archive: ArchivedCopy | undefined,
 ): Promise<Acknowledgement> {
   if (!finished) return undefined;
-  if (await pathExists(fetchReceiptPath(source.queue, jobId))) return "receipt";
+  if (await hasFetchReceipt(source.queue, jobId)) return "receipt";
   if (archive || (await source.knownArchiveNames(jobId)).length > 0) return "archive";
   return undefined;
 }
@@ -84,7 +68,7 @@ export async function readRecord(
   options: GetOptions = {},
 ): Promise<JobRecord> {
   const { queue } = source;
-  const dirs = { outbox: join(queue.outbox, jobId), inbox: join(queue.inbox, jobId) };
+  const dirs = jobDirs(queue, jobId);
   const [outbox, inbox] = await Promise.all([readJobAt(dirs.outbox), readJobAt(dirs.inbox)]);
   const archive = outbox.kind === "absent" ? await readArchive(source, jobId) : undefined;
   const change = source.change(jobId) ?? 0;
@@ -99,7 +83,7 @@ export async function readRecord(
     finished
       ? verifyResults(dirs.inbox, inboxJob.results, source.verification, options.results)
       : Promise.resolve(NOT_CHECKED),
-    readCancelRequest(queue, jobId),
+    cancelRequest(queue, jobId),
     acknowledgement(source, jobId, finished || row.state === "archived", archive),
   ]);
   const archivedJob = archive?.read.kind === "ok" ? archive.read.job : undefined;

@@ -1,6 +1,5 @@
-import type { Job } from "../../protocol/index.ts";
-import { parseArchiveDirName } from "../../protocol/index.ts";
-import type { JobRead } from "../jobs/job-files.ts";
+import type { JobRead } from "../../protocol/index.ts";
+import { jobOf, parseArchiveDirName } from "../../protocol/index.ts";
 import { deriveState } from "../jobs/job-state.ts";
 import type { CatalogRow } from "./job-catalog.ts";
 
@@ -11,25 +10,22 @@ export interface JobReads {
   archives: ReadonlyMap<string, JobRead>;
 }
 
-function jobOf(read: JobRead | undefined): Job | undefined {
-  return read?.kind === "ok" ? read.job : undefined;
-}
-
 /** The list row the reads prove: state by PROTOCOL.md section 4, the rest from the job.json that speaks for it. */
 export function summarizeRow(jobId: string, reads: JobReads, change: number): CatalogRow {
   const inbox = jobOf(reads.inbox);
   const outbox = jobOf(reads.outbox);
   const latestArchive = [...reads.archives.keys()].sort().at(-1);
-  const archived = latestArchive ? jobOf(reads.archives.get(latestArchive)) : undefined;
+  const archiveRead = latestArchive ? reads.archives.get(latestArchive) : undefined;
+  const archived = archiveRead ? jobOf(archiveRead) : undefined;
   const state = deriveState({
     outbox: reads.outbox.kind !== "absent",
     inboxStatus: inbox?.status,
     archived: latestArchive !== undefined,
   });
   const source = state === "archived" ? (archived ?? inbox ?? outbox) : (inbox ?? outbox ?? archived);
-  const problems = [reads.outbox, reads.inbox]
-    .filter((read): read is { kind: "invalid"; problem: string } => read.kind === "invalid")
-    .map((read) => read.problem);
+  const problems = [reads.outbox, reads.inbox].flatMap((read) =>
+    read.kind === "invalid" ? [read.problem] : [],
+  );
   const row: CatalogRow = { job_id: jobId, state, seq: inbox?.seq ?? 0, change };
   if (source) {
     row.project = source.project;

@@ -1,3 +1,4 @@
+import { archiveDirsOf } from "../../protocol/index.ts";
 import type { VerificationCache } from "../jobs/results-check.ts";
 import { FolderCatalog } from "./folder-catalog.ts";
 import type { FolderQueue } from "./folder-writes.ts";
@@ -9,7 +10,6 @@ import type {
   SubscribeOptions,
 } from "./job-catalog.ts";
 import { JobIndex } from "./job-index.ts";
-import { archiveNamesOf } from "./queue-scan.ts";
 
 /** The long-running server's catalog: rows and archive names from a watched in-memory index. */
 export class WatchedCatalog extends FolderCatalog {
@@ -59,7 +59,7 @@ export class WatchedCatalog extends FolderCatalog {
   protected async archiveNames(jobId: string): Promise<string[]> {
     const names = this.index.archiveDirs(jobId);
     // An archive published a moment ago may not have reached the watcher yet.
-    return names.length > 0 ? names : archiveNamesOf(this.target.queue, jobId);
+    return names.length > 0 ? names : archiveDirsOf(this.target.queue, jobId);
   }
 
   protected async knownArchiveNames(jobId: string): Promise<string[]> {

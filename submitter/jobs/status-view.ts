@@ -1,6 +1,5 @@
 import { z } from "zod";
-import type { CancelRequest, Job, Progress } from "../../protocol/index.ts";
-import type { JobRead } from "./job-files.ts";
+import type { CancelRequest, Job, JobRead, Progress } from "../../protocol/index.ts";
 import { deriveState } from "./job-state.ts";
 import type { ResultsSync } from "./results-check.ts";
 import { noResults, ResultsSyncSchema } from "./results-check.ts";

@@ -1,21 +1,18 @@
-import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import type { FileEntry } from "../../protocol/index.ts";
 import {
-  checkJobPath,
-  copyAndHashFile,
+  copyVerifiedFiles,
   describeManifestCheck,
-  errnoCode,
-  isProtocolError,
   JOB_FILE,
-  listJobTree,
   removeTree,
   verifyManifest,
+  wantedFiles,
   writeJsonAtomic,
 } from "../../protocol/index.ts";
 import type { JobFolder } from "../catalog/job-catalog.ts";
 import type { ServerContext } from "../context.ts";
+import { isFinalState } from "../jobs/job-state.ts";
 import { cleanStaleStaging, makeStagingDir } from "../jobs/staging-dirs.ts";
 import { knownJob } from "./job-lookup.ts";
 import { OperationError } from "./operation-error.ts";
@@ -63,13 +60,11 @@ export async function archiveJob(ctx: ServerContext, args: ArchiveJobArgs): Prom
       already_archived: true,
     };
   }
-  if (state !== "completed" && state !== "failed" && state !== "cancelled") {
+  if (!isFinalState(state)) {
     throw new OperationError(
       "wrong_state",
       `${jobId} is ${state}; only completed, failed or cancelled jobs are archived`,
-      state === "running" || state === "queued" || state === "submitted"
-        ? `wait_for_job {job_id: "${jobId}", seq: ${record.row.seq}}, or cancel_job first`
-        : "check job_status",
+      `wait_for_job {job_id: "${jobId}", seq: ${record.row.seq}}, or cancel_job first`,
     );
   }
   if (record.results.state === "syncing") throw stillSyncing(jobId, record.results.sync.summary);
@@ -130,8 +125,8 @@ function stillSyncing(jobId: string, summary: string): OperationError {
 
 /**
  * Copies a job folder's files (those of its manifest, else every file) into the staged archive,
- * hashing each on the way; a copy that differs from its manifest entry stops the archive. With
- * `resultsOf`, the folder holds that job's results, which may still be syncing.
+ * hashing each on the way; the first file missing, refused or differing from its manifest entry stops
+ * the archive. With `resultsOf`, the folder holds that job's results, which may still be syncing.
  */
 async function copyInto(
   staging: string,
@@ -141,50 +136,45 @@ async function copyInto(
   resultsOf?: string,
 ): Promise<void> {
   const root = folder.dir;
-  const list: { path: string; expected: FileEntry | undefined }[] = entries
-    ? entries.map((entry) => ({ path: entry.path, expected: entry }))
-    : (await listJobTree(root)).files.map((path) => ({ path, expected: undefined }));
-  for (const { path, expected } of list) {
-    const problem = checkJobPath(path);
-    if (problem && problem.rule !== "reserved_job_file") {
-      throw new OperationError(
-        "conflict",
-        `the manifest of ${root} lists an invalid path: ${problem.message} (rule ${problem.rule}); nothing was archived`,
-        "check job_status; the job's files must be republished with valid paths",
-      );
-    }
-    const target = join(staging, ...path.split("/"));
-    await rm(target, { force: true });
-    let hashed: { size: number; sha256: string };
-    try {
-      hashed = await copyAndHashFile(join(root, ...path.split("/")), target, { within: folder.within });
-    } catch (error) {
-      if (isProtocolError(error, "unsafe_file")) {
-        throw new OperationError(
-          "conflict",
-          `${error.message}; nothing was archived and the outbox entry was kept`,
-          "remove the link or special file from the job folder (or have the runner republish it), then archive_job again",
-        );
-      }
-      if (errnoCode(error) === "ENOENT") {
-        throw new OperationError(
-          "conflict",
-          `${join(root, path)} is missing; the job's files are incomplete`,
-          "check job_status, then try again",
-        );
-      }
-      throw error;
-    }
-    if (expected && (hashed.size !== expected.size || hashed.sha256 !== expected.sha256)) {
-      if (resultsOf !== undefined) {
-        throw stillSyncing(resultsOf, `${path} differs from the results manifest (still syncing?)`);
-      }
-      throw new OperationError(
-        "conflict",
-        `${join(root, path)} does not match its manifest (size or sha256 differ)`,
-        "the file changed after it was listed; check job_status and try again",
-      );
-    }
-    copied.set(path, { path, ...hashed });
+  const wanted = await wantedFiles(root, entries);
+  const report = await copyVerifiedFiles(root, staging, wanted, {
+    within: folder.within,
+    stopAtFirstProblem: true,
+  });
+  const [refused] = report.refused;
+  if (refused?.rule) {
+    throw new OperationError(
+      "conflict",
+      `the manifest of ${root} lists an invalid path: ${refused.reason} (rule ${refused.rule}); nothing was archived`,
+      "check job_status; the job's files must be republished with valid paths",
+    );
   }
+  if (refused) {
+    throw new OperationError(
+      "conflict",
+      `${refused.reason}; nothing was archived and the outbox entry was kept`,
+      "remove the link or special file from the job folder (or have the runner republish it), then archive_job again",
+    );
+  }
+  const [missing] = report.missing;
+  if (missing !== undefined) {
+    throw new OperationError(
+      "conflict",
+      `${join(root, missing)} is missing; the job's files are incomplete`,
+      "check job_status, then try again",
+    );
+  }
+  const [mismatched] = report.mismatched;
+  if (mismatched !== undefined && resultsOf !== undefined) {
+    throw stillSyncing(resultsOf, `${mismatched} differs from the results manifest (still syncing?)`);
+  }
+  if (mismatched !== undefined) {
+    throw new OperationError(
+      "conflict",
+      `${join(root, mismatched)} does not match its manifest (size or sha256 differ)`,
+      "the file changed after it was listed; check job_status and try again",
+    );
+  }
+  if (report.failed) throw report.failed.error;
+  for (const entry of report.copied) copied.set(entry.path, entry);
 }

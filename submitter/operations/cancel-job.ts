@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { ServerContext } from "../context.ts";
+import { isFinalState } from "../jobs/job-state.ts";
 import { knownJob } from "./job-lookup.ts";
 import { OperationError } from "./operation-error.ts";
 
@@ -30,7 +31,7 @@ export async function cancelJob(
 ): Promise<CancelJobResult> {
   const job = await knownJob(ctx, args.job_id);
   const { job_id: jobId, state } = job;
-  if (state !== "submitted" && state !== "queued" && state !== "running") {
+  if (isFinalState(state)) {
     throw new OperationError(
       "wrong_state",
       `${jobId} is already ${state}; there is nothing to cancel`,

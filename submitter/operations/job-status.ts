@@ -1,13 +1,13 @@
 import { join } from "node:path";
-import { isProtocolError, isTerminal, LOG_FILE } from "../../protocol/index.ts";
+import { isTerminal, LOG_FILE, LOG_TAIL_LINES, readLogTail } from "../../protocol/index.ts";
 import type { JobRecord } from "../catalog/job-catalog.ts";
 import type { ServerContext } from "../context.ts";
-import { readLogTail } from "../jobs/log-file.ts";
 import type { RunnerView } from "../jobs/runners.ts";
 import type { StatusView } from "../jobs/status-view.ts";
 import { buildStatusView } from "../jobs/status-view.ts";
 import { checkJobIdArgument, suggestionsFor } from "./job-lookup.ts";
 
+/** Enough for the last lines of a failure; the protocol default (64 KiB) is for whole screens. */
 const LOG_TAIL_BYTES = 4096;
 
 /**
@@ -16,6 +16,13 @@ const LOG_TAIL_BYTES = 4096;
  */
 export async function jobStatus(ctx: ServerContext, rawJobId: string): Promise<StatusView> {
   return statusViewOf(ctx, await ctx.catalog.get(checkJobIdArgument(rawJobId)));
+}
+
+/** The log's last lines for a job that failed without any; a planted link or FIFO there says why none is shown. */
+async function logTailOf(path: string, within: string): Promise<string[] | undefined> {
+  const tail = await readLogTail(path, { maxBytes: LOG_TAIL_BYTES, maxLines: LOG_TAIL_LINES, within });
+  if (tail.kind === "absent") return undefined;
+  return tail.kind === "ok" ? tail.lines : [`(log not shown: ${tail.problem})`];
 }
 
 /** The status view of a job already read (wait_for_job and the job:// resource read it themselves). */
@@ -31,13 +38,7 @@ export async function statusViewOf(ctx: ServerContext, record: JobRecord): Promi
       ? ctx.catalog.runners(now)
       : ([] as RunnerView[]),
     (status === "failed" || status === "cancelled") && !inboxJob?.error?.log_tail?.length
-      ? readLogTail(join(folders.runner.dir, LOG_FILE), LOG_TAIL_BYTES, 20, {
-          within: folders.runner.within,
-        }).catch((error: unknown) => {
-          // A planted link or FIFO as stdout.log must not break the status itself: say why no tail.
-          if (isProtocolError(error, "unsafe_file")) return [`(log not shown: ${error.message})`];
-          throw error;
-        })
+      ? logTailOf(join(folders.runner.dir, LOG_FILE), folders.runner.within)
       : Promise.resolve(undefined),
   ]);
   return buildStatusView({

@@ -1,8 +1,8 @@
 import { join } from "node:path";
 import type { FileEntry, Job } from "../../protocol/index.ts";
-import { RESULTS_DIR, STUDY_DB } from "../../protocol/index.ts";
+import { copyVerifiedFile, RESULTS_DIR, STUDY_DB } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
-import { copyVerified } from "../jobs/copy-verified.ts";
+import { isFinalState } from "../jobs/job-state.ts";
 import { knownJob } from "../operations/job-lookup.ts";
 import { OperationError } from "../operations/operation-error.ts";
 import { summarizeStudyDb } from "../results/study-summary.ts";
@@ -66,7 +66,7 @@ function refuseUnlessResumable(job: Job): void {
 export async function findResumeSource(ctx: ServerContext, rawJobId: string): Promise<ResumeSource> {
   // Sizes only: study.db is hashed while it is copied (stageResumedStudy).
   const job = await knownJob(ctx, rawJobId, { results: "sizes" });
-  if (job.state === "submitted" || job.state === "queued" || job.state === "running") {
+  if (!isFinalState(job.state)) {
     throw new OperationError(
       "wrong_state",
       `${job.job_id} is ${job.state}; a study is resumed from a job that has finished`,
@@ -102,11 +102,15 @@ export async function findResumeSource(ctx: ServerContext, rawJobId: string): Pr
 export async function stageResumedStudy(source: ResumeSource, staging: string): Promise<ResumedStudy> {
   const target = join(staging, ...RESUMED_STUDY_PATH.split("/"));
   const from = join(source.dir, ...RESUMED_STUDY_PATH.split("/"));
-  const { outcome, reason } = await copyVerified(from, target, source.entry, { within: source.syncedFolder });
-  if (outcome === "refused") {
+  const copied = await copyVerifiedFile(from, target, source.entry, {
+    within: source.syncedFolder,
+    atomic: true,
+  });
+  const { outcome } = copied;
+  if (copied.outcome === "refused") {
     throw new OperationError(
       "unreadable",
-      `${reason ?? `${from} was refused`}; nothing was submitted`,
+      `${copied.reason}; nothing was submitted`,
       "a link or special file sits where the earlier job's study.db belongs; submit without resume_from",
     );
   }
