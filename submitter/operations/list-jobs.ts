@@ -1,7 +1,9 @@
 import { z } from "zod";
+import { JobSchema, ProgressSchema } from "../../protocol/index.ts";
 import type { CatalogRow } from "../catalog/job-catalog.ts";
 import type { ServerContext } from "../context.ts";
 import { JOB_STATES } from "../jobs/job-state.ts";
+import { viewShape } from "../jobs/view-schema.ts";
 import { OperationError } from "./operation-error.ts";
 
 export const ListJobsInput = {
@@ -21,18 +23,16 @@ export const ListJobsInput = {
 const ListJobsInputSchema = z.object(ListJobsInput);
 export type ListJobsArgs = z.infer<typeof ListJobsInputSchema>;
 
+/** A list row: fields of the job.json that speaks for the job and of its progress, with its state. */
 export const JobRowSchema = z.object({
-  job_id: z.string(),
+  ...viewShape(JobSchema.shape, ["job_id"]),
   state: z.enum(JOB_STATES),
-  project: z.string().optional(),
-  created_by: z.string().optional(),
-  created_at: z.string().optional(),
+  ...viewShape(JobSchema.partial().shape, ["project", "created_by", "created_at"]),
+  /** The runner's job.json seq, 0 before it wrote one. */
   seq: z.number().int(),
-  trials_complete: z.number().optional(),
-  trials_planned: z.number().nullable().optional(),
-  best_value: z.number().nullable().optional(),
+  ...viewShape(ProgressSchema.shape, ["trials_complete", "trials_planned", "best_value"]),
   error_kind: z.string().optional(),
-  finished_at: z.string().optional(),
+  ...viewShape(JobSchema.shape, ["finished_at"]),
   archived_at: z.string().optional(),
   problem: z.string().optional(),
 });
