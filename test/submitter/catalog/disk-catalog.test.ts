@@ -11,8 +11,8 @@ import type { ServerContext } from "../../../submitter/context.ts";
 import { createServerContext } from "../../../submitter/context.ts";
 import { archiveJob } from "../../../submitter/operations/archive-job.ts";
 import { submitJob } from "../../../submitter/operations/submit-job.ts";
-import { acceptJob, finishJob, makeQueue, startJob } from "../fixtures/runner-fixture.ts";
-import { makeStudy } from "../fixtures/study-fixture.ts";
+import { acceptJob, finishJob, startJob } from "../fixtures/runner-fixture.ts";
+import { makeQueueWithStudy } from "../fixtures/study-fixture.ts";
 
 let base: string;
 let queue: QueuePaths;
@@ -21,8 +21,7 @@ let ctx: ServerContext;
 let catalog: JobCatalog;
 
 beforeAll(async () => {
-  ({ base, queue } = await makeQueue());
-  study = await makeStudy(base);
+  ({ base, queue, study } = await makeQueueWithStudy());
   ctx = await createServerContext({ queueRoot: queue.root, allow: [base], withIndex: false });
   catalog = await openCatalog({ kind: "disk", queueRoot: queue.root });
 });

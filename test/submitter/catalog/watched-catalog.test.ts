@@ -14,8 +14,8 @@ import { createServerContext } from "../../../submitter/context.ts";
 import { archiveJob } from "../../../submitter/operations/archive-job.ts";
 import { fetchResults } from "../../../submitter/operations/fetch-results.ts";
 import { submitJob } from "../../../submitter/operations/submit-job.ts";
-import { acceptJob, deliverWithheld, finishJob, makeQueue, startJob } from "../fixtures/runner-fixture.ts";
-import { makeStudy } from "../fixtures/study-fixture.ts";
+import { acceptJob, deliverWithheld, finishJob, startJob } from "../fixtures/runner-fixture.ts";
+import { makeQueueWithStudy } from "../fixtures/study-fixture.ts";
 
 const WAIT_MS = 20_000;
 const PLOT = "3_results/plots/convergence.png";
@@ -78,8 +78,7 @@ async function submit(name: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  ({ base, queue } = await makeQueue());
-  study = await makeStudy(base);
+  ({ base, queue, study } = await makeQueueWithStudy());
   const opened: JobCatalog = await openCatalog({ kind: "watched", queueRoot: queue.root });
   if (!(opened instanceof WatchedCatalog)) throw new Error("openCatalog did not make a watched catalog");
   catalog = opened;

@@ -3,40 +3,24 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, expect, test, vi } from "vitest";
-import type { QueuePaths } from "../../../protocol/index.ts";
 import { readJob, verifyManifest } from "../../../protocol/index.ts";
 import type { ServerContext } from "../../../submitter/context.ts";
 import { createServerContext } from "../../../submitter/context.ts";
 import { archiveJob } from "../../../submitter/operations/archive-job.ts";
 import { submitJob } from "../../../submitter/operations/submit-job.ts";
-import { acceptJob, finishJob, makeQueue } from "../fixtures/runner-fixture.ts";
-import { makeStudy } from "../fixtures/study-fixture.ts";
+import { acceptJob, finishJob } from "../fixtures/runner-fixture.ts";
+import { makeQueueWithStudy } from "../fixtures/study-fixture.ts";
 
 const hashes = vi.hoisted(() => ({ sha256: 0 }));
-vi.mock("node:crypto", async (importOriginal) => {
-  const actual = await importOriginal<typeof import("node:crypto")>();
-  return {
-    ...actual,
-    createHash: (algorithm: string, ...rest: []) => {
-      // File hashes only (protocol/file-hash.ts), not the staging folders' short host tags.
-      if (algorithm === "sha256" && new Error().stack?.includes("file-hash.ts")) hashes.sha256++;
-      return actual.createHash(algorithm, ...rest);
-    },
-  };
-});
+vi.mock("node:crypto", async (original) =>
+  (await import("../fixtures/hash-count.ts")).countingCrypto(await original(), hashes),
+);
 
-let base: string;
-let queue: QueuePaths;
-let study: string;
-
+let setup: Awaited<ReturnType<typeof makeQueueWithStudy>>;
 beforeAll(async () => {
-  ({ base, queue } = await makeQueue());
-  study = await makeStudy(base);
+  setup = await makeQueueWithStudy();
 });
-
-afterAll(async () => {
-  await rm(base, { recursive: true, force: true });
-});
+afterAll(() => rm(setup.base, { recursive: true, force: true }));
 
 beforeEach(() => {
   hashes.sha256 = 0;
@@ -48,19 +32,23 @@ test.each([
 ])(
   "archive_job ($catalog catalog) hashes every file once, and the archive verifies",
   async ({ withIndex }) => {
-    const ctx: ServerContext = await createServerContext({ queueRoot: queue.root, allow: [base], withIndex });
+    const ctx: ServerContext = await createServerContext({
+      queueRoot: setup.queue.root,
+      allow: [setup.base],
+      withIndex,
+    });
     try {
       const { job_id: jobId } = await submitJob(
         ctx,
-        { study_dir: study, name: `hash once ${withIndex}`, project: "hashing" },
+        { study_dir: setup.study, name: `hash once ${withIndex}`, project: "hashing" },
         "atlas",
       );
-      await acceptJob(queue, jobId);
-      const finished = await finishJob(queue, jobId, "completed", {
+      await acceptJob(setup.queue, jobId);
+      const finished = await finishJob(setup.queue, jobId, "completed", {
         files: { "3_results/summary.json": "{}", "3_results/plots/a.png": "png" },
         log: "done\n",
       });
-      const submitted = (await readJob(join(queue.outbox, jobId))).files ?? [];
+      const submitted = (await readJob(join(setup.queue.outbox, jobId))).files ?? [];
       const results = finished.results?.files ?? [];
       expect(results.length).toBe(3);
       hashes.sha256 = 0;
