@@ -1,7 +1,8 @@
 import { stat } from "node:fs/promises";
 import type { Job, JobError } from "../protocol/index.ts";
-import { isTerminal, JOB_ENV, MAX_MANIFEST_ENTRIES } from "../protocol/index.ts";
+import { JOB_ENV, MAX_MANIFEST_ENTRIES } from "../protocol/index.ts";
 import type { ActiveRun, RunnerContext } from "./context.ts";
+import { finishJob, internalFailure } from "./finish-job.ts";
 import { machineCondition } from "./fs-conditions.ts";
 import type { ProcessExit } from "./job-exit.ts";
 import type { TerminalStatus } from "./ledger.ts";
@@ -102,40 +103,28 @@ export async function finishRun(ctx: RunnerContext, run: ActiveRun, exit: Proces
     for (const problem of published.problems) ctx.log("result not published", jobId, problem);
     const tail = await logTail(ctx.paths.workLog(jobId), ctx.config.logTailLines);
     const end = outcome(exit, run, tail);
-    // A run adopted before its inbox record said running (the runner died right after the launch).
-    if (ctx.inbox.current(jobId)?.status === "queued" && end.status === "completed")
-      await ctx.inbox.transition(jobId, "running", { runner: ctx.runnerInfo });
-    const current = ctx.inbox.current(jobId);
-    // A retry after a failed write: the end is decided already; publish it (again) before the ledger.
-    if (current && isTerminal(current.status) && (await ctx.inbox.flush()) > 0) {
+    const finished = await finishJob(ctx, jobId, {
+      status: end.status,
+      fields: {
+        exit_code: exit.code,
+        ...(end.error ? { error: end.error } : {}),
+        ...(progress ? { progress } : {}),
+        results: {
+          files: published.files,
+          published_at: ctx.now().toISOString(),
+          ...(published.problems.length > 0 ? { problems: published.problems } : {}),
+        },
+      },
+      detail: end.error
+        ? `${end.error.kind}: ${end.error.message}`
+        : `${published.files.length} result files`,
+    });
+    if (!finished) {
+      // The end is decided, but its job.json still waits for the disk: the ledger waits with it.
       retryLater = true;
       run.finishing = false;
       return;
     }
-    const final =
-      current && isTerminal(current.status)
-        ? current
-        : await ctx.inbox.transition(jobId, end.status, {
-            exit_code: exit.code,
-            ...(end.error ? { error: end.error } : {}),
-            ...(progress ? { progress } : {}),
-            results: {
-              files: published.files,
-              published_at: ctx.now().toISOString(),
-              ...(published.problems.length > 0 ? { problems: published.problems } : {}),
-            },
-          });
-    await ctx.ledger.append({
-      event: "finished",
-      job_id: jobId,
-      at: ctx.now().toISOString(),
-      status: end.status,
-    });
-    ctx.log(
-      final.status,
-      jobId,
-      end.error ? `${end.error.kind}: ${end.error.message}` : `${published.files.length} result files`,
-    );
   } catch (error) {
     const condition = machineCondition(error);
     if (condition) {
@@ -150,10 +139,10 @@ export async function finishRun(ctx: RunnerContext, run: ActiveRun, exit: Proces
       return;
     }
     ctx.log("could not publish the end of the run", jobId, errorMessage(error));
-    await failInternally(
+    await finishJob(
       ctx,
       jobId,
-      `the runner could not publish the end of the run: ${errorMessage(error)}`,
+      internalFailure(`the runner could not publish the end of the run: ${errorMessage(error)}`),
     ).catch((again: unknown) => ctx.log("could not record the failure either", jobId, errorMessage(again)));
   } finally {
     if (!retryLater) {
@@ -183,20 +172,4 @@ export async function beatRun(ctx: RunnerContext, run: ActiveRun): Promise<void>
     heartbeat_at: ctx.now().toISOString(),
     ...(run.progress ? { progress: run.progress } : {}),
   });
-}
-
-/** Last resort when publishing an end failed: say so in job.json and close the job in the ledger. */
-export async function failInternally(ctx: RunnerContext, jobId: string, message: string): Promise<void> {
-  const view = ctx.inbox.current(jobId);
-  if (view && !isTerminal(view.status)) {
-    await ctx.inbox.transition(jobId, "failed", { error: { kind: "internal", message } });
-  }
-  if (ctx.ledger.get(jobId)?.status === undefined) {
-    await ctx.ledger.append({
-      event: "finished",
-      job_id: jobId,
-      at: ctx.now().toISOString(),
-      status: "failed",
-    });
-  }
 }
