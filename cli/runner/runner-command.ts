@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import type { RunnerConfigInput } from "../../runner/config.ts";
 import { defaultPython } from "../../runner/config.ts";
 import { createLogger } from "../../runner/log.ts";
-import { createRunner } from "../../runner/runner.ts";
+import { createRunner } from "../../runner/runner-lifecycle.ts";
 import { MAX_PERIOD_S, parseCount, parseSeconds, UsageError } from "./options.ts";
 
 const USAGE = `usage: atomizer-jobs runner --queue DIR --work DIR --state DIR [options]

@@ -33,7 +33,7 @@ export async function readCancelRequest(ctx: RunnerContext, jobId: string): Prom
   return `cancelled at the request of ${requested_by}${reason ? `: ${reason}` : ""}`;
 }
 
-export function intakeContext(ctx: RunnerContext): IntakeContext {
+function intakeContext(ctx: RunnerContext): IntakeContext {
   return {
     paths: ctx.paths,
     config: ctx.config,
