@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import type { Job, JobStatus } from "../../protocol/index.ts";
-import { initQueue, readJob } from "../../protocol/index.ts";
+import { initQueue, JobSchema, readJob } from "../../protocol/index.ts";
 import type { FinishContext, JobEnd } from "../../runner/finish-job.ts";
 import { finishJob, internalFailure, refuseJob } from "../../runner/finish-job.ts";
 import { createInboxWriter, firstView } from "../../runner/inbox-writer.ts";
@@ -11,23 +11,13 @@ import type { Ledger } from "../../runner/ledger.ts";
 import { LEDGER_FILE, openLedger, parseLedger } from "../../runner/ledger.ts";
 import { createLogger } from "../../runner/log.ts";
 import { runnerPaths } from "../../runner/paths.ts";
+import { validJob } from "../helpers/hostile-fs.ts";
 import { requireUnderCi } from "../helpers/python.ts";
 import { canMount, fill, mountSmallDisk, unfill, unmountAll } from "./helpers/small-disk.ts";
 
 const AT = "2026-02-10T15:00:00.000Z";
 const RUNNER = { host: "test-host", version: "0.0.0", heartbeat_s: 10 };
-const SUBMITTED: Job = {
-  job_id: "job-20260210-143022-starspec-wfe",
-  created_at: "2026-02-10T14:30:22Z",
-  created_by: "study-builder",
-  project: "starspec-m1-wfe",
-  channel: "#starspec-m1-wfe",
-  type: "optimization",
-  script: "run_optimization.py",
-  args: ["--start"],
-  status: "submitted",
-  notify: { on_complete: true, on_fail: true },
-};
+const SUBMITTED: Job = JobSchema.parse(validJob("job-20260210-143022-starspec-wfe"));
 const ID = SUBMITTED.job_id;
 const RESULTS = { files: [], published_at: AT };
 const TAIL = ["last line"];
@@ -97,7 +87,33 @@ async function finishedRecords(ledgerFile: string): Promise<string[]> {
 
 const error = (kind: string, message: string) => ({ kind, message, log_tail: TAIL });
 
-test.each<{ name: string; from: JobStatus; end: JobEnd; job: Partial<Job>; log: string[] }>([
+interface Row {
+  name: string;
+  from: JobStatus;
+  end: JobEnd;
+  job: Partial<Job>;
+  log: string[];
+}
+
+/** A run that ended with an error: job.json carries it, the log line says `<status>: <kind>: <message>`. */
+function runError(
+  name: string,
+  status: "failed" | "cancelled",
+  exitCode: number | null,
+  kind: string,
+  message: string,
+): Row {
+  const fields = { exit_code: exitCode, error: error(kind, message) };
+  return {
+    name,
+    from: "running",
+    end: { status, fields, detail: `${kind}: ${message}` },
+    job: { status, ...fields, finished_at: AT, seq: 3 },
+    log: [`${AT} ${ID} ${status}: ${kind}: ${message}`],
+  };
+}
+
+test.each<Row>([
   {
     name: "a run that completed",
     from: "running",
@@ -105,59 +121,10 @@ test.each<{ name: string; from: JobStatus; end: JobEnd; job: Partial<Job>; log: 
     job: { status: "completed", exit_code: 0, results: RESULTS, finished_at: AT, seq: 3 },
     log: [`${AT} ${ID} completed: 0 result files`],
   },
-  {
-    name: "a run that failed with an exit code",
-    from: "running",
-    end: {
-      status: "failed",
-      fields: { exit_code: 3, error: error("exit_code", "the script exited with code 3") },
-      detail: "exit_code: the script exited with code 3",
-    },
-    job: {
-      status: "failed",
-      exit_code: 3,
-      error: error("exit_code", "the script exited with code 3"),
-      seq: 3,
-    },
-    log: [`${AT} ${ID} failed: exit_code: the script exited with code 3`],
-  },
-  {
-    name: "a run cancelled while it ran",
-    from: "running",
-    end: {
-      status: "cancelled",
-      fields: { exit_code: null, error: error("cancelled", "cancelled at the request of ops") },
-      detail: "cancelled: cancelled at the request of ops",
-    },
-    job: {
-      status: "cancelled",
-      exit_code: null,
-      error: error("cancelled", "cancelled at the request of ops"),
-    },
-    log: [`${AT} ${ID} cancelled: cancelled: cancelled at the request of ops`],
-  },
-  {
-    name: "a run stopped at its time limit",
-    from: "running",
-    end: {
-      status: "failed",
-      fields: { exit_code: null, error: error("timeout", "ran longer than 60 s") },
-      detail: "timeout: ran longer than 60 s",
-    },
-    job: { status: "failed", error: error("timeout", "ran longer than 60 s") },
-    log: [`${AT} ${ID} failed: timeout: ran longer than 60 s`],
-  },
-  {
-    name: "a run lost to a restart",
-    from: "running",
-    end: {
-      status: "failed",
-      fields: { exit_code: null, error: error("runner_restart", "the supervisor is gone") },
-      detail: "runner_restart: the supervisor is gone",
-    },
-    job: { status: "failed", error: error("runner_restart", "the supervisor is gone") },
-    log: [`${AT} ${ID} failed: runner_restart: the supervisor is gone`],
-  },
+  runError("a run that failed with an exit code", "failed", 3, "exit_code", "the script exited with code 3"),
+  runError("a run cancelled while it ran", "cancelled", null, "cancelled", "cancelled at the request of ops"),
+  runError("a run stopped at its time limit", "failed", null, "timeout", "ran longer than 60 s"),
+  runError("a run lost to a restart", "failed", null, "runner_restart", "the supervisor is gone"),
   {
     name: "a job cancelled while queued",
     from: "queued",
