@@ -13,7 +13,7 @@ import {
   SCHEMA_VERSION,
   writeJsonAtomic,
 } from "../protocol/index.ts";
-import { createRunner } from "../runner/runner.ts";
+import { createRunner } from "../runner/runner-lifecycle.ts";
 import { JobIndex } from "../submitter/jobs/job-index.ts";
 import type { Benchmark, BenchResult } from "./bench-result.ts";
 import { Landings, ProbeTrip } from "./p7-probes.ts";

@@ -7,8 +7,8 @@ import type { LicenceGate } from "./licence-gate.ts";
 import type { Logger } from "./log.ts";
 import type { RunnerPaths } from "./paths.ts";
 import type { ProcessIdentity } from "./process-identity.ts";
-import type { Scheduler } from "./scheduler.ts";
 import type { KeyedSerial } from "./serial.ts";
+import type { Scheduler } from "./slot-scheduler.ts";
 
 /** Why the runner ended a run itself. */
 export type StopReason = (

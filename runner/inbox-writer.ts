@@ -48,6 +48,8 @@ export interface InboxWriter {
   update(jobId: string, patch: Partial<Job>): Promise<Job>;
   /** Writes again every view whose last write failed (a full disk); the number still unwritten. */
   flush(): Promise<number>;
+  /** True while the job's latest view is decided but its write failed (a full disk): flush() retries it. */
+  unpublished(jobId: string): boolean;
   forget(jobId: string): void;
 }
 
@@ -110,6 +112,7 @@ export function createInboxWriter(paths: RunnerPaths, now: () => Date = () => ne
       }
       return unwritten.size;
     },
+    unpublished: (jobId) => unwritten.has(jobId),
     forget: (jobId) => {
       views.delete(jobId);
       unwritten.delete(jobId);
