@@ -1,13 +1,12 @@
 import { stat } from "node:fs/promises";
-import type { Job, JobError } from "../protocol/index.ts";
-import { isTerminal, JOB_ENV, MAX_MANIFEST_ENTRIES } from "../protocol/index.ts";
+import type { Job, JobError, TerminalStatus } from "../protocol/index.ts";
+import { isTerminal, JOB_ENV, MAX_MANIFEST_ENTRIES, readLogTail, tailLines } from "../protocol/index.ts";
 import type { ActiveRun, RunnerContext } from "./context.ts";
 import { machineCondition } from "./fs-conditions.ts";
 import type { ProcessExit } from "./job-exit.ts";
-import type { TerminalStatus } from "./ledger.ts";
 import { errorMessage } from "./log.ts";
 import { readProgress } from "./progress-reader.ts";
-import { logTail, publishLog, publishResults } from "./results-publisher.ts";
+import { publishLog, publishResults } from "./results-publisher.ts";
 import { runDir } from "./supervisor/run-folder.ts";
 
 /** A run this runner follows, started at `startedMs` with a limit of `limitS`. */
@@ -100,7 +99,11 @@ export async function finishRun(ctx: RunnerContext, run: ActiveRun, exit: Proces
       published.files = published.files.slice(0, MAX_MANIFEST_ENTRIES);
     }
     for (const problem of published.problems) ctx.log("result not published", jobId, problem);
-    const tail = await logTail(ctx.paths.workLog(jobId), ctx.config.logTailLines);
+    const tail = tailLines(
+      await readLogTail(ctx.paths.workLog(jobId), { maxLines: ctx.config.logTailLines }).catch(
+        () => ({ kind: "absent" }) as const,
+      ),
+    );
     const end = outcome(exit, run, tail);
     // A run adopted before its inbox record said running (the runner died right after the launch).
     if (ctx.inbox.current(jobId)?.status === "queued" && end.status === "completed")
