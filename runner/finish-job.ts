@@ -1,9 +1,7 @@
-import type { Job } from "../protocol/index.ts";
-import { isTerminal } from "../protocol/index.ts";
+import type { Job, TerminalStatus } from "../protocol/index.ts";
+import { asTerminalStatus, isTerminal } from "../protocol/index.ts";
 import type { RunnerContext } from "./context.ts";
 import { firstView } from "./inbox-writer.ts";
-import type { TerminalStatus } from "./ledger.ts";
-import { asTerminalStatus } from "./ledger.ts";
 
 /** What ending a job needs: its two exactly-once records (inbox job.json and the ledger) and the log. */
 export type FinishContext = Pick<RunnerContext, "inbox" | "ledger" | "log" | "now" | "runnerInfo">;

@@ -1,4 +1,4 @@
-import type { Job, JobError } from "../protocol/index.ts";
+import type { Job, JobError, TerminalStatus } from "../protocol/index.ts";
 import {
   CancelRequestSchema,
   errnoCode,
@@ -14,7 +14,6 @@ import { importFromInbox } from "./inbox-record.ts";
 import { firstView } from "./inbox-writer.ts";
 import type { IntakeContext, IntakeResult } from "./job-intake.ts";
 import { examineJob, salvageJob } from "./job-intake.ts";
-import type { TerminalStatus } from "./ledger.ts";
 import { errorMessage } from "./log.ts";
 import { stopRun } from "./supervised-run.ts";
 

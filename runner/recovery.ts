@@ -1,11 +1,10 @@
-import { JOB_ENV, pathExists } from "../protocol/index.ts";
+import { asTerminalStatus, JOB_ENV, pathExists } from "../protocol/index.ts";
 import { adoptRun } from "./adoption.ts";
 import type { RunnerContext } from "./context.ts";
 import { finishJob, internalFailure } from "./finish-job.ts";
 import type { LedgerEntry } from "./ledger.ts";
-import { asTerminalStatus } from "./ledger.ts";
 import { errorMessage } from "./log.ts";
-import { logTail, publishResults } from "./results-publisher.ts";
+import { publishResults, workLogTail } from "./results-publisher.ts";
 import { isJobProcess, killTree } from "./tree-kill.ts";
 
 /**
@@ -20,7 +19,7 @@ async function failUnsupervised(ctx: RunnerContext, entry: LedgerEntry): Promise
     detail = `its process (pid ${entry.pid}) was still running and has been stopped`;
   }
   const published = await publishResults(ctx.paths.workJob(jobId), ctx.paths.inboxJob(jobId));
-  const tail = await logTail(ctx.paths.workLog(jobId), ctx.config.logTailLines);
+  const tail = await workLogTail(ctx.paths.workLog(jobId), ctx.config.logTailLines);
   await finishJob(ctx, jobId, {
     status: "failed",
     fields: {

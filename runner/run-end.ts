@@ -4,7 +4,7 @@ import { finishJob, internalFailure } from "./finish-job.ts";
 import { machineCondition } from "./fs-conditions.ts";
 import { errorMessage } from "./log.ts";
 import { readProgress } from "./progress-reader.ts";
-import { logTail, publishResults } from "./results-publisher.ts";
+import { publishResults, workLogTail } from "./results-publisher.ts";
 import type { ProcessExit } from "./run-outcome.ts";
 import { runOutcome } from "./run-outcome.ts";
 
@@ -30,7 +30,7 @@ export async function finishRun(ctx: RunnerContext, run: ActiveRun, exit: Proces
       published.files = published.files.slice(0, MAX_MANIFEST_ENTRIES);
     }
     for (const problem of published.problems) ctx.log("result not published", jobId, problem);
-    const tail = await logTail(ctx.paths.workLog(jobId), ctx.config.logTailLines);
+    const tail = await workLogTail(ctx.paths.workLog(jobId), ctx.config.logTailLines);
     const end = runOutcome(exit, run.stopReason, tail);
     const finished = await finishJob(ctx, jobId, {
       status: end.status,

@@ -1,6 +1,5 @@
-import type { JobError } from "../protocol/index.ts";
+import type { JobError, TerminalStatus } from "../protocol/index.ts";
 import type { StopReason } from "./context.ts";
-import type { TerminalStatus } from "./ledger.ts";
 
 /** How a job's script ended, as its supervisor recorded it (or the runner decided, when nothing was recorded). */
 export interface ProcessExit {

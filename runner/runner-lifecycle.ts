@@ -1,6 +1,12 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { CANCEL_DIR, checkQueueLayout, describeZodError, packageVersion } from "../protocol/index.ts";
+import {
+  CANCEL_DIR,
+  checkQueueLayout,
+  createKeyedSerial,
+  describeZodError,
+  packageVersion,
+} from "../protocol/index.ts";
 import type { ArrivalWatches } from "./arrival-watches.ts";
 import { createArrivalWatches } from "./arrival-watches.ts";
 import type { RunnerConfig, RunnerConfigInput } from "./config.ts";
@@ -24,7 +30,6 @@ import { recover } from "./recovery.ts";
 import { rescanQueue } from "./rescan.ts";
 import { startRun } from "./run-start.ts";
 import { writeRunnerHeartbeat } from "./runner-heartbeat.ts";
-import { createKeyedSerial } from "./serial.ts";
 import { createScheduler } from "./slot-scheduler.ts";
 import { lockStateDir } from "./state-lock.ts";
 import { checkRun, stopRun } from "./supervised-run.ts";
