@@ -1,11 +1,9 @@
 import type { Job, JobError, TerminalStatus } from "../protocol/index.ts";
 import {
-  CancelRequestSchema,
-  errnoCode,
   isJobId,
   isTerminal,
   pathExists,
-  readJsonFile,
+  readCancelRequest as readQueueCancelRequest,
 } from "../protocol/index.ts";
 import type { RunnerContext } from "./context.ts";
 import { finishJob, refuseJob } from "./finish-job.ts";
@@ -19,17 +17,19 @@ import { stopRun } from "./supervised-run.ts";
 
 /** The cancel request for a job, described for error.message; undefined when there is none. */
 export async function readCancelRequest(ctx: RunnerContext, jobId: string): Promise<string | undefined> {
-  let raw: unknown;
-  try {
-    raw = await readJsonFile(ctx.paths.cancelRequest(jobId));
-  } catch (error) {
-    if (errnoCode(error) === "ENOENT") return undefined;
-    return "cancel requested (the request file could not be read)";
+  const read = await readQueueCancelRequest(ctx.paths.queue, jobId);
+  switch (read.kind) {
+    case "absent":
+      return undefined;
+    case "unreadable":
+      return "cancel requested (the request file could not be read)";
+    case "invalid":
+      return "cancel requested (the request file is not a valid cancel request)";
+    case "ok": {
+      const { requested_by, reason } = read.request;
+      return `cancelled at the request of ${requested_by}${reason ? `: ${reason}` : ""}`;
+    }
   }
-  const parsed = CancelRequestSchema.safeParse(raw);
-  if (!parsed.success) return "cancel requested (the request file is not a valid cancel request)";
-  const { requested_by, reason } = parsed.data;
-  return `cancelled at the request of ${requested_by}${reason ? `: ${reason}` : ""}`;
 }
 
 function intakeContext(ctx: RunnerContext): IntakeContext {
