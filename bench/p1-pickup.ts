@@ -12,7 +12,7 @@ import {
   SCHEMA_VERSION,
   writeJsonAtomic,
 } from "../protocol/index.ts";
-import { createRunner } from "../runner/runner.ts";
+import { createRunner } from "../runner/runner-lifecycle.ts";
 import type { Benchmark } from "./bench-result.ts";
 import { formatSummary, summarize } from "./stats.ts";
 import { execFileAsync, timeMs } from "./timing.ts";

@@ -13,7 +13,7 @@ import {
   SCHEMA_VERSION,
   writeJsonAtomic,
 } from "../protocol/index.ts";
-import { createRunner } from "../runner/runner.ts";
+import { createRunner } from "../runner/runner-lifecycle.ts";
 import { JobIndex } from "../submitter/catalog/job-index.ts";
 import { VerificationCache } from "../submitter/jobs/results-check.ts";
 import type { Benchmark, BenchResult } from "./bench-result.ts";

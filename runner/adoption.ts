@@ -1,8 +1,9 @@
+import { newRun, runLimitS } from "./active-run.ts";
 import type { ActiveRun, RunnerContext } from "./context.ts";
-import { finishRun, newRun, runLimitS } from "./job-run.ts";
 import type { LedgerEntry } from "./ledger.ts";
 import { errorMessage } from "./log.ts";
 import { liveness } from "./process-identity.ts";
+import { finishRun } from "./run-end.ts";
 import { checkRun, follow, killRun, learn } from "./supervised-run.ts";
 import { abandonRun, inspectRun } from "./supervisor/run-view.ts";
 

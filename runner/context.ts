@@ -1,4 +1,4 @@
-import type { Progress, RunnerInfo } from "../protocol/index.ts";
+import type { KeyedSerial, Progress, RunnerInfo } from "../protocol/index.ts";
 import type { RunnerConfig } from "./config.ts";
 import type { InboxWriter } from "./inbox-writer.ts";
 import type { PendingJob } from "./job-intake.ts";
@@ -7,8 +7,7 @@ import type { LicenceGate } from "./licence-gate.ts";
 import type { Logger } from "./log.ts";
 import type { RunnerPaths } from "./paths.ts";
 import type { ProcessIdentity } from "./process-identity.ts";
-import type { Scheduler } from "./scheduler.ts";
-import type { KeyedSerial } from "./serial.ts";
+import type { Scheduler } from "./slot-scheduler.ts";
 
 /** Why the runner ended a run itself. */
 export type StopReason = (

@@ -1,10 +1,9 @@
 import { readdir } from "node:fs/promises";
 import type { Job } from "../protocol/index.ts";
-import { isJobId, pathExists } from "../protocol/index.ts";
+import { asTerminalStatus, isJobId, pathExists } from "../protocol/index.ts";
 import { adoptRun } from "./adoption.ts";
 import type { RunnerContext } from "./context.ts";
 import type { LedgerRecord } from "./ledger.ts";
-import { asTerminalStatus } from "./ledger.ts";
 import { runDir } from "./supervisor/run-folder.ts";
 import { inspectRun } from "./supervisor/run-view.ts";
 

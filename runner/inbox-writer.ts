@@ -1,6 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import type { Job, JobStatus } from "../protocol/index.ts";
-import { errnoCode, readJob, transition, update, withFsRetry, writeJob } from "../protocol/index.ts";
+import { jobOf, readJobAt, transition, update, writeJob } from "../protocol/index.ts";
 import { machineCondition } from "./fs-conditions.ts";
 import type { RunnerPaths } from "./paths.ts";
 
@@ -48,6 +48,8 @@ export interface InboxWriter {
   update(jobId: string, patch: Partial<Job>): Promise<Job>;
   /** Writes again every view whose last write failed (a full disk); the number still unwritten. */
   flush(): Promise<number>;
+  /** True while the job's latest view is decided but its write failed (a full disk): flush() retries it. */
+  unpublished(jobId: string): boolean;
   forget(jobId: string): void;
 }
 
@@ -83,21 +85,11 @@ export function createInboxWriter(paths: RunnerPaths, now: () => Date = () => ne
     adopt: (job) => {
       views.set(job.job_id, job);
     },
-    async read(jobId) {
-      try {
-        return await readJob(paths.inboxJob(jobId));
-      } catch {
-        return undefined;
-      }
-    },
+    read: async (jobId) => jobOf(await readJobAt(paths.inboxJob(jobId))),
     async readRecord(jobId) {
-      try {
-        return { job: await withFsRetry(() => readJob(paths.inboxJob(jobId))) };
-      } catch (error) {
-        const code = errnoCode(error);
-        if (code === "ENOENT" || code === "ENOTDIR") return { missing: true };
-        return { unreadable: (error as Error).message };
-      }
+      const read = await readJobAt(paths.inboxJob(jobId));
+      if (read.kind === "ok") return { job: read.job };
+      return read.kind === "absent" ? { missing: true } : { unreadable: read.problem };
     },
     publishNew: (job) => write(job),
     transition: (jobId, to, patch = {}) => write(transition(view(jobId), to, patch, now())),
@@ -110,6 +102,7 @@ export function createInboxWriter(paths: RunnerPaths, now: () => Date = () => ne
       }
       return unwritten.size;
     },
+    unpublished: (jobId) => unwritten.has(jobId),
     forget: (jobId) => {
       views.delete(jobId);
       unwritten.delete(jobId);

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { lstat, rename } from "node:fs/promises";
 import path from "node:path";
 import type { FileEntry } from "../protocol/index.ts";
-import { copyAndHashFile, errnoCode, removeTree, withFsRetry } from "../protocol/index.ts";
+import { copyVerifiedFiles, errnoCode, removeTree, withFsRetry } from "../protocol/index.ts";
 import { machineCondition } from "./fs-conditions.ts";
 import type { RunnerPaths } from "./paths.ts";
 import { localPath } from "./paths.ts";
@@ -35,39 +35,33 @@ export type CopyOutcome =
   | { ok: false; mismatched: string[]; vanished: string[] }
   | { ok: false; unreadable: string };
 
-/** Copies every listed file into `staging`, hashing as it reads: the copy that runs is the copy verified. */
+/**
+ * Copies every listed file into `staging`, hashing as it reads (protocol's copyVerifiedFiles): the copy
+ * that runs is the copy verified. A file reached through a linked folder inside the job is refused,
+ * not followed; a full work disk is the machine's problem, not the job's, and is thrown for the caller
+ * to wait and retry.
+ */
 export async function copyVerified(
   source: string,
   staging: string,
   paths: readonly string[],
   expected?: ReadonlyMap<string, FileEntry>,
 ): Promise<CopyOutcome> {
-  const manifest: FileEntry[] = [];
-  const mismatched: string[] = [];
-  const vanished: string[] = [];
-  for (const relative of paths) {
-    let hashed: { size: number; sha256: string };
-    try {
-      hashed = await withFsRetry(() =>
-        // `within`: a file reached through a linked folder inside the job is refused, not followed.
-        copyAndHashFile(localPath(source, relative), localPath(staging, relative), { within: source }),
-      );
-    } catch (error) {
-      const code = errnoCode(error);
-      if (code === "ENOENT" || code === "ENOTDIR") {
-        vanished.push(relative);
-        continue;
-      }
-      // A full work disk is the machine's problem, not the job's: the caller waits and retries.
-      if (machineCondition(error)) throw error;
-      return { ok: false, unreadable: `${relative} (${code ?? (error as Error).message})` };
-    }
-    const want = expected?.get(relative);
-    if (want && (want.sha256 !== hashed.sha256 || want.size !== hashed.size)) mismatched.push(relative);
-    manifest.push({ path: relative, ...hashed });
+  const report = await copyVerifiedFiles(
+    source,
+    staging,
+    paths.map((path) => ({ path, expected: expected?.get(path) })),
+    { within: source },
+  );
+  if (report.failed) {
+    if (machineCondition(report.failed.error)) throw report.failed.error;
+    const { path, error } = report.failed;
+    return { ok: false, unreadable: `${path} (${errnoCode(error) ?? (error as Error).message})` };
   }
-  if (mismatched.length > 0 || vanished.length > 0) return { ok: false, mismatched, vanished };
-  return { ok: true, manifest };
+  const [refused] = report.refused;
+  if (refused) return { ok: false, unreadable: `${refused.path} (${refused.rule ?? "unsafe_file"})` };
+  if (!report.complete) return { ok: false, mismatched: report.mismatched, vanished: report.missing };
+  return { ok: true, manifest: report.copied };
 }
 
 /** Runs a copy into `staging`; if it throws (a full disk), the partial staging folder goes too. */

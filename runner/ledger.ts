@@ -1,14 +1,19 @@
 import { open, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import type { Job } from "../protocol/index.ts";
-import { errnoCode, JobSchema, JobStatusSchema, writeAll } from "../protocol/index.ts";
+import type { Job, TerminalStatus } from "../protocol/index.ts";
+import {
+  errnoCode,
+  IsoTimeSchema,
+  JobSchema,
+  JobStatusSchema,
+  TerminalStatusSchema,
+  writeAll,
+} from "../protocol/index.ts";
 
 /** The ledger file in the state folder: one JSON record per line, appended and fsynced, never rewritten. */
 export const LEDGER_FILE = "ledger.jsonl";
 
-const IsoTime = z.iso.datetime({ offset: true });
-const TerminalStatus = z.enum(["completed", "failed", "cancelled"]);
 export const StopReasonSchema = z.object({
   kind: z.enum(["timeout", "cancelled", "runner_restart"]),
   message: z.string(),
@@ -19,28 +24,33 @@ export const StopReasonSchema = z.object({
  * its process is spawned, so after any crash a job is either known (never run again) or never seen.
  */
 export const LedgerRecordSchema = z.discriminatedUnion("event", [
-  z.object({ event: z.literal("accepted"), job_id: z.string(), at: IsoTime, job: JobSchema }),
+  z.object({ event: z.literal("accepted"), job_id: z.string(), at: IsoTimeSchema, job: JobSchema }),
   /** Closed before it could run: rejected, incomplete or cancelled. `job` is its final inbox job.json. */
   z.object({
     event: z.literal("refused"),
     job_id: z.string(),
-    at: IsoTime,
-    status: TerminalStatus,
+    at: IsoTimeSchema,
+    status: TerminalStatusSchema,
     job: JobSchema,
   }),
   /** Written before the run's supervisor is launched. `supervised` is absent in ledgers of runner 0.1. */
   z.object({
     event: z.literal("started"),
     job_id: z.string(),
-    at: IsoTime,
+    at: IsoTimeSchema,
     supervised: z.boolean().optional(),
   }),
   /** Runner 0.1 only: the script's bare pid (supervised runs keep their identities in the run folder). */
-  z.object({ event: z.literal("pid"), job_id: z.string(), at: IsoTime, pid: z.number().int().positive() }),
+  z.object({
+    event: z.literal("pid"),
+    job_id: z.string(),
+    at: IsoTimeSchema,
+    pid: z.number().int().positive(),
+  }),
   /** The runner decided to end a run (cancel, timeout): written before the kill, so a restart knows why it ended. */
-  z.object({ event: z.literal("stopping"), job_id: z.string(), at: IsoTime, reason: StopReasonSchema }),
+  z.object({ event: z.literal("stopping"), job_id: z.string(), at: IsoTimeSchema, reason: StopReasonSchema }),
   /** A started run whose script provably never launched (its request was withdrawn): it may start again. */
-  z.object({ event: z.literal("requeued"), job_id: z.string(), at: IsoTime, reason: z.string() }),
+  z.object({ event: z.literal("requeued"), job_id: z.string(), at: IsoTimeSchema, reason: z.string() }),
   /**
    * Learnt from inbox/ (the queue's own record) because this ledger did not know the job: a final
    * status, or `foreign` for a live job this runner cannot adopt (another runner's, or records lost).
@@ -49,21 +59,19 @@ export const LedgerRecordSchema = z.discriminatedUnion("event", [
   z.object({
     event: z.literal("imported"),
     job_id: z.string(),
-    at: IsoTime,
+    at: IsoTimeSchema,
     inbox_status: JobStatusSchema,
-    status: TerminalStatus.optional(),
+    status: TerminalStatusSchema.optional(),
   }),
-  z.object({ event: z.literal("finished"), job_id: z.string(), at: IsoTime, status: TerminalStatus }),
-  z.object({ event: z.literal("cleaned"), job_id: z.string(), at: IsoTime }),
+  z.object({
+    event: z.literal("finished"),
+    job_id: z.string(),
+    at: IsoTimeSchema,
+    status: TerminalStatusSchema,
+  }),
+  z.object({ event: z.literal("cleaned"), job_id: z.string(), at: IsoTimeSchema }),
 ]);
 export type LedgerRecord = z.infer<typeof LedgerRecordSchema>;
-export type TerminalStatus = z.infer<typeof TerminalStatus>;
-
-/** The status as a ledger terminal status, or undefined while the job is still live. */
-export function asTerminalStatus(status: string): TerminalStatus | undefined {
-  const parsed = TerminalStatus.safeParse(status);
-  return parsed.success ? parsed.data : undefined;
-}
 
 /** Everything the ledger knows about one job id. */
 export interface LedgerEntry {

@@ -2,9 +2,8 @@ import { readdir, readFile } from "node:fs/promises";
 import { uptime } from "node:os";
 import path from "node:path";
 import type { RunnerHeartbeat } from "../protocol/index.ts";
-import { RunnerHeartbeatSchema } from "../protocol/index.ts";
+import { isProcessAlive, RunnerHeartbeatSchema } from "../protocol/index.ts";
 import type { Logger } from "./log.ts";
-import { isProcessAlive } from "./process-tree.ts";
 
 /** Another runner whose heartbeat says it is live on this queue. */
 export interface OtherRunner {

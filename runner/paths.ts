@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { QueuePaths } from "../protocol/index.ts";
-import { LOG_FILE, queuePaths, RESULTS_DIR } from "../protocol/index.ts";
+import { cancelRequestPath, LOG_FILE, queuePaths, RESULTS_DIR } from "../protocol/index.ts";
 
 export type PathApi = Pick<typeof path.posix, "join" | "relative" | "sep" | "dirname">;
 
@@ -44,7 +44,7 @@ export function runnerPaths(
     workJob: (jobId) => pathApi.join(workDir, jobId),
     workLog: (jobId) => pathApi.join(workDir, jobId, LOG_FILE),
     workResults: (jobId) => pathApi.join(workDir, jobId, RESULTS_DIR),
-    cancelRequest: (jobId) => pathApi.join(queue.cancelDir, `${jobId}.json`),
+    cancelRequest: (jobId) => cancelRequestPath(queue, jobId, pathApi),
     runnerHeartbeat: (host) => pathApi.join(queue.runnersDir, `${host}.json`),
   };
 }

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { pidRuns } from "./process-tree.ts";
+import { pidAlive } from "../protocol/pid-alive.ts";
 
 /** Runs a query program; its stdout, or undefined when it fails. Plain child_process: the supervisor imports this. */
 function query(command: string, args: string[], timeoutMs: number): Promise<string | undefined> {
@@ -125,7 +125,7 @@ export async function processStart(
   pid: number,
   platform: NodeJS.Platform = process.platform,
 ): Promise<string | null> {
-  if (!pidRuns(pid)) return null;
+  if (!pidAlive(pid)) return null;
   if (platform === "linux") {
     const start = await linuxStart(pid);
     return start === "zombie" ? null : start;
@@ -151,7 +151,7 @@ export async function liveness(
   identity: ProcessIdentity,
   platform: NodeJS.Platform = process.platform,
 ): Promise<Liveness> {
-  if (!pidRuns(identity.pid)) return "gone";
+  if (!pidAlive(identity.pid)) return "gone";
   if (platform === "linux") {
     const start = await linuxStart(identity.pid);
     if (start === "zombie" || start === null) return "gone";
@@ -159,6 +159,6 @@ export async function liveness(
     return start === identity.start ? "alive" : "gone";
   }
   const start = await processStart(identity.pid, platform);
-  if (start === null || identity.start === null) return pidRuns(identity.pid) ? "unknown" : "gone";
+  if (start === null || identity.start === null) return pidAlive(identity.pid) ? "unknown" : "gone";
   return sameStart(start, identity.start) ? "alive" : "gone";
 }

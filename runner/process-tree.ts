@@ -1,28 +1,8 @@
 import { readdir, readFile } from "node:fs/promises";
 import { errnoCode } from "../protocol/errors.ts";
-import { pidAlive } from "../protocol/pid-alive.ts";
 
 // Signals and process lookups without a child process of their own: the supervisor uses these, and
 // it starts once per job, so it stays free of execa and zod.
-
-/** Whether the pid is taken by some process (protocol's pidAlive, under the runner's name). */
-export const pidRuns = pidAlive;
-
-/** Whether a process runs. A zombie (exited, not yet reaped by its parent) counts as gone. */
-export async function isProcessAlive(
-  pid: number,
-  platform: NodeJS.Platform = process.platform,
-): Promise<boolean> {
-  if (!pidRuns(pid)) return false;
-  if (platform !== "linux") return true;
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
-}
 
 export function signal(pid: number, name: NodeJS.Signals): boolean {
   try {

@@ -1,60 +1,24 @@
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { DatabaseSync } from "node:sqlite";
 import type { Progress } from "../protocol/index.ts";
-import { errnoCode, PROGRESS_FILE, ProgressSchema, STUDY_DB } from "../protocol/index.ts";
+import { errnoCode, openStudyDb, PROGRESS_FILE, ProgressSchema, STUDY_DB } from "../protocol/index.ts";
 
-type Row = Record<string, unknown>;
-
-/** Optuna stores naive local times ("2026-02-10 14:30:22.123456"); the script ran on this host, so read them as local. */
-export function optunaTimeToIso(value: unknown): string | null {
-  if (typeof value !== "string" || value.length === 0) return null;
-  const match = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(\.\d{1,3})?/.exec(value);
-  if (!match) return null;
-  const date = new Date(`${match[1]}T${match[2]}${match[3] ?? ""}`);
-  return Number.isNaN(date.getTime()) ? null : date.toISOString();
-}
-
-/** A parameter as the study saw it: a categorical is stored as an index into its distribution's choices. */
-export function decodeParam(value: number, distributionJson: string): unknown {
-  try {
-    const distribution = JSON.parse(distributionJson) as {
-      name?: string;
-      attributes?: { choices?: unknown[] };
-    };
-    if (distribution.name === "CategoricalDistribution") {
-      const choices = distribution.attributes?.choices;
-      return Array.isArray(choices) && Number.isInteger(value) && value >= 0 && value < choices.length
-        ? choices[value]
-        : value;
-    }
-    if (
-      distribution.name === "IntDistribution" ||
-      distribution.name === "IntUniformDistribution" ||
-      distribution.name === "IntLogUniformDistribution"
-    ) {
-      return Math.round(value);
-    }
-  } catch {
-    // an unreadable distribution: report the raw number
-  }
-  return value;
-}
-
-function hasColumn(db: DatabaseSync, table: string, column: string): boolean {
-  return (db.prepare(`PRAGMA table_info(${table})`).all() as Row[]).some((row) => row.name === column);
-}
+/** Optuna's trial states, as the progress fields count them. */
+const STATE_FIELDS = {
+  COMPLETE: "trials_complete",
+  PRUNED: "trials_pruned",
+  FAIL: "trials_failed",
+  RUNNING: "trials_running",
+} as const;
 
 /**
  * Progress from an Optuna study.db, opened read-only so a running study is never disturbed. The last
  * study in the file is the one reported. Throws when the database is busy or not an Optuna study.
  */
 export function readStudyProgress(dbPath: string, now: Date = new Date()): Progress {
-  const db = new DatabaseSync(dbPath, { readOnly: true, timeout: 1000 });
+  const db = openStudyDb(dbPath, { busyTimeoutMs: 1000 });
   try {
-    const study = db.prepare("SELECT study_id FROM studies ORDER BY study_id DESC LIMIT 1").get() as
-      | Row
-      | undefined;
+    const [study] = db.studies(1, true);
     const base: Progress = {
       source: "study.db",
       trials_planned: null,
@@ -70,53 +34,26 @@ export function readStudyProgress(dbPath: string, now: Date = new Date()): Progr
       updated_at: now.toISOString(),
     };
     if (!study) return { ...base, message: "no study in study.db yet" };
-    const studyId = Number(study.study_id);
-    for (const row of db
-      .prepare("SELECT state, COUNT(*) AS n FROM trials WHERE study_id = ? GROUP BY state")
-      .all(studyId) as Row[]) {
-      const n = Number(row.n);
-      if (row.state === "COMPLETE") base.trials_complete = n;
-      else if (row.state === "PRUNED") base.trials_pruned = n;
-      else if (row.state === "FAIL") base.trials_failed = n;
-      else if (row.state === "RUNNING") base.trials_running = n;
+    for (const [state, n] of db.trialCounts(study.study_id)) {
+      const field = STATE_FIELDS[state as keyof typeof STATE_FIELDS];
+      if (field) base[field] = n;
     }
-    const last = db
-      .prepare(
-        "SELECT MAX(datetime_complete) AS t FROM trials WHERE study_id = ? AND datetime_complete IS NOT NULL",
-      )
-      .get(studyId) as Row | undefined;
-    base.last_trial_at = optunaTimeToIso(last?.t);
-    const directions = db
-      .prepare("SELECT direction FROM study_directions WHERE study_id = ? ORDER BY objective")
-      .all(studyId) as Row[];
-    if (directions.length !== 1) {
+    base.last_trial_at = db.lastTrialAt(study.study_id);
+    const directions = db.directions(study.study_id);
+    const [direction] = directions;
+    if (directions.length !== 1 || direction === undefined) {
       if (directions.length > 1)
         base.message = `${directions.length} objectives: see the Pareto front in study.db`;
       return base;
     }
-    const order = directions[0]?.direction === "MAXIMIZE" ? "DESC" : "ASC";
-    const finite = hasColumn(db, "trial_values", "value_type") ? "AND v.value_type = 'FINITE'" : "";
-    const best = db
-      .prepare(
-        `SELECT t.trial_id AS id, t.number AS number, v.value AS value FROM trials t JOIN trial_values v ON v.trial_id = t.trial_id AND v.objective = 0
-         WHERE t.study_id = ? AND t.state = 'COMPLETE' AND v.value IS NOT NULL ${finite} ORDER BY v.value ${order}, t.number ASC LIMIT 1`,
-      )
-      .get(studyId) as Row | undefined;
+    const best = db.bestTrial(study.study_id, 0, direction);
     if (!best) return base;
-    const params: Record<string, unknown> = {};
-    for (const row of db
-      .prepare(
-        "SELECT param_name, param_value, distribution_json FROM trial_params WHERE trial_id = ? ORDER BY param_id",
-      )
-      .all(best.id as number) as Row[]) {
-      params[String(row.param_name)] = decodeParam(Number(row.param_value), String(row.distribution_json));
-    }
     return {
       ...base,
-      best_value: Number(best.value),
-      best_values: [Number(best.value)],
-      best_params: params,
-      best_trial: Number(best.number),
+      best_value: best.value,
+      best_values: [best.value],
+      best_params: db.trialParams(best.trial_id),
+      best_trial: best.number,
     };
   } finally {
     db.close();

@@ -1,11 +1,10 @@
-import { JOB_ENV, pathExists } from "../protocol/index.ts";
+import { asTerminalStatus, JOB_ENV, pathExists } from "../protocol/index.ts";
 import { adoptRun } from "./adoption.ts";
 import type { RunnerContext } from "./context.ts";
-import { failInternally } from "./job-run.ts";
+import { finishJob, internalFailure } from "./finish-job.ts";
 import type { LedgerEntry } from "./ledger.ts";
-import { asTerminalStatus } from "./ledger.ts";
 import { errorMessage } from "./log.ts";
-import { logTail, publishResults } from "./results-publisher.ts";
+import { publishResults, workLogTail } from "./results-publisher.ts";
 import { isJobProcess, killTree } from "./tree-kill.ts";
 
 /**
@@ -20,23 +19,20 @@ async function failUnsupervised(ctx: RunnerContext, entry: LedgerEntry): Promise
     detail = `its process (pid ${entry.pid}) was still running and has been stopped`;
   }
   const published = await publishResults(ctx.paths.workJob(jobId), ctx.paths.inboxJob(jobId));
-  const tail = await logTail(ctx.paths.workLog(jobId), ctx.config.logTailLines);
-  await ctx.inbox.transition(jobId, "failed", {
-    exit_code: null,
-    error: {
-      kind: "runner_restart",
-      message: `the runner restarted while this job ran without a supervisor (runner 0.1); ${detail}. Resume it with resume_from, or resubmit it`,
-      log_tail: tail,
-    },
-    results: { files: published.files, published_at: ctx.now().toISOString() },
-  });
-  await ctx.ledger.append({
-    event: "finished",
-    job_id: jobId,
-    at: ctx.now().toISOString(),
+  const tail = await workLogTail(ctx.paths.workLog(jobId), ctx.config.logTailLines);
+  await finishJob(ctx, jobId, {
     status: "failed",
+    fields: {
+      exit_code: null,
+      error: {
+        kind: "runner_restart",
+        message: `the runner restarted while this job ran without a supervisor (runner 0.1); ${detail}. Resume it with resume_from, or resubmit it`,
+        log_tail: tail,
+      },
+      results: { files: published.files, published_at: ctx.now().toISOString() },
+    },
+    detail: `runner_restart: ${detail}`,
   });
-  ctx.log("failed", jobId, `runner_restart: ${detail}`);
 }
 
 /**
@@ -67,12 +63,7 @@ export async function recover(ctx: RunnerContext): Promise<void> {
       if (view && ended) {
         // The crash came between publishing the end and recording it.
         ctx.inbox.adopt(view);
-        await ctx.ledger.append({
-          event: "finished",
-          job_id: jobId,
-          at: ctx.now().toISOString(),
-          status: ended,
-        });
+        await finishJob(ctx, jobId, { status: ended });
         continue;
       }
       const known = view ?? entry.job;
@@ -86,19 +77,21 @@ export async function recover(ctx: RunnerContext): Promise<void> {
       } else if (view?.status === "running") {
         // The ledger says not started, inbox/ says running: never resolve that by starting it.
         ctx.log("disagreement", jobId, "inbox/ says running but the ledger never recorded a start: not run");
-        await failInternally(
+        await finishJob(
           ctx,
           jobId,
-          "the runner's ledger and inbox/ disagree about whether this job started; it is not run, to be safe: resubmit it",
+          internalFailure(
+            "the runner's ledger and inbox/ disagree about whether this job started; it is not run, to be safe: resubmit it",
+          ),
         );
       } else if (await pathExists(ctx.paths.workJob(jobId))) {
         ctx.scheduler.enqueue(jobId, ctx.inbox.current(jobId)?.queued_at ?? entry.accepted_at);
         ctx.log("queued again", jobId, "accepted before the restart, not started yet");
       } else {
-        await failInternally(
+        await finishJob(
           ctx,
           jobId,
-          `its work copy ${ctx.paths.workJob(jobId)} is gone; resubmit the job`,
+          internalFailure(`its work copy ${ctx.paths.workJob(jobId)} is gone; resubmit the job`),
         );
       }
     } catch (error) {

@@ -2,7 +2,7 @@ import { readdir } from "node:fs/promises";
 import { errnoCode } from "../protocol/index.ts";
 import { cleanupFinished } from "./cleanup.ts";
 import type { RunnerContext } from "./context.ts";
-import { considerCancel, considerEntry } from "./job-control.ts";
+import { considerCancel, considerEntry } from "./outbox-events.ts";
 
 async function listNames(dir: string): Promise<string[]> {
   try {

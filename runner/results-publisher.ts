@@ -11,6 +11,8 @@ import {
   isSyncthingArtefact,
   LOG_FILE,
   RESULTS_DIR,
+  readLogTail,
+  tailLines,
   tempPathFor,
   withFsRetry,
 } from "../protocol/index.ts";
@@ -162,24 +164,7 @@ export async function publishLog(workJobDir: string, inboxJobDir: string): Promi
   return { path: LOG_FILE, ...(await publishCopy(source, path.join(inboxJobDir, LOG_FILE))) };
 }
 
-/** The last `lines` lines of a log, read from its end only (a log can be large). */
-export async function logTail(logPath: string, lines: number, maxBytes = 64 * 1024): Promise<string[]> {
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    handle = await open(logPath, "r");
-  } catch {
-    return [];
-  }
-  try {
-    const { size } = await handle.stat();
-    const length = Math.min(size, maxBytes);
-    const buffer = Buffer.alloc(length);
-    await handle.read(buffer, 0, length, size - length);
-    const all = buffer.toString("utf8").split(/\r?\n/);
-    if (all.at(-1) === "") all.pop();
-    if (length < size) all.shift();
-    return all.slice(-lines);
-  } finally {
-    await handle.close();
-  }
+/** The last lines of a job's working log for its error view; an unreadable log gives none, never a failed end. */
+export async function workLogTail(logPath: string, maxLines: number): Promise<string[]> {
+  return tailLines(await readLogTail(logPath, { maxLines }).catch(() => ({ kind: "absent" }) as const));
 }

@@ -1,14 +1,28 @@
 import { randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";
+import { JOB_ENV } from "../protocol/index.ts";
+import { newRun, runLimitS } from "./active-run.ts";
 import type { RunnerContext } from "./context.ts";
 import { machineCondition } from "./fs-conditions.ts";
 import { chooseInterpreter } from "./interpreter.ts";
-import { finishRun, jobEnvironment, newRun, runLimitS } from "./job-run.ts";
 import { errorMessage } from "./log.ts";
 import { localPath } from "./paths.ts";
+import { finishRun } from "./run-end.ts";
 import { follow, killRun } from "./supervised-run.ts";
 import { launchSupervisor } from "./supervisor/launch-supervisor.ts";
 import { abandonRun } from "./supervisor/run-view.ts";
+
+/** The environment a script runs with: the protocol's JOB_ENV, and unbuffered Python so the log is live and in order. */
+function jobEnvironment(ctx: RunnerContext, jobId: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    [JOB_ENV.jobId]: jobId,
+    [JOB_ENV.jobDir]: ctx.paths.workJob(jobId),
+    [JOB_ENV.resultsDir]: ctx.paths.workResults(jobId),
+    PYTHONUNBUFFERED: "1",
+    PYTHONIOENCODING: "utf-8",
+  };
+}
 
 /**
  * Starts a queued job under a supervisor: ledger first (so a crash from here on can never lead to a

@@ -1,11 +1,11 @@
 import { watch } from "node:fs";
 import type { ActiveRun, RunnerContext, StopReason } from "./context.ts";
-import type { ProcessExit } from "./job-exit.ts";
-import { finishRun } from "./job-run.ts";
 import { errorMessage } from "./log.ts";
 import { setTimerAt } from "./long-timer.ts";
 import { liveness } from "./process-identity.ts";
 import { processesWithEnv, signal } from "./process-tree.ts";
+import { finishRun } from "./run-end.ts";
+import type { ProcessExit } from "./run-outcome.ts";
 import { RUN_FILES, RUN_TOKEN_ENV } from "./supervisor/run-folder.ts";
 import type { RunView } from "./supervisor/run-view.ts";
 import { abandonRun, inspectRun, supervisorLogTail } from "./supervisor/run-view.ts";

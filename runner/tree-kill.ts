@@ -1,11 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { execa } from "execa";
+import { isProcessAlive, pidAlive } from "../protocol/pid-alive.ts";
 import type { ProcessIdentity } from "./process-identity.ts";
 import { liveness } from "./process-identity.ts";
-import { isProcessAlive, pidRuns, processesWithEnv, signal, signalGroup } from "./process-tree.ts";
+import { processesWithEnv, signal, signalGroup } from "./process-tree.ts";
 import { windowsDescendants } from "./win32-processes.ts";
 
-export { isProcessAlive, killLeftovers, signalGroup } from "./process-tree.ts";
+export { isProcessAlive } from "../protocol/pid-alive.ts";
+export { killLeftovers, signalGroup } from "./process-tree.ts";
 
 /** The command that kills a whole process tree on Windows: NX runs as a grandchild of Python. */
 export function windowsTreeKillArgs(pid: number): string[] {
@@ -96,7 +98,7 @@ export async function killTree(root: ProcessIdentity, options: KillTreeOptions):
     if (state !== "alive") {
       // POSIX: a pid that no process holds may still name the group its dead leader left behind (a
       // group id is never reused while the group lives); a pid held by another process is a stranger's.
-      if (platform !== "win32" && !pidRuns(root.pid)) signalGroup(root.pid, "SIGKILL");
+      if (platform !== "win32" && !pidAlive(root.pid)) signalGroup(root.pid, "SIGKILL");
       const swept = options.token ? await processesWithEnv(options.token.name, options.token.value) : [];
       for (const pid of swept) signal(pid, "SIGKILL");
       notes.push(

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { defaultPython } from "../../runner/config.ts";
 import { runDoctor } from "../../runner/doctor.ts";
+import { HOST_OPTIONS, hostCommand } from "./options.ts";
 
 const USAGE = `usage: atomizer-jobs doctor [--queue DIR] [--work DIR] [--state DIR] [--python PATH]
 
@@ -16,36 +17,12 @@ the NX install (UGII_BASE_DIR) and whether a licence server answers. Exit code 1
   --help          show this help
 `;
 
-export async function run(argv: string[]): Promise<number> {
-  let values: {
-    queue?: string;
-    work?: string;
-    state?: string;
-    python?: string;
-    "licence-server"?: string;
-    help?: boolean;
-  };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        queue: { type: "string" },
-        work: { type: "string" },
-        state: { type: "string" },
-        python: { type: "string" },
-        "licence-server": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    process.stderr.write(`atomizer-jobs doctor: ${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+function readArgs(argv: string[]) {
+  const { values } = parseArgs({ args: argv, strict: true, options: HOST_OPTIONS });
+  return values.help ? "help" : values;
+}
+
+export const run = hostCommand("doctor", USAGE, readArgs, async (values) => {
   const queueDir = values.queue ?? process.env.ATOMIZER_QUEUE_DIR;
   const checks = await runDoctor({
     python: values.python ?? defaultPython(),
@@ -57,4 +34,4 @@ export async function run(argv: string[]): Promise<number> {
   for (const check of checks)
     process.stdout.write(`${check.level.padEnd(4)}  ${check.name}: ${check.message}\n`);
   return checks.some((check) => check.level === "fail") ? 1 : 0;
-}
+});

@@ -1,3 +1,42 @@
+/**
+ * The options the runner and the doctor share: the folders and programs the runner uses are the ones
+ * the doctor checks.
+ */
+export const HOST_OPTIONS = {
+  queue: { type: "string" },
+  work: { type: "string" },
+  state: { type: "string" },
+  python: { type: "string" },
+  "licence-server": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/**
+ * A runner-side command's `run(argv)`: `read` turns the command line into what `body` takes, or "help";
+ * any mistake in it is printed with the usage (exit 2), and --help prints the usage (exit 0).
+ */
+export function hostCommand<T>(
+  name: string,
+  usage: string,
+  read: (argv: string[]) => T | "help",
+  body: (value: T) => Promise<number>,
+): (argv: string[]) => Promise<number> {
+  return async (argv) => {
+    let value: T | "help";
+    try {
+      value = read(argv);
+    } catch (error) {
+      process.stderr.write(`atomizer-jobs ${name}: ${(error as Error).message}\n\n${usage}`);
+      return 2;
+    }
+    if (value === "help") {
+      process.stdout.write(usage);
+      return 0;
+    }
+    return body(value);
+  };
+}
+
 /** Parses a positive number of seconds from a command-line value; the error names the option. */
 export function parseSeconds(
   name: string,

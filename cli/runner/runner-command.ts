@@ -3,8 +3,8 @@ import { parseArgs } from "node:util";
 import type { RunnerConfigInput } from "../../runner/config.ts";
 import { defaultPython } from "../../runner/config.ts";
 import { createLogger } from "../../runner/log.ts";
-import { createRunner } from "../../runner/runner.ts";
-import { MAX_PERIOD_S, parseCount, parseSeconds, UsageError } from "./options.ts";
+import { createRunner } from "../../runner/runner-lifecycle.ts";
+import { HOST_OPTIONS, hostCommand, MAX_PERIOD_S, parseCount, parseSeconds, UsageError } from "./options.ts";
 
 const USAGE = `usage: atomizer-jobs runner --queue DIR --work DIR --state DIR [options]
 
@@ -39,11 +39,8 @@ function toConfig(argv: string[]): { config: RunnerConfigInput; logFile?: string
     args: argv,
     strict: true,
     options: {
-      queue: { type: "string" },
-      work: { type: "string" },
-      state: { type: "string" },
+      ...HOST_OPTIONS,
       slots: { type: "string" },
-      python: { type: "string" },
       once: { type: "boolean" },
       heartbeat: { type: "string" },
       rescan: { type: "string" },
@@ -55,11 +52,9 @@ function toConfig(argv: string[]): { config: RunnerConfigInput; logFile?: string
       "cleanup-delay": { type: "string" },
       host: { type: "string" },
       "nx-job-types": { type: "string" },
-      "licence-server": { type: "string" },
       "licence-poll": { type: "string" },
       "log-file": { type: "string" },
       "allow-other-runners": { type: "boolean" },
-      help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) return "help";
@@ -97,18 +92,7 @@ function toConfig(argv: string[]): { config: RunnerConfigInput; logFile?: string
   return { config, ...(values["log-file"] ? { logFile: values["log-file"] } : {}) };
 }
 
-export async function run(argv: string[]): Promise<number> {
-  let parsed: ReturnType<typeof toConfig>;
-  try {
-    parsed = toConfig(argv);
-  } catch (error) {
-    process.stderr.write(`atomizer-jobs runner: ${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (parsed === "help") {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+export const run = hostCommand("runner", USAGE, toConfig, async (parsed) => {
   // A service has no console: its log goes to a file (appended, so restarts keep the history).
   const logFile = parsed.logFile ? createWriteStream(parsed.logFile, { flags: "a" }) : undefined;
   const runner = createRunner(parsed.config, logFile ? { log: createLogger(logFile) } : {});
@@ -128,4 +112,4 @@ export async function run(argv: string[]): Promise<number> {
     await new Promise((resolve) => (logFile ? logFile.end(resolve) : resolve(undefined)));
   }
   return 0;
-}
+});

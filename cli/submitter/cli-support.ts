@@ -73,10 +73,10 @@ export function outJson(value: unknown): void {
 }
 
 /**
- * Runs a one-shot command against a queue: builds the context (no index), maps refusals to exit 1 with
- * the message and advice on stderr (JSON on stdout with --json), usage errors to exit 2.
+ * Runs a command body: --help prints the usage; refusals are exit 1 with the message and advice on
+ * stderr (JSON on stdout with --json), usage errors exit 2.
  */
-export async function runCli(
+async function runCli(
   argv: string[],
   usage: string,
   body: (argv: string[]) => Promise<number>,
@@ -101,10 +101,7 @@ export async function runCli(
   }
 }
 
-export async function withContext<T>(
-  options: ContextOptions,
-  body: (ctx: ServerContext) => Promise<T>,
-): Promise<T> {
+async function withContext<T>(options: ContextOptions, body: (ctx: ServerContext) => Promise<T>): Promise<T> {
   let ctx: ServerContext;
   try {
     ctx = await createServerContext(options);
@@ -120,6 +117,48 @@ export async function withContext<T>(
   } finally {
     await ctx.close();
   }
+}
+
+/** A command line as a queue command sees it: parsed options and positionals, and what came after `--`. */
+export type CommandLine<O extends Options> = ReturnType<typeof parse<O>> & { rest: string[] };
+
+/** How a one-shot queue command is declared; queueCommand() does the rest. */
+export interface QueueCommandSpec<O extends Options, A> {
+  usage: string;
+  options: O;
+  /** The arguments after `--` are the command's `rest`, not positionals (submit's script arguments). */
+  passThrough?: boolean;
+  /**
+   * Reads the command line into what `run` takes. It runs before the queue is opened, so a usage
+   * mistake is exit 2 whatever state the queue is in.
+   */
+  args: (line: CommandLine<O>) => A | Promise<A>;
+  /** How the queue is opened besides its root (a one-shot command never builds the index). */
+  context?: (line: CommandLine<O>, args: A) => Omit<ContextOptions, "queueRoot" | "withIndex">;
+  run: (ctx: ServerContext, args: A, line: CommandLine<O>) => Promise<number>;
+}
+
+/**
+ * A submitter command's `run(argv)`: --help, parsing, the queue folder (--queue or
+ * ATOMIZER_QUEUE_DIR), a context without index that is closed afterwards, and runCli's exit codes.
+ */
+export function queueCommand<O extends Options, A>(
+  spec: QueueCommandSpec<O, A>,
+): (argv: string[]) => Promise<number> {
+  return (argv) =>
+    runCli(argv, spec.usage, async () => {
+      const dashDash = spec.passThrough ? argv.indexOf("--") : -1;
+      const own = dashDash >= 0 ? argv.slice(0, dashDash) : argv;
+      const line = {
+        ...parse(own, spec.options, spec.usage),
+        rest: dashDash >= 0 ? argv.slice(dashDash + 1) : [],
+      };
+      const args = await spec.args(line);
+      const root = queueRoot((line.values as { queue?: string }).queue, spec.usage);
+      return withContext({ ...spec.context?.(line, args), queueRoot: root, withIndex: false }, (ctx) =>
+        spec.run(ctx, args, line),
+      );
+    });
 }
 
 export function intOption(value: string | undefined, name: string, usage: string): number | undefined {

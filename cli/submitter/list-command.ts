@@ -6,12 +6,9 @@ import {
   noPositionals,
   out,
   outJson,
-  parse,
   QUEUE_OPTIONS,
-  queueRoot,
-  runCli,
+  queueCommand,
   UsageError,
-  withContext,
 } from "./cli-support.ts";
 
 const USAGE = `usage: atomizer-jobs list [--status STATE]... [--project SLUG] [--created-by AGENT] [--limit N] [--offset N] [--queue DIR] [--json]
@@ -57,33 +54,37 @@ export function formatTable(rows: readonly JobRow[]): string[] {
   return [line(header), ...cells.map(line)];
 }
 
-export function run(argv: string[]): Promise<number> {
-  return runCli(argv, USAGE, async () => {
-    const { values, positionals } = parse(argv, OPTIONS, USAGE);
+export const run = queueCommand({
+  usage: USAGE,
+  options: OPTIONS,
+  args: ({ values, positionals }) => {
     noPositionals(positionals, USAGE);
     const states = values.status ?? [];
     const bad = states.filter((state) => !(JOB_STATES as readonly string[]).includes(state));
     if (bad.length > 0)
       throw new UsageError(`unknown --status ${bad.join(", ")}; use ${JOB_STATES.join(", ")}\n\n${USAGE}`);
-    const limit = intOption(values.limit, "limit", USAGE);
-    const offset = intOption(values.offset, "offset", USAGE);
-    return withContext({ queueRoot: queueRoot(values.queue, USAGE), withIndex: false }, async (ctx) => {
-      const result = await listJobs(ctx, {
-        ...(states.length > 0 ? { status: states as (typeof JOB_STATES)[number][] } : {}),
-        ...(values.project ? { project: values.project } : {}),
-        ...(values["created-by"] ? { created_by: values["created-by"] } : {}),
-        limit: Math.min(Math.max(limit ?? 50, 1), 200),
-        ...(offset !== undefined ? { offset } : {}),
-      });
-      if (values.json) {
-        outJson(result);
-        return 0;
-      }
-      if (result.jobs.length === 0) out("no jobs match");
-      else out(formatTable(result.jobs));
-      const shown = `${result.jobs.length} of ${result.total} jobs`;
-      out(result.next_offset !== undefined ? `${shown}; more with --offset ${result.next_offset}` : shown);
-      return 0;
+    return {
+      states: states as (typeof JOB_STATES)[number][],
+      limit: intOption(values.limit, "limit", USAGE),
+      offset: intOption(values.offset, "offset", USAGE),
+    };
+  },
+  run: async (ctx, { states, limit, offset }, { values }) => {
+    const result = await listJobs(ctx, {
+      ...(states.length > 0 ? { status: states } : {}),
+      ...(values.project ? { project: values.project } : {}),
+      ...(values["created-by"] ? { created_by: values["created-by"] } : {}),
+      limit: Math.min(Math.max(limit ?? 50, 1), 200),
+      ...(offset !== undefined ? { offset } : {}),
     });
-  });
-}
+    if (values.json) {
+      outJson(result);
+      return 0;
+    }
+    if (result.jobs.length === 0) out("no jobs match");
+    else out(formatTable(result.jobs));
+    const shown = `${result.jobs.length} of ${result.total} jobs`;
+    out(result.next_offset !== undefined ? `${shown}; more with --offset ${result.next_offset}` : shown);
+    return 0;
+  },
+});

@@ -1,16 +1,6 @@
 import { fetchText } from "../../submitter/mcp/tool-text.ts";
 import { fetchResults } from "../../submitter/operations/fetch-results.ts";
-import {
-  cliAgent,
-  oneJobId,
-  out,
-  outJson,
-  parse,
-  QUEUE_OPTIONS,
-  queueRoot,
-  runCli,
-  withContext,
-} from "./cli-support.ts";
+import { cliAgent, oneJobId, out, outJson, QUEUE_OPTIONS, queueCommand } from "./cli-support.ts";
 
 const USAGE = `usage: atomizer-jobs results JOB_ID [--work DIR] [--queue DIR] [--agent NAME] [--json]
 
@@ -19,27 +9,20 @@ verifies them and summarises study.db, CSVs, plots and the log.`;
 
 const OPTIONS = { ...QUEUE_OPTIONS, work: { type: "string" }, agent: { type: "string" } } as const;
 
-export function run(argv: string[]): Promise<number> {
-  return runCli(argv, USAGE, async () => {
-    const { values, positionals } = parse(argv, OPTIONS, USAGE);
-    const jobId = oneJobId(positionals, USAGE);
-    return withContext(
-      {
-        queueRoot: queueRoot(values.queue, USAGE),
-        withIndex: false,
-        ...(values.work ? { workDir: values.work } : {}),
-      },
-      async (ctx) => {
-        const { summary } = await fetchResults(ctx, { job_id: jobId, max_images: 0 }, cliAgent(values.agent));
-        if (values.json) outJson(summary);
-        else
-          out(
-            fetchText(summary).map((line) =>
-              line.replace(/not attached \(only 0 images per call\)/, `in ${summary.work_dir}`),
-            ),
-          );
-        return summary.complete ? 0 : 3;
-      },
-    );
-  });
-}
+export const run = queueCommand({
+  usage: USAGE,
+  options: OPTIONS,
+  args: ({ positionals }) => oneJobId(positionals, USAGE),
+  context: ({ values }) => (values.work ? { workDir: values.work } : {}),
+  run: async (ctx, jobId, { values }) => {
+    const { summary } = await fetchResults(ctx, { job_id: jobId, max_images: 0 }, cliAgent(values.agent));
+    if (values.json) outJson(summary);
+    else
+      out(
+        fetchText(summary).map((line) =>
+          line.replace(/not attached \(only 0 images per call\)/, `in ${summary.work_dir}`),
+        ),
+      );
+    return summary.complete ? 0 : 3;
+  },
+});

@@ -3,18 +3,7 @@ import { resolve } from "node:path";
 import { decodeUtf8Strict, openRegularFile, readBoundedBytes } from "../../protocol/index.ts";
 import { submitText } from "../../submitter/mcp/tool-text.ts";
 import { submitJob } from "../../submitter/operations/submit-job.ts";
-import {
-  cliAgent,
-  intOption,
-  out,
-  outJson,
-  parse,
-  QUEUE_OPTIONS,
-  queueRoot,
-  runCli,
-  UsageError,
-  withContext,
-} from "./cli-support.ts";
+import { cliAgent, intOption, out, outJson, QUEUE_OPTIONS, queueCommand, UsageError } from "./cli-support.ts";
 
 const USAGE = `usage: atomizer-jobs submit STUDY_DIR --name NAME --project SLUG [options] [-- SCRIPT ARGS...]
 
@@ -62,52 +51,50 @@ async function readReadmeFile(file: string): Promise<string> {
   }
 }
 
-export function run(argv: string[]): Promise<number> {
-  return runCli(argv, USAGE, async () => {
-    const dashDash = argv.indexOf("--");
-    const own = dashDash >= 0 ? argv.slice(0, dashDash) : argv;
-    const scriptArgs = dashDash >= 0 ? argv.slice(dashDash + 1) : [];
-    const { values, positionals } = parse(own, OPTIONS, USAGE);
+export const run = queueCommand({
+  usage: USAGE,
+  options: OPTIONS,
+  passThrough: true,
+  args: async ({ values, positionals }) => {
     const [studyDir, ...extra] = positionals;
     if (!studyDir || extra.length > 0) throw new UsageError(`give exactly one STUDY_DIR\n\n${USAGE}`);
     if (!values.name || !values.project)
       throw new UsageError(`--name and --project are required\n\n${USAGE}`);
-    const readme = values["readme-file"] ? await readReadmeFile(values["readme-file"]) : undefined;
-    const timeout = intOption(values.timeout, "timeout", USAGE);
-    return withContext(
+    return {
+      studyDir,
+      name: values.name,
+      project: values.project,
+      readme: values["readme-file"] ? await readReadmeFile(values["readme-file"]) : undefined,
+      timeout: intOption(values.timeout, "timeout", USAGE),
+    };
+  },
+  context: ({ values }, { studyDir }) => ({ allow: values.allow ?? [resolve(studyDir)] }),
+  run: async (ctx, { studyDir, name, project, readme, timeout }, { values, rest: scriptArgs }) => {
+    const result = await submitJob(
+      ctx,
       {
-        queueRoot: queueRoot(values.queue, USAGE),
-        withIndex: false,
-        allow: values.allow ?? [resolve(studyDir)],
+        study_dir: studyDir,
+        name,
+        project,
+        ...(values.channel ? { channel: values.channel } : {}),
+        ...(values.type ? { type: values.type } : {}),
+        ...(values.script ? { script: values.script } : {}),
+        args: scriptArgs,
+        notify: { on_complete: !values["no-notify-complete"], on_fail: !values["no-notify-fail"] },
+        ...(timeout !== undefined ? { timeout_s: timeout } : {}),
+        ...(readme !== undefined ? { readme } : {}),
+        ...(values["idempotency-key"] ? { idempotency_key: values["idempotency-key"] } : {}),
+        ...(values["resume-from"] ? { resume_from: values["resume-from"] } : {}),
       },
-      async (ctx) => {
-        const result = await submitJob(
-          ctx,
-          {
-            study_dir: studyDir,
-            name: values.name as string,
-            project: values.project as string,
-            ...(values.channel ? { channel: values.channel } : {}),
-            ...(values.type ? { type: values.type } : {}),
-            ...(values.script ? { script: values.script } : {}),
-            args: scriptArgs,
-            notify: { on_complete: !values["no-notify-complete"], on_fail: !values["no-notify-fail"] },
-            ...(timeout !== undefined ? { timeout_s: timeout } : {}),
-            ...(readme !== undefined ? { readme } : {}),
-            ...(values["idempotency-key"] ? { idempotency_key: values["idempotency-key"] } : {}),
-            ...(values["resume-from"] ? { resume_from: values["resume-from"] } : {}),
-          },
-          cliAgent(values.agent),
-        );
-        if (values.json) outJson(result);
-        else
-          out(
-            submitText(result).map((line) =>
-              line.replace(/^next: wait_for_job .*$/, `next: atomizer-jobs wait ${result.job_id}`),
-            ),
-          );
-        return 0;
-      },
+      cliAgent(values.agent),
     );
-  });
-}
+    if (values.json) outJson(result);
+    else
+      out(
+        submitText(result).map((line) =>
+          line.replace(/^next: wait_for_job .*$/, `next: atomizer-jobs wait ${result.job_id}`),
+        ),
+      );
+    return 0;
+  },
+});

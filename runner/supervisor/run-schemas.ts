@@ -1,8 +1,8 @@
 import { z } from "zod";
+import { IsoTimeSchema } from "../../protocol/job-schema.ts";
 
 // Schemas of the run folder's files, for the runner's reads. The supervisor writes them and only
 // imports their types: it starts for every job, and zod would add to its start-up.
-const IsoTime = z.iso.datetime({ offset: true });
 const IdentitySchema = z.object({ pid: z.number().int().positive(), start: z.string().nullable() });
 
 /** What the runner asks the supervisor to run. The environment travels through spawn, never to disk. */
@@ -14,7 +14,7 @@ export const RunSpecSchema = z.object({
   windows_verbatim: z.boolean(),
   cwd: z.string().min(1),
   log_path: z.string().min(1),
-  created_at: IsoTime,
+  created_at: IsoTimeSchema,
 });
 export type RunSpec = z.infer<typeof RunSpecSchema>;
 
@@ -24,7 +24,7 @@ export const RunStateSchema = z.object({
   run_token: z.string().min(8),
   supervisor: IdentitySchema,
   child: IdentitySchema.optional(),
-  launched_at: IsoTime.optional(),
+  launched_at: IsoTimeSchema.optional(),
 });
 export type RunState = z.infer<typeof RunStateSchema>;
 
@@ -35,7 +35,7 @@ export const RunOutcomeSchema = z.object({
   exit_code: z.number().int().nullable(),
   signal: z.string().nullable(),
   spawn_error: z.string().optional(),
-  ended_at: IsoTime,
+  ended_at: IsoTimeSchema,
   /** Processes of the job still alive after the script exited, killed by the supervisor. */
   leftovers_killed: z.number().int().nonnegative().optional(),
 });

@@ -1,4 +1,4 @@
-import { mkdir, symlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { LogTail, LogTailOptions } from "../../protocol/index.ts";
@@ -133,6 +133,21 @@ describe("readLogTail", () => {
     const tail = await readLogTail(log, { within: inbox });
     expect(tail.kind).toBe("unsafe");
     expect(tail.kind === "unsafe" ? tail.problem : "").toContain("linked folder");
+  });
+
+  it("reads only the end of a large log (the runner's job-end tail)", async () => {
+    const log = join(await tempDir(), "stdout.log");
+    await writeFile(log, `${numbered(20_000).join("\n")}\n`);
+    expect(tailLines(await readLogTail(log, { maxLines: 3 }))).toEqual([
+      "line 19997",
+      "line 19998",
+      "line 19999",
+    ]);
+    expect(tailLines(await readLogTail(log, { maxLines: 3, maxBytes: 25 }))).toEqual([
+      "line 19998",
+      "line 19999",
+    ]);
+    expect((await readFile(log, "utf8")).length).toBeGreaterThan(64 * 1024);
   });
 
   it("reads only the window of a large log", async () => {

@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import type { FileEntry, Job } from "../../protocol/index.ts";
 import { makeJobId, publishDirectory, writeJsonAtomic } from "../../protocol/index.ts";
-import { createRunner } from "../../runner/runner.ts";
+import { createRunner } from "../../runner/runner-lifecycle.ts";
 import type { TestQueue } from "./helpers/make-job.ts";
 import { buildJobFiles, inboxJob, makeQueue, readText, submitJob, submittedJob } from "./helpers/make-job.ts";
 

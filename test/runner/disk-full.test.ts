@@ -1,5 +1,4 @@
-import { execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, readdir, rm, statfs, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
@@ -10,57 +9,20 @@ import type { TestQueue } from "./helpers/make-job.ts";
 import { inboxJob, readText, submitJob, waitFor, waitForStatus } from "./helpers/make-job.ts";
 import type { RunningRunner } from "./helpers/runner-harness.ts";
 import { startRunner, testConfig } from "./helpers/runner-harness.ts";
+import { canMount, fill, mountSmallDisk, unfill, unmountAll } from "./helpers/small-disk.ts";
 
 /**
  * A full disk is a machine condition: the runner waits with a visible reason and carries on when
  * space returns. Never a lost, mislabelled or doubled job. Real small file systems (tmpfs, as root).
  */
-function canMount(): boolean {
-  if (process.getuid?.() !== 0) return false;
-  const probe = path.join(tmpdir(), `atomizer-mount-probe-${process.pid}`);
-  try {
-    execFileSync("mkdir", ["-p", probe]);
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", probe]);
-    execFileSync("umount", [probe]);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    execFileSync("rm", ["-rf", probe]);
-  }
-}
 const haveMount = requireUnderCi(canMount(), "root with tmpfs mounts (for the disk-full suite)");
 
 let base: string;
 let mounts: string[];
 let running: RunningRunner | undefined;
 
-async function smallDisk(name: string, size: string): Promise<string> {
-  const dir = path.join(base, name);
-  await mkdir(dir, { recursive: true });
-  execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir]);
-  mounts.push(dir);
-  return dir;
-}
-
-/** Fills a disk to the last few KiB; returns the filler to delete when space should return. */
-async function fill(dir: string): Promise<string> {
-  const filler = path.join(dir, "filler.bin");
-  const { bavail, bsize } = await statfs(dir);
-  await writeFile(filler, Buffer.alloc(Math.max(0, bavail * bsize - 8 * 1024)));
-  // tmpfs rounds to pages: top it up until nothing more fits.
-  for (let i = 0; i < 64; i++) {
-    try {
-      await writeFile(path.join(dir, `filler-${i}.bin`), Buffer.alloc(4096));
-    } catch {
-      break;
-    }
-  }
-  return filler;
-}
-
-async function unfill(dir: string): Promise<void> {
-  for (const name of await readdir(dir)) if (name.startsWith("filler")) await rm(path.join(dir, name));
+function smallDisk(name: string, size: string): Promise<string> {
+  return mountSmallDisk(path.join(base, name), size, mounts);
 }
 
 /** A queue at `queueRoot`; the test's submitter stages beside it (`home`), on the same file system. */
@@ -80,7 +42,7 @@ beforeEach(async () => {
 afterEach(async () => {
   await running?.stop();
   running = undefined;
-  for (const dir of mounts.reverse()) execFileSync("umount", ["-l", dir]);
+  unmountAll(mounts);
   await rm(base, { recursive: true, force: true });
 });
 

@@ -4,12 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import {
-  decodeParam,
-  optunaTimeToIso,
-  readProgress,
-  readStudyProgress,
-} from "../../runner/progress-reader.ts";
+import { readProgress, readStudyProgress } from "../../runner/progress-reader.ts";
 import { findOptunaPython, requireUnderCi } from "../helpers/python.ts";
 import { FIXTURES } from "./helpers/make-job.ts";
 
@@ -21,30 +16,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-test.each([
-  {
-    value: 2,
-    json: '{"name": "CategoricalDistribution", "attributes": {"choices": ["hex", "tri", "square"]}}',
-    want: "square",
-  },
-  {
-    value: 0,
-    json: '{"name": "CategoricalDistribution", "attributes": {"choices": [null, 1.5]}}',
-    want: null,
-  },
-  { value: 3.0000001, json: '{"name": "IntDistribution", "attributes": {"low": 1, "high": 4}}', want: 3 },
-  { value: 0.25, json: '{"name": "FloatDistribution", "attributes": {"low": 0, "high": 1}}', want: 0.25 },
-  { value: 0.25, json: "not json", want: 0.25 },
-])("decodeParam($value) from $json", ({ value, json, want }) => {
-  expect(decodeParam(value, json)).toEqual(want);
-});
-
-test("Optuna's naive local times become ISO UTC", () => {
-  const iso = optunaTimeToIso("2026-02-10 14:30:22.123456");
-  expect(iso).toBe(new Date(2026, 1, 10, 14, 30, 22, 123).toISOString());
-  expect(optunaTimeToIso(null)).toBeNull();
-  expect(optunaTimeToIso("yesterday")).toBeNull();
-});
+// decodeParam and optunaTimeToIso moved to protocol/study-db.ts: their tables are in test/protocol/study-db.test.ts.
 
 describe("with a real Optuna study", () => {
   const python = findOptunaPython();

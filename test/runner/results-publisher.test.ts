@@ -1,10 +1,10 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterEach, beforeEach, expect, test } from "vitest";
 import { hashFile } from "../../protocol/index.ts";
-import { listResultFiles, logTail, publishResults } from "../../runner/results-publisher.ts";
+import { listResultFiles, publishResults } from "../../runner/results-publisher.ts";
 
 let dir: string;
 beforeEach(async () => {
@@ -68,14 +68,4 @@ test("result listing skips links, SQLite sidecars and temp files", async () => {
   await symlink("/etc/hostname", path.join(results, "link.txt"));
   expect(await listResultFiles(results)).toEqual(["a.csv", "plots/b.png"]);
   expect(await listResultFiles(path.join(dir, "missing"))).toEqual([]);
-});
-
-test("logTail reads only the end of a large log", async () => {
-  const log = path.join(dir, "stdout.log");
-  const body = Array.from({ length: 20_000 }, (_, i) => `line ${i}`).join("\n");
-  await writeFile(log, `${body}\n`);
-  expect(await logTail(log, 3)).toEqual(["line 19997", "line 19998", "line 19999"]);
-  expect(await logTail(log, 3, 25)).toEqual(["line 19998", "line 19999"]);
-  expect(await logTail(path.join(dir, "none.log"), 3)).toEqual([]);
-  expect((await readFile(log, "utf8")).length).toBeGreaterThan(64 * 1024);
 });

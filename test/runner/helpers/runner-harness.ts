@@ -1,7 +1,7 @@
 import type { RunnerConfigInput } from "../../../runner/config.ts";
 import { createLogger } from "../../../runner/log.ts";
-import type { Runner } from "../../../runner/runner.ts";
-import { createRunner } from "../../../runner/runner.ts";
+import type { Runner } from "../../../runner/runner-lifecycle.ts";
+import { createRunner } from "../../../runner/runner-lifecycle.ts";
 import type { TestQueue } from "./make-job.ts";
 import { waitFor } from "./make-job.ts";
 

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
-import { isProcessAlive } from "../../../runner/process-tree.ts";
+import { isProcessAlive } from "../../../protocol/index.ts";
 import { launchSupervisor } from "../../../runner/supervisor/launch-supervisor.ts";
 import { runFile, writeRunFile } from "../../../runner/supervisor/run-folder.ts";
 import type { RunSpec } from "../../../runner/supervisor/run-schemas.ts";

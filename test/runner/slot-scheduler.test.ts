@@ -1,5 +1,5 @@
 import { expect, test } from "vitest";
-import { createScheduler } from "../../runner/scheduler.ts";
+import { createScheduler } from "../../runner/slot-scheduler.ts";
 
 test("oldest queued first, never more than the slots", () => {
   const scheduler = createScheduler(2);

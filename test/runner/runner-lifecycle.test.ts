@@ -11,7 +11,7 @@ import {
   RunnerHeartbeatSchema,
   writeJsonAtomic,
 } from "../../protocol/index.ts";
-import { createRunner } from "../../runner/runner.ts";
+import { createRunner } from "../../runner/runner-lifecycle.ts";
 import { isProcessAlive } from "../../runner/tree-kill.ts";
 import { findOptunaPython, requireUnderCi } from "../helpers/python.ts";
 import type { TestQueue } from "./helpers/make-job.ts";

@@ -1,38 +1,38 @@
-import type { Job, JobError } from "../protocol/index.ts";
+import type { Job, JobError, TerminalStatus } from "../protocol/index.ts";
 import {
-  CancelRequestSchema,
-  errnoCode,
   isJobId,
   isTerminal,
   pathExists,
-  readJsonFile,
+  readCancelRequest as readQueueCancelRequest,
 } from "../protocol/index.ts";
 import type { RunnerContext } from "./context.ts";
+import { finishJob, refuseJob } from "./finish-job.ts";
 import { machineCondition } from "./fs-conditions.ts";
 import { importFromInbox } from "./inbox-record.ts";
 import { firstView } from "./inbox-writer.ts";
 import type { IntakeContext, IntakeResult } from "./job-intake.ts";
 import { examineJob, salvageJob } from "./job-intake.ts";
-import type { TerminalStatus } from "./ledger.ts";
 import { errorMessage } from "./log.ts";
 import { stopRun } from "./supervised-run.ts";
 
 /** The cancel request for a job, described for error.message; undefined when there is none. */
 export async function readCancelRequest(ctx: RunnerContext, jobId: string): Promise<string | undefined> {
-  let raw: unknown;
-  try {
-    raw = await readJsonFile(ctx.paths.cancelRequest(jobId));
-  } catch (error) {
-    if (errnoCode(error) === "ENOENT") return undefined;
-    return "cancel requested (the request file could not be read)";
+  const read = await readQueueCancelRequest(ctx.paths.queue, jobId);
+  switch (read.kind) {
+    case "absent":
+      return undefined;
+    case "unreadable":
+      return "cancel requested (the request file could not be read)";
+    case "invalid":
+      return "cancel requested (the request file is not a valid cancel request)";
+    case "ok": {
+      const { requested_by, reason } = read.request;
+      return `cancelled at the request of ${requested_by}${reason ? `: ${reason}` : ""}`;
+    }
   }
-  const parsed = CancelRequestSchema.safeParse(raw);
-  if (!parsed.success) return "cancel requested (the request file is not a valid cancel request)";
-  const { requested_by, reason } = parsed.data;
-  return `cancelled at the request of ${requested_by}${reason ? `: ${reason}` : ""}`;
 }
 
-export function intakeContext(ctx: RunnerContext): IntakeContext {
+function intakeContext(ctx: RunnerContext): IntakeContext {
   return {
     paths: ctx.paths,
     config: ctx.config,
@@ -41,21 +41,6 @@ export function intakeContext(ctx: RunnerContext): IntakeContext {
     hasCancelRequest: async (jobId) => (await readCancelRequest(ctx, jobId)) !== undefined,
     nowMs: () => ctx.now().getTime(),
   };
-}
-
-/** Closes a job that never ran (rejected, incomplete, cancelled early): ledger first, then its inbox job.json. */
-async function refuse(ctx: RunnerContext, job: Job, status: TerminalStatus, error: JobError): Promise<void> {
-  const final = firstView(job, status, { error, runner: ctx.runnerInfo, exit_code: null }, ctx.now());
-  await ctx.ledger.append({
-    event: "refused",
-    job_id: job.job_id,
-    at: ctx.now().toISOString(),
-    status,
-    job: final,
-  });
-  await ctx.inbox.publishNew(final);
-  ctx.pending.delete(job.job_id);
-  ctx.log(status, job.job_id, `${error.kind}: ${error.message}`);
 }
 
 function noteOnce(
@@ -140,6 +125,12 @@ export async function considerEntry(ctx: RunnerContext, name: string): Promise<v
   }
 }
 
+/** Closes a job that never ran (rejected, incomplete, cancelled early); see refuseJob. */
+async function refuse(ctx: RunnerContext, job: Job, status: TerminalStatus, error: JobError): Promise<void> {
+  await refuseJob(ctx, job, { status, fields: { error }, detail: `${error.kind}: ${error.message}` });
+  ctx.pending.delete(job.job_id);
+}
+
 async function act(ctx: RunnerContext, name: string, result: IntakeResult): Promise<void> {
   switch (result.kind) {
     case "ignore":
@@ -191,16 +182,11 @@ export async function considerCancel(ctx: RunnerContext, jobId: string): Promise
   if (view && isTerminal(view.status)) return;
   const message = (await readCancelRequest(ctx, jobId)) ?? "cancel requested";
   if (ctx.scheduler.dequeue(jobId)) {
-    await ctx.inbox.transition(jobId, "cancelled", {
-      error: { kind: "cancelled", message: `${message} (while queued)` },
-    });
-    await ctx.ledger.append({
-      event: "finished",
-      job_id: jobId,
-      at: ctx.now().toISOString(),
+    await finishJob(ctx, jobId, {
       status: "cancelled",
+      fields: { error: { kind: "cancelled", message: `${message} (while queued)` } },
+      detail: "while queued",
     });
-    ctx.log("cancelled", jobId, "while queued");
     ctx.pump();
     return;
   }

@@ -21,7 +21,7 @@ export interface WatchHandlers {
 /** When outbox/.cancel/ appears, it is listed again after these delays (see watchOutbox). */
 const CANCEL_RELIST_MS = [250, 1000, 3000];
 
-export interface JobWatcher {
+export interface OutboxWatcher {
   close(): Promise<void>;
 }
 
@@ -46,7 +46,7 @@ export function classifyOutboxPath(
  * handles and events for nothing once a job is taken. A job still waiting for files gets a watch of
  * its own folder (arrival-watches.ts); the rescan catches whatever no watch saw.
  */
-export function watchOutbox(paths: RunnerPaths, rescanMs: number, handlers: WatchHandlers): JobWatcher {
+export function watchOutbox(paths: RunnerPaths, rescanMs: number, handlers: WatchHandlers): OutboxWatcher {
   const watcher = watch(paths.queue.outbox, { depth: 0, ignoreInitial: true });
   const timers: NodeJS.Timeout[] = [];
   // chokidar never starts watching a path that was missing when it was added, and the submitting side

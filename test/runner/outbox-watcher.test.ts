@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { initQueue } from "../../protocol/index.ts";
-import type { JobWatcher } from "../../runner/job-watcher.ts";
-import { watchOutbox } from "../../runner/job-watcher.ts";
+import type { OutboxWatcher } from "../../runner/outbox-watcher.ts";
+import { watchOutbox } from "../../runner/outbox-watcher.ts";
 import { runnerPaths } from "../../runner/paths.ts";
 import { waitFor } from "./helpers/make-job.ts";
 
@@ -20,7 +20,7 @@ describe("watchOutbox", () => {
     const queue = await initQueue(join(root, "queue"));
     if (withCancelDir) await mkdir(queue.cancelDir);
     const seen = { entries: [] as string[], cancels: [] as string[] };
-    const watcher: JobWatcher = watchOutbox(
+    const watcher: OutboxWatcher = watchOutbox(
       runnerPaths(queue.root, join(root, "work"), join(root, "state")),
       3_600_000,
       {

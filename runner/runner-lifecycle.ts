@@ -1,6 +1,12 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { CANCEL_DIR, checkQueueLayout, describeZodError, packageVersion } from "../protocol/index.ts";
+import {
+  CANCEL_DIR,
+  checkQueueLayout,
+  createKeyedSerial,
+  describeZodError,
+  packageVersion,
+} from "../protocol/index.ts";
 import type { ArrivalWatches } from "./arrival-watches.ts";
 import { createArrivalWatches } from "./arrival-watches.ts";
 import type { RunnerConfig, RunnerConfigInput } from "./config.ts";
@@ -8,24 +14,23 @@ import { RunnerConfigSchema } from "./config.ts";
 import type { RunnerContext } from "./context.ts";
 import { rebuildLedger } from "./inbox-record.ts";
 import { createInboxWriter } from "./inbox-writer.ts";
-import { considerCancel, considerEntry } from "./job-control.ts";
+import { beatRun } from "./job-heartbeat.ts";
 import { prepareWorkDir } from "./job-intake.ts";
-import { beatRun } from "./job-run.ts";
-import type { JobWatcher } from "./job-watcher.ts";
-import { watchOutbox } from "./job-watcher.ts";
 import { openLedger } from "./ledger.ts";
 import { createLicenceGate } from "./licence-gate.ts";
 import { licenceSetting } from "./licence-servers.ts";
 import type { Logger } from "./log.ts";
 import { createLogger, errorMessage } from "./log.ts";
 import { createOtherRunnerGuard } from "./other-runners.ts";
+import { considerCancel, considerEntry } from "./outbox-events.ts";
+import type { OutboxWatcher } from "./outbox-watcher.ts";
+import { watchOutbox } from "./outbox-watcher.ts";
 import { runnerPaths } from "./paths.ts";
 import { recover } from "./recovery.ts";
 import { rescanQueue } from "./rescan.ts";
 import { startRun } from "./run-start.ts";
 import { writeRunnerHeartbeat } from "./runner-heartbeat.ts";
-import { createScheduler } from "./scheduler.ts";
-import { createKeyedSerial } from "./serial.ts";
+import { createScheduler } from "./slot-scheduler.ts";
 import { lockStateDir } from "./state-lock.ts";
 import { checkRun, stopRun } from "./supervised-run.ts";
 import { WatchedPendingJobs } from "./watched-pending.ts";
@@ -69,7 +74,7 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
   });
   const lifecycle: {
     ctx?: RunnerContext;
-    watcher?: JobWatcher;
+    watcher?: OutboxWatcher;
     arrivals?: ArrivalWatches;
     beat?: NodeJS.Timeout;
     release?: () => Promise<void>;
