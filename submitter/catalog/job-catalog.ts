@@ -110,7 +110,10 @@ export interface JobRecord {
  * - row: the list row changed (status, progress, presence; also when an archived copy appeared);
  * - touched: the job's files were rewritten but its row is the same (a runner heartbeat);
  * - removed: every file of the job is gone; the row has state "unknown";
- * - results: the result files of a terminal job finished syncing (syncing -> verified);
+ * - results: the result files of a terminal job finished syncing (syncing -> verified). The catalog
+ *   follows a job whose results it found incomplete (by a change or by a `get`) until they verify,
+ *   although its job.json is final; results complete at first sight get no such event (their job's
+ *   "row" event is the cue, and `get` says "verified");
  * - fetched: a fetch receipt appeared (fetch_results copied and verified everything);
  * - archived: an archived copy appeared; the row turns "archived" (a "row" event) once the submission
  *   is gone too, which archive_job does right after publishing the copy.
@@ -167,7 +170,8 @@ export interface JobCatalog {
   runners(now: Date): Promise<RunnerView[]>;
   /**
    * Calls `listener` on every change of `jobId`, or of any job for "*". Resolves once the
-   * subscription is live: a change after that is reported. The returned function ends it.
+   * subscription is live: a change after that is reported. The returned function ends it. Events
+   * of one job may coalesce; a subscriber that must not miss one rescans with `list` and `get`.
    */
   subscribe(jobId: string, listener: CatalogListener, options?: SubscribeOptions): Promise<() => void>;
 

@@ -13,11 +13,16 @@ import { isDirectory } from "./queue-scan.ts";
  */
 export type FollowMode = "job" | "results";
 
-interface Follow {
-  watcher: FSWatcher;
+/** What a follow's events count: job.json only, or also the listed result files (and their folders). */
+interface FollowRules {
   mode: FollowMode;
   /** Manifest paths and the folders on the way to them ("/"-separated), in results mode. */
   accepted: Set<string>;
+}
+
+interface Follow {
+  watcher: FSWatcher;
+  rules: FollowRules;
   /** Absolute folders watched so far: the job folder, then result folders being delivered. */
   dirs: Set<string>;
 }
@@ -45,42 +50,36 @@ export class JobFollows {
     return [...this.#follows.keys()].sort();
   }
 
-  has(jobId: string): boolean {
-    return this.#follows.has(jobId);
-  }
-
   /** Follows inbox/<id>/ in `mode`; in results mode also the existing result folders (true when one was added). */
   async follow(jobId: string, mode: FollowMode, manifest: readonly FileEntry[] = []): Promise<boolean> {
     if (this.#closed) return false;
-    let entry = this.#follows.get(jobId);
-    if (!entry) {
-      const dir = join(this.#inbox, jobId);
-      const created: Follow = {
-        watcher: undefined as never,
-        mode,
-        accepted: new Set(),
-        dirs: new Set([dir]),
-      };
-      const ignored = (path: string): boolean => {
-        const rel = relative(dir, path).split(sep).join("/");
-        if (rel === "" || rel === JOB_FILE) return false;
-        return created.mode === "job" || !created.accepted.has(rel);
-      };
-      created.watcher = watch(dir, { depth: 0, ignoreInitial: true, ignored });
-      created.watcher.on("all", () => this.#onChange(jobId));
-      created.watcher.on("error", () => {
-        // The job's next event, or its folder's addDir in inbox/, re-reads it.
-      });
-      created.watcher.once("ready", () => {
-        if (this.#follows.get(jobId) === created) this.#onChange(jobId);
-      });
-      this.#follows.set(jobId, created);
-      entry = created;
-    }
-    entry.mode = mode;
+    const entry = this.#follows.get(jobId) ?? this.#start(jobId, mode);
+    entry.rules.mode = mode;
     if (mode === "job") return false;
-    for (const path of acceptedPaths(manifest)) entry.accepted.add(path);
+    for (const path of acceptedPaths(manifest)) entry.rules.accepted.add(path);
     return this.#addResultDirs(jobId, entry, manifest);
+  }
+
+  #start(jobId: string, mode: FollowMode): Follow {
+    const dir = join(this.#inbox, jobId);
+    const rules: FollowRules = { mode, accepted: new Set() };
+    // Read on every event, so a follow turning from job to results mode needs no new watcher.
+    const ignored = (path: string): boolean => {
+      const rel = relative(dir, path).split(sep).join("/");
+      if (rel === "" || rel === JOB_FILE) return false;
+      return rules.mode === "job" || !rules.accepted.has(rel);
+    };
+    const watcher = watch(dir, { depth: 0, ignoreInitial: true, ignored });
+    const follow: Follow = { watcher, rules, dirs: new Set([dir]) };
+    watcher.on("all", () => this.#onChange(jobId));
+    watcher.on("error", () => {
+      // The job's next event, or its folder's addDir in inbox/, re-reads it.
+    });
+    watcher.once("ready", () => {
+      if (this.#follows.get(jobId) === follow) this.#onChange(jobId);
+    });
+    this.#follows.set(jobId, follow);
+    return follow;
   }
 
   async #addResultDirs(jobId: string, entry: Follow, manifest: readonly FileEntry[]): Promise<boolean> {
@@ -98,7 +97,7 @@ export class JobFollows {
     return added;
   }
 
-  /** Ends the follow at once (has() is false from here); the promise is the watcher's close. */
+  /** Ends the follow at once (ids() leaves it out from here); the promise is the watcher's close. */
   async unfollow(jobId: string): Promise<void> {
     const entry = this.#follows.get(jobId);
     if (!entry) return;
