@@ -66,8 +66,8 @@ export class DiskCatalog extends FolderCatalog {
     }
     return () => {
       unsubscribe();
-      this.#watches.delete(index);
-      void index.close();
+      // Kept until closed, so close() waits for a watch still closing (a CLI exits after it).
+      void index.close().finally(() => this.#watches.delete(index));
     };
   }
 
