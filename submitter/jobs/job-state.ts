@@ -1,16 +1,8 @@
 import type { JobStatus } from "../../protocol/index.ts";
+import { isTerminal, JOB_STATUSES } from "../../protocol/index.ts";
 
 /** What a reader can say about a job: the protocol's statuses plus archived and unknown. */
-export const JOB_STATES = [
-  "submitted",
-  "queued",
-  "running",
-  "completed",
-  "failed",
-  "cancelled",
-  "archived",
-  "unknown",
-] as const;
+export const JOB_STATES = [...JOB_STATUSES, "archived", "unknown"] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
 export interface Sightings {
@@ -34,6 +26,7 @@ export function deriveState(sightings: Sightings): JobState {
   return "unknown";
 }
 
+/** A state no job leaves: a terminal protocol status, or archived. */
 export function isFinalState(state: JobState): boolean {
-  return state === "completed" || state === "failed" || state === "cancelled" || state === "archived";
+  return state === "archived" || (state !== "unknown" && isTerminal(state));
 }

@@ -73,26 +73,3 @@ export async function readLogRange(
     await handle.close();
   }
 }
-
-/** The last lines of a log within `maxBytes`; the first, partial line of the window is dropped. */
-export async function readLogTail(
-  path: string,
-  maxBytes: number,
-  maxLines = 20,
-  options: OpenRegularOptions = {},
-): Promise<string[] | undefined> {
-  const handle = await openIfPresent(path, options);
-  if (!handle) return undefined;
-  try {
-    const { size } = await handle.stat();
-    const start = Math.max(0, size - maxBytes);
-    const buffer = Buffer.alloc(size - start);
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, start);
-    let lines = buffer.subarray(0, bytesRead).toString("utf8").split(/\r?\n/);
-    if (start > 0) lines = lines.slice(1);
-    if (lines.at(-1) === "") lines.pop();
-    return lines.slice(-maxLines);
-  } finally {
-    await handle.close();
-  }
-}

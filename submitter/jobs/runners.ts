@@ -10,24 +10,21 @@ import {
   RunnerHeartbeatSchema,
   readJsonFile,
 } from "../../protocol/index.ts";
+import { viewShape } from "./view-schema.ts";
 
+/**
+ * A runner as runner_status shows it: its heartbeat's fields (an unreadable heartbeat has only the
+ * host, empty lists and its problem), how long ago it was heard, and whether it went silent: not heard
+ * from for 3 intervals without saying it was stopping (stopped_at, PROTOCOL.md section 9).
+ */
 export const RunnerViewSchema = z.object({
-  host: z.string(),
-  version: z.string().optional(),
-  pid: z.number().optional(),
-  slots: z.number().optional(),
-  running: z.array(z.string()),
-  queued: z.array(z.string()),
-  started_at: z.string().optional(),
-  last_seen: z.string().optional(),
-  interval_s: z.number().optional(),
+  ...viewShape(RunnerHeartbeatSchema.shape, ["host"]),
+  ...viewShape(RunnerHeartbeatSchema.partial().shape, ["version", "pid", "slots"]),
+  ...viewShape(RunnerHeartbeatSchema.shape, ["running", "queued"]),
+  ...viewShape(RunnerHeartbeatSchema.partial().shape, ["started_at", "last_seen", "interval_s"]),
   age_s: z.number().optional(),
-  /** Not heard from for 3 intervals, and it did not say it was stopping. */
   silent: z.boolean(),
-  /** Its last heartbeat said it shut down cleanly (PROTOCOL.md section 9). */
-  stopped_at: z.string().optional(),
-  /** What its held queued jobs wait for (a licence server not answering). */
-  waiting_for: z.string().optional(),
+  ...viewShape(RunnerHeartbeatSchema.shape, ["stopped_at", "waiting_for"]),
   problem: z.string().optional(),
 });
 export type RunnerView = z.infer<typeof RunnerViewSchema>;

@@ -1,33 +1,37 @@
 import { z } from "zod";
-import type { CancelRequest, Job, Progress } from "../../protocol/index.ts";
-import type { JobRead } from "./job-files.ts";
+import type { CancelRequest, Job, JobRead, Progress } from "../../protocol/index.ts";
+import { JobErrorSchema, ProgressSchema } from "../../protocol/index.ts";
 import { deriveState } from "./job-state.ts";
 import type { ResultsSync } from "./results-check.ts";
 import { noResults, ResultsSyncSchema } from "./results-check.ts";
 import type { RunnerView } from "./runners.ts";
+import { viewShape } from "./view-schema.ts";
 
-export const ProgressViewSchema = z.object({
-  source: z.string().optional(),
-  trials_complete: z.number().optional(),
-  trials_planned: z.number().nullable().optional(),
-  trials_pruned: z.number().optional(),
-  trials_failed: z.number().optional(),
-  trials_running: z.number().optional(),
-  best_value: z.number().nullable().optional(),
-  best_values: z.array(z.number()).nullable().optional(),
-  best_params: z.record(z.string(), z.unknown()).nullable().optional(),
-  best_trial: z.number().nullable().optional(),
-  last_trial_at: z.string().nullable().optional(),
-  message: z.string().optional(),
-  updated_at: z.string().optional(),
-});
+// Ids make each schema one definition in the tools' JSON Schema, referenced where the union repeats it.
+export const ProgressViewSchema = z
+  .object(
+    viewShape(ProgressSchema.shape, [
+      "source",
+      "trials_complete",
+      "trials_planned",
+      "trials_pruned",
+      "trials_failed",
+      "trials_running",
+      "best_value",
+      "best_values",
+      "best_params",
+      "best_trial",
+      "last_trial_at",
+      "message",
+      "updated_at",
+    ]),
+  )
+  .meta({ id: "Progress" });
 export type ProgressView = z.infer<typeof ProgressViewSchema>;
 
-const JobErrorViewSchema = z.object({
-  kind: z.string(),
-  message: z.string(),
-  missing_files: z.array(z.string()).optional(),
-});
+const JobErrorViewSchema = z
+  .object(viewShape(JobErrorSchema.shape, ["kind", "message", "missing_files"]))
+  .meta({ id: "JobError" });
 
 const common = {
   job_id: z.string(),

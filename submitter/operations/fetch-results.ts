@@ -1,28 +1,27 @@
 import { mkdir } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { z } from "zod";
-import type { FetchReceipt, FileEntry } from "../../protocol/index.ts";
 import {
-  checkJobPath,
+  copyVerifiedFile,
+  copyVerifiedFiles,
+  isTerminal,
   JOB_FILE,
   LOG_FILE,
-  listJobTree,
   RESULTS_DIR,
+  readLogTail,
   STUDY_DB,
-  writeJsonAtomic,
+  tailLines,
+  wantedFiles,
 } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
-import { copyVerified } from "../jobs/copy-verified.ts";
-import { readJobAt } from "../jobs/job-files.ts";
-import { readLogTail } from "../jobs/log-file.ts";
+import { isFinalState } from "../jobs/job-state.ts";
 import type { CsvPreview } from "../results/csv-preview.ts";
 import { CsvPreviewSchema, previewCsv } from "../results/csv-preview.ts";
 import type { ImageNote, LoadedImage } from "../results/png-images.ts";
 import { loadPngImages, MAX_IMAGES } from "../results/png-images.ts";
 import type { StudySummary } from "../results/study-summary.ts";
 import { StudySummarySchema, summarizeStudyDb } from "../results/study-summary.ts";
-import { unknownJobError } from "./job-lookup.ts";
-import { jobStatus } from "./job-status.ts";
+import { knownJob } from "./job-lookup.ts";
 import { OperationError } from "./operation-error.ts";
 
 export const FetchResultsInput = {
@@ -81,20 +80,21 @@ export async function fetchResults(
   args: FetchResultsArgs,
   agent: string,
 ): Promise<FetchResultsResult> {
-  const view = await jobStatus(ctx, args.job_id);
-  if (view.state === "unknown") throw unknownJobError(view.job_id, view.suggestions);
-  if (view.state === "submitted" || view.state === "queued" || view.state === "running") {
+  // Sizes only: every file is hashed while it is copied below.
+  const record = await knownJob(ctx, args.job_id, { results: "sizes" });
+  const jobId = record.job_id;
+  if (!isFinalState(record.state)) {
     throw new OperationError(
       "wrong_state",
-      `${view.job_id} is ${view.state}; results exist once it has finished`,
-      `wait_for_job {job_id: "${view.job_id}", seq: ${view.seq}}`,
+      `${jobId} is ${record.state}; results exist once it has finished`,
+      `wait_for_job {job_id: "${jobId}", seq: ${record.row.seq}}`,
     );
   }
-  const archived = view.state === "archived";
-  const sourceDir = archived ? view.archive_dir : join(ctx.queue.inbox, view.job_id);
+  const archive = record.state === "archived" ? record.archive : undefined;
   // Files must really lie in the synced folder: a linked job folder or 3_results/ leads nowhere else.
-  const within = { within: archived ? ctx.queue.archive : ctx.queue.inbox };
-  const read = await readJobAt(sourceDir);
+  const folder = archive ?? record.folders.runner;
+  const sourceDir = folder.dir;
+  const read = archive ? archive.read : record.runner;
   if (read.kind !== "ok") {
     throw new OperationError(
       "unreadable",
@@ -104,42 +104,23 @@ export async function fetchResults(
   }
   const job = read.job;
   const manifest = job.results?.files;
-  const workDir = join(ctx.workDir, view.job_id);
+  const workDir = join(ctx.workDir, jobId);
   await mkdir(workDir, { recursive: true });
-  const entries: { path: string; expected: FileEntry | undefined }[] = manifest
-    ? manifest.map((entry) => ({ path: entry.path, expected: entry }))
-    : (await listJobTree(sourceDir)).files
-        .filter((path) => path === LOG_FILE || path.startsWith(`${RESULTS_DIR}/`))
-        .map((path) => ({ path, expected: undefined }));
-  const missing: string[] = [];
-  const mismatched: string[] = [];
-  const refused: string[] = [];
-  const copied: FileEntry[] = [];
-  for (const entry of entries) {
-    // The manifest comes from the other machine: its paths pass the path rules before any fs call.
-    const problem = checkJobPath(entry.path);
-    if (problem && problem.rule !== "reserved_job_file") {
-      refused.push(`results manifest entry ${problem.message}`);
-      continue;
-    }
-    const parts = entry.path.split("/");
-    const { outcome, reason } = await copyVerified(
-      join(sourceDir, ...parts),
-      join(workDir, ...parts),
-      entry.expected,
-      within,
-    );
-    if (outcome === "missing") missing.push(entry.path);
-    else if (outcome === "mismatch") mismatched.push(entry.path);
-    else if (outcome === "refused") refused.push(reason ?? `${entry.path} was refused`);
-    else
-      copied.push({
-        path: entry.path,
-        size: entry.expected?.size ?? 0,
-        sha256: entry.expected?.sha256 ?? "",
-      });
-  }
-  await copyVerified(join(sourceDir, JOB_FILE), join(workDir, JOB_FILE), undefined, within);
+  const wanted = await wantedFiles(
+    sourceDir,
+    manifest,
+    (path) => path === LOG_FILE || path.startsWith(`${RESULTS_DIR}/`),
+  );
+  // Landed by temp + rename only once they match: a result still syncing never lands in the work folder.
+  const copy = { within: folder.within, atomic: true };
+  const report = await copyVerifiedFiles(sourceDir, workDir, wanted, copy);
+  if (report.failed) throw report.failed.error;
+  const { copied, missing, mismatched } = report;
+  // The manifest comes from the other machine: a path breaking the rules was refused before any fs call.
+  const refused = report.refused.map((refusal) =>
+    refusal.rule ? `results manifest entry ${refusal.reason}` : refusal.reason,
+  );
+  await copyVerifiedFile(join(sourceDir, JOB_FILE), join(workDir, JOB_FILE), undefined, copy);
   const copiedPaths = new Set(copied.map((entry) => entry.path));
   const local = (path: string) => join(workDir, ...path.split("/"));
 
@@ -167,21 +148,20 @@ export async function fetchResults(
     pngs,
     args.max_images ?? MAX_IMAGES,
   );
-  const logTail = (await readLogTail(local(LOG_FILE), LOG_TAIL_BYTES, 30)) ?? [];
+  const logTail = tailLines(await readLogTail(local(LOG_FILE), { maxBytes: LOG_TAIL_BYTES, maxLines: 30 }));
   const complete =
     manifest !== undefined && missing.length === 0 && mismatched.length === 0 && refused.length === 0;
-  if (complete && (job.status === "completed" || job.status === "failed" || job.status === "cancelled")) {
+  if (complete && isTerminal(job.status)) {
     // The receipt acknowledges the notifier's hand-off to the post-processing agent (plugin/notifier).
-    await mkdir(ctx.queue.fetchedDir, { recursive: true });
-    await writeJsonAtomic(join(ctx.queue.fetchedDir, `${view.job_id}.json`), {
-      job_id: view.job_id,
+    await ctx.catalog.recordFetch({
+      job_id: jobId,
       fetched_at: new Date().toISOString(),
       fetched_by: agent,
       status: job.status,
-    } satisfies FetchReceipt);
+    });
   }
   const next = complete
-    ? `next: analyse files in ${workDir}, then archive_job {job_id: "${view.job_id}"}`
+    ? `next: analyse files in ${workDir}, then archive_job {job_id: "${jobId}"}`
     : manifest === undefined
       ? "next: the job has no results manifest; the files present were copied as they are"
       : refused.length > 0
@@ -189,10 +169,10 @@ export async function fetchResults(
         : `next: ${missing.length + mismatched.length} result files are still syncing; call fetch_results again in a minute`;
   return {
     summary: {
-      job_id: view.job_id,
-      state: view.state === "archived" ? `archived (${basename(view.archive_dir)})` : view.state,
+      job_id: jobId,
+      state: archive ? `archived (${archive.name})` : record.state,
       complete,
-      files_total: entries.length,
+      files_total: wanted.length,
       files_copied: copied.length,
       missing: missing.slice(0, MAX_LISTED),
       mismatched: mismatched.slice(0, MAX_LISTED),
