@@ -1,4 +1,14 @@
-// The on-disk job queue protocol (SYS_19, protocol v1): the only code the server and the runner share.
+// The on-disk job queue protocol (SYS_19, protocol v1): the only code the submitting side, the runner
+// and the plugin share. Every read of the queue more than one side needs lives here.
+export type { ArchiveDir } from "./archive-listing.ts";
+export {
+  archiveDirsOf,
+  archivedJobId,
+  archivedJobIds,
+  jobFolderNames,
+  listArchiveDirs,
+  queueJobIds,
+} from "./archive-listing.ts";
 export type { ArchiveDirName } from "./archive-name.ts";
 export { archiveDirName, parseArchiveDirName } from "./archive-name.ts";
 export type { RetryOptions } from "./atomic-fs.ts";
@@ -21,6 +31,15 @@ export {
   parseJsonText,
   readBoundedBytes,
 } from "./bounded-json.ts";
+export type {
+  CopyFileOptions,
+  CopyFileResult,
+  CopyFilesOptions,
+  CopyRefusal,
+  CopyReport,
+  WantedFile,
+} from "./copy-verify.ts";
+export { copyVerifiedFile, copyVerifiedFiles, wantedFiles } from "./copy-verify.ts";
 export type { ProtocolErrorCode } from "./errors.ts";
 export { errnoCode, isProtocolError, ProtocolError } from "./errors.ts";
 export { parseJob, parseJobBytes, readJob, writeJob } from "./job-file.ts";
@@ -35,6 +54,16 @@ export {
   slugProblem,
   withCollisionSuffix,
 } from "./job-id.ts";
+export type { CancelRead, JobDirs } from "./job-paths.ts";
+export {
+  cancelRequestPath,
+  fetchReceiptPath,
+  hasFetchReceipt,
+  jobDirs,
+  readCancelRequest,
+} from "./job-paths.ts";
+export type { JobRead } from "./job-read.ts";
+export { jobOf, readJobAt } from "./job-read.ts";
 export type {
   CancelRequest,
   ErrorKind,
@@ -49,6 +78,7 @@ export type {
   RunnerHeartbeat,
   RunnerInfo,
   SubmittedJob,
+  TerminalStatus,
 } from "./job-schema.ts";
 export {
   CancelRequestSchema,
@@ -57,6 +87,7 @@ export {
   ErrorKindSchema,
   FetchReceiptSchema,
   FileEntrySchema,
+  IsoTimeSchema,
   JOB_STATUSES,
   JobErrorSchema,
   JobSchema,
@@ -69,7 +100,10 @@ export {
   SCHEMA_VERSION,
   SubmittedJobSchema,
   TERMINAL_STATUSES,
+  TerminalStatusSchema,
 } from "./job-schema.ts";
+export type { KeyedSerial } from "./keyed-serial.ts";
+export { createKeyedSerial } from "./keyed-serial.ts";
 export {
   MAX_JOB_FILE_BYTES,
   MAX_JSON_DEPTH,
@@ -78,6 +112,8 @@ export {
   MAX_PATH_BYTES,
   QUEUE_LIMITS,
 } from "./limits.ts";
+export type { LogTail, LogTailOptions } from "./log-tail.ts";
+export { LOG_TAIL_BYTES, LOG_TAIL_LINES, readLogTail, tailLines } from "./log-tail.ts";
 export type { HashedFile, JobTreeListing, ManifestCheck, SizeProblem, VerifyOptions } from "./manifest.ts";
 export {
   buildManifest,
@@ -90,7 +126,7 @@ export {
 } from "./manifest.ts";
 export type { PathRule, PathViolation } from "./path-rules.ts";
 export { checkJobPath, checkJobPaths, MAX_RELATIVE_PATH_LENGTH, windowsNameProblem } from "./path-rules.ts";
-export { pidAlive } from "./pid-alive.ts";
+export { isProcessAlive, pidAlive } from "./pid-alive.ts";
 export type { QueuePaths, QueueSide } from "./queue-layout.ts";
 export {
   ATOMIC_TEMP_PREFIX,
@@ -122,12 +158,15 @@ export {
 } from "./safe-open.ts";
 export {
   assertTransition,
+  asTerminalStatus,
   canTransition,
   isTerminal,
   TRANSITIONS,
   transition,
   update,
 } from "./state-machine.ts";
+export type { BestTrial, StudyDb, StudyDbOptions, StudyRow } from "./study-db.ts";
+export { decodeParam, OPTUNA_TABLES, openStudyDb, optunaTimeToIso } from "./study-db.ts";
 export { isConflictCopy, isSyncthingArtefact, syncthingTempTarget } from "./syncthing-names.ts";
 export { packageVersion } from "./version.ts";
 export { writeAll } from "./write-all.ts";

@@ -8,7 +8,10 @@ export const JOB_STATUSES = ["submitted", "queued", "running", "completed", "fai
 export const JobStatusSchema = z.enum(JOB_STATUSES);
 export type JobStatus = z.infer<typeof JobStatusSchema>;
 
-export const TERMINAL_STATUSES: readonly JobStatus[] = ["completed", "failed", "cancelled"];
+/** The statuses a job never leaves (docs/PROTOCOL.md): every side's "has it ended" check is this list. */
+export const TERMINAL_STATUSES = ["completed", "failed", "cancelled"] as const satisfies readonly JobStatus[];
+export const TerminalStatusSchema = z.enum(TERMINAL_STATUSES);
+export type TerminalStatus = z.infer<typeof TerminalStatusSchema>;
 
 export const ERROR_KINDS = [
   "exit_code",
@@ -25,7 +28,8 @@ export const ErrorKindSchema = z.enum(ERROR_KINDS);
 export type ErrorKind = z.infer<typeof ErrorKindSchema>;
 
 const Sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, "sha256 must be 64 lowercase hex digits");
-const IsoTimeSchema = z.iso.datetime({ offset: true });
+/** An ISO 8601 time with a zone (`Z` or an offset): every time the queue and its ledgers record. */
+export const IsoTimeSchema = z.iso.datetime({ offset: true });
 
 // Loose like every other object here: a newer writer's extra per-file fields survive a read-modify-write.
 export const FileEntrySchema = z.looseObject({

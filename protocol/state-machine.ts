@@ -1,6 +1,6 @@
 import { ProtocolError } from "./errors.ts";
-import type { Job, JobStatus } from "./job-schema.ts";
-import { TERMINAL_STATUSES } from "./job-schema.ts";
+import type { Job, JobStatus, TerminalStatus } from "./job-schema.ts";
+import { TERMINAL_STATUSES, TerminalStatusSchema } from "./job-schema.ts";
 
 /**
  * Every allowed status change. `queued` means the runner verified every file and accepted the job;
@@ -15,8 +15,14 @@ export const TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
   cancelled: [],
 };
 
-export function isTerminal(status: JobStatus): boolean {
-  return TERMINAL_STATUSES.includes(status);
+export function isTerminal(status: JobStatus): status is TerminalStatus {
+  return (TERMINAL_STATUSES as readonly JobStatus[]).includes(status);
+}
+
+/** The status as a terminal status, or undefined while the job is still live (or the text is no status). */
+export function asTerminalStatus(status: string): TerminalStatus | undefined {
+  const parsed = TerminalStatusSchema.safeParse(status);
+  return parsed.success ? parsed.data : undefined;
 }
 
 export function canTransition(from: JobStatus, to: JobStatus): boolean {

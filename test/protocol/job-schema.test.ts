@@ -5,6 +5,7 @@ import {
   describeZodError,
   ERROR_KINDS,
   FileEntrySchema,
+  IsoTimeSchema,
   JOB_STATUSES,
   JobErrorSchema,
   JobSchema,
@@ -14,6 +15,7 @@ import {
   SCHEMA_VERSION,
   SubmittedJobSchema,
   TERMINAL_STATUSES,
+  TerminalStatusSchema,
 } from "../../protocol/job-schema.ts";
 import { seedJob } from "./fixtures.ts";
 
@@ -198,10 +200,25 @@ describe("the other files of the protocol", () => {
   it("lists exactly the documented statuses, the terminal ones last", () => {
     expect(JOB_STATUSES).toEqual(["submitted", "queued", "running", "completed", "failed", "cancelled"]);
     expect(TERMINAL_STATUSES).toEqual(["completed", "failed", "cancelled"]);
+    expect(TerminalStatusSchema.options).toEqual([...TERMINAL_STATUSES]);
+    expect(TerminalStatusSchema.safeParse("running").success).toBe(false);
     expect(SCHEMA_VERSION).toBe(1);
   });
 
   it("describeZodError names the root when the value is not an object", () => {
     expect(refusal(JobSchema, "job")).toMatch(/^\(root\): /);
+  });
+});
+
+describe("IsoTimeSchema", () => {
+  it.each([
+    ["2026-02-10T14:30:22Z", true],
+    ["2026-02-10T14:30:22.123Z", true],
+    ["2026-02-10T14:30:22+01:00", true],
+    ["2026-02-10 14:30:22", false],
+    ["2026-02-10T14:30:22", false],
+    ["yesterday", false],
+  ])("%s: %s", (text, valid) => {
+    expect(IsoTimeSchema.safeParse(text).success).toBe(valid);
   });
 });

@@ -4,6 +4,7 @@ import type { Job, JobStatus } from "../../protocol/job-schema.ts";
 import { JOB_STATUSES, JobSchema } from "../../protocol/job-schema.ts";
 import {
   assertTransition,
+  asTerminalStatus,
   canTransition,
   isTerminal,
   TRANSITIONS,
@@ -172,5 +173,22 @@ describe("isTerminal", () => {
     expect(isTerminal(status)).toBe(terminal);
     // A terminal state is final: no way out of it.
     if (terminal) expect(TRANSITIONS[status]).toEqual([]);
+  });
+});
+
+describe("asTerminalStatus", () => {
+  it.each<[string, string | undefined]>([
+    ["completed", "completed"],
+    ["failed", "failed"],
+    ["cancelled", "cancelled"],
+    ["running", undefined],
+    ["submitted", undefined],
+    ["COMPLETED", undefined],
+    ["", undefined],
+  ])("%j -> %j", (status, want) => {
+    expect(asTerminalStatus(status)).toBe(want);
+    // The two checks agree on every status.
+    if (JOB_STATUSES.includes(status as JobStatus))
+      expect(isTerminal(status as JobStatus)).toBe(want !== undefined);
   });
 });
