@@ -1,16 +1,13 @@
 import { join } from "node:path";
-import type { Job, JobStatus } from "../../protocol/index.ts";
+import type { Job, JobStatus, TerminalStatus } from "../../protocol/index.ts";
 import {
   describeManifestCheck,
-  errnoCode,
   isProtocolError,
   isTerminal,
   JOB_FILE,
-  readJob,
+  readJobAt,
   verifyManifest,
 } from "../../protocol/index.ts";
-
-export type TerminalStatus = Extract<JobStatus, "completed" | "failed" | "cancelled">;
 
 /** What the submitting side can prove about one inbox job right now. */
 export type JobOutcome =
@@ -29,19 +26,12 @@ export type JobOutcome =
  */
 export async function readJobOutcome(inboxDir: string, jobId: string): Promise<JobOutcome> {
   const jobDir = join(inboxDir, jobId);
-  const path = join(jobDir, JOB_FILE);
-  let job: Job;
-  try {
-    // readJob refuses a linked job folder, a linked or special job.json and bad bytes alike.
-    job = await readJob(jobDir);
-  } catch (error) {
-    const code = errnoCode(error);
-    if (code === "ENOENT" || code === "ENOTDIR") return { kind: "absent" };
-    if (isProtocolError(error)) return { kind: "unreadable", reason: error.message };
-    throw error;
-  }
-  if (!isTerminal(job.status)) return { kind: "active", status: job.status };
-  const status = job.status as TerminalStatus;
+  const read = await readJobAt(jobDir);
+  if (read.kind === "absent") return { kind: "absent" };
+  if (read.kind === "invalid") return { kind: "unreadable", reason: read.problem };
+  const { job } = read;
+  const status = job.status;
+  if (!isTerminal(status)) return { kind: "active", status };
   const manifest = job.results?.files;
   if (status !== "completed") return { kind: "ended", job, status, results: manifest ? "unchecked" : "none" };
   if (!manifest) return { kind: "ended", job, status, results: "none" };
@@ -52,7 +42,8 @@ export async function readJobOutcome(inboxDir: string, jobId: string): Promise<J
     const full = await verifyManifest(jobDir, manifest);
     if (!full.complete) return { kind: "syncing", job, detail: describeManifestCheck(full) };
   } catch (error) {
-    if (isProtocolError(error)) return { kind: "unreadable", reason: `${path}: ${error.message}` };
+    if (isProtocolError(error))
+      return { kind: "unreadable", reason: `${join(jobDir, JOB_FILE)}: ${error.message}` };
     throw error;
   }
   return { kind: "ended", job, status, results: "verified" };

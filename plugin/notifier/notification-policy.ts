@@ -1,5 +1,4 @@
-import type { Job } from "../../protocol/index.ts";
-import type { TerminalStatus } from "./job-outcome.ts";
+import type { Job, TerminalStatus } from "../../protocol/index.ts";
 import type { Handoff, LedgerEntry, Notified } from "./notifier-ledger.ts";
 
 /** How the submitting side took a job's results: a fetch receipt, an archive/ folder, or not yet. */

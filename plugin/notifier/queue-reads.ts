@@ -1,17 +1,17 @@
-import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Job, QueuePaths } from "../../protocol/index.ts";
 import {
-  errnoCode,
-  isJobId,
+  archivedJobIds,
+  hasFetchReceipt,
+  jobFolderNames,
+  jobOf,
   LOG_FILE,
-  parseArchiveDirName,
   pathExists,
-  readJob,
+  readJobAt,
+  readLogTail,
 } from "../../protocol/index.ts";
 import type { JobOutcome } from "./job-outcome.ts";
 import { readJobOutcome } from "./job-outcome.ts";
-import { readLastLines } from "./log-tail.ts";
 import type { Acknowledgement } from "./notification-policy.ts";
 
 /** What the notifier's parts read of the queue; handed to them, so none of them knows where it comes from. */
@@ -30,44 +30,33 @@ export interface NotifierReads {
   inboxIds(): Promise<string[] | undefined>;
 }
 
-/** The job an archive/ folder holds, when its name is `<job_id>-<UTC stamp>`. */
-export function archivedJobId(name: string): string | undefined {
-  const id = parseArchiveDirName(name)?.job_id;
-  return id !== undefined && isJobId(id) ? id : undefined;
-}
-
-async function listDir(dir: string): Promise<string[] | undefined> {
-  try {
-    return await readdir(dir);
-  } catch (error) {
-    if (errnoCode(error) === "ENOENT") return undefined;
-    throw error;
-  }
+/** A failed job's last log lines for its channel message: 8 non-empty lines from the log's last 16 KiB. */
+export async function logLinesOf(jobDir: string, within: string): Promise<string[]> {
+  const tail = await readLogTail(join(jobDir, LOG_FILE), {
+    maxBytes: 16 * 1024,
+    maxLines: 8,
+    within,
+    skipBlank: true,
+  });
+  // A link (to /etc/passwd) or a FIFO is never read: the message says so instead of quoting another file.
+  if (tail.kind === "unsafe") return ["(log not shown: it is a link or special file)"];
+  return tail.kind === "ok" ? tail.lines : [];
 }
 
 /** NotifierReads straight from the queue's folders. */
 export function folderReads(queue: QueuePaths): NotifierReads {
-  const archivedIds = async () =>
-    new Set((await listDir(queue.archive))?.map(archivedJobId).filter((id) => id !== undefined));
   return {
     outcome: (id) => readJobOutcome(queue.inbox, id),
-    async job(id) {
-      try {
-        // readJob refuses a linked job folder, a linked or special job.json and bad bytes alike.
-        return await readJob(join(queue.inbox, id));
-      } catch {
-        return undefined;
-      }
-    },
-    logTail: (id) => readLastLines(join(queue.inbox, id, LOG_FILE), 16 * 1024, 8),
+    job: async (id) => jobOf(await readJobAt(join(queue.inbox, id))),
+    logTail: (id) => logLinesOf(join(queue.inbox, id), queue.inbox),
     async acknowledgement(id, archived) {
-      if (await pathExists(join(queue.fetchedDir, `${id}.json`))) return "receipt";
-      if ((archived ?? (await archivedIds())).has(id)) return "archive";
+      if (await hasFetchReceipt(queue, id)) return "receipt";
+      if ((archived ?? (await archivedJobIds(queue))).has(id)) return "archive";
       return undefined;
     },
-    archivedIds,
+    archivedIds: () => archivedJobIds(queue),
     async inboxIds() {
-      return (await listDir(queue.inbox))?.filter((name) => isJobId(name));
+      return (await pathExists(queue.inbox)) ? await jobFolderNames(queue.inbox) : undefined;
     },
   };
 }

@@ -2,10 +2,15 @@ import { join } from "node:path";
 import type { FSWatcher } from "chokidar";
 import { watch } from "chokidar";
 import type { QueuePaths } from "../../protocol/index.ts";
-import { ATOMIC_TEMP_PREFIX, isJobId, isSyncthingArtefact, pathExists } from "../../protocol/index.ts";
+import {
+  ATOMIC_TEMP_PREFIX,
+  archivedJobId,
+  isJobId,
+  isSyncthingArtefact,
+  pathExists,
+} from "../../protocol/index.ts";
 import type { JobOutcome } from "./job-outcome.ts";
 import { JobWatches } from "./job-watches.ts";
-import { archivedJobId } from "./queue-reads.ts";
 
 export interface QueueWatchEvents {
   /** Something about the job changed: read it again (after the settle time). */
