@@ -14,7 +14,8 @@ import {
   writeJsonAtomic,
 } from "../protocol/index.ts";
 import { createRunner } from "../runner/runner.ts";
-import { JobIndex } from "../submitter/jobs/job-index.ts";
+import { JobIndex } from "../submitter/catalog/job-index.ts";
+import { VerificationCache } from "../submitter/jobs/results-check.ts";
 import type { Benchmark, BenchResult } from "./bench-result.ts";
 import { Landings, ProbeTrip } from "./p7-probes.ts";
 import type { Summary } from "./stats.ts";
@@ -111,7 +112,7 @@ function completedOnA(
       stop();
       reject(new Error(`P7: ${jobId} not completed on side A within ${TIMEOUT_MS} ms`));
     }, TIMEOUT_MS);
-    const stop = index.subscribe(jobId, (row) => {
+    const stop = index.subscribe(jobId, ({ row }) => {
       if (row?.state === "completed") {
         const entry = times.get(jobId);
         if (entry) entry.visible = process.hrtime.bigint();
@@ -191,7 +192,7 @@ export const syncthingRoundTripBenchmark: Benchmark = async ({ quick, scratch, p
       },
     },
   );
-  const index = new JobIndex(queueA);
+  const index = new JobIndex(queueA, new VerificationCache());
   const probes = new ProbeTrip(queueA, queueB, join(queueA.root, ".staging"));
   const landings = new Landings(queueB.outbox);
   const samples = new Map(
@@ -233,7 +234,7 @@ export const syncthingRoundTripBenchmark: Benchmark = async ({ quick, scratch, p
     return row(kind, summarize(bucket.job), summarize(bucket.probe), stages, quick);
   });
   results[0]?.notes.push(
-    "Clock: process.hrtime in the bench process, which holds side A's job index (submitter/jobs/job-index.ts, what job_status and wait_for_job read), the runner of side B and the probe watchers; both Syncthing instances run on the same machine. The trip starts just before the staged job folder is renamed into A's outbox/ (what submit_job does after copying and hashing, P4) and ends when A's index reads `completed` from inbox/<id>/job.json.",
+    "Clock: process.hrtime in the bench process, which holds side A's job index (submitter/catalog/job-index.ts, what job_status and wait_for_job read), the runner of side B and the probe watchers; both Syncthing instances run on the same machine. The trip starts just before the staged job folder is renamed into A's outbox/ (what submit_job does after copying and hashing, P4) and ends when A's index reads `completed` from inbox/<id>/job.json.",
     "Baseline: a probe file renamed into A's outbox/; a raw fs.watch on B's outbox/ sees Syncthing rename it into place, and the bench then writes a small file into B's inbox/ that a raw fs.watch on A's inbox/ sees arrive. Probe and job alternate, so both see the same machine state; each probe and each job model file has fresh random content (no block reuse).",
     "Before the runner watched a waiting job's folder (runner/arrival-watches.ts), this benchmark measured 12977 ms (12254-12992, n=5) for the tiny job and 12564 ms (12493-12715, n=5) for the model job beside 2011 ms and 2197 ms for Syncthing: the runner's first look found job.json not there yet when the folder appeared, and its next look was the 15 s rescan.",
     `Runner log lines \`waiting\` seen during the measured jobs: ${waited.length}${waited.length > 0 ? ` (first: ${waited[0]})` : ""}.`,

@@ -2,8 +2,8 @@ import { realpath, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { QueuePaths } from "../protocol/index.ts";
 import { checkQueueLayout, queuePaths } from "../protocol/index.ts";
-import { JobIndex } from "./jobs/job-index.ts";
-import { VerificationCache } from "./jobs/results-check.ts";
+import type { JobCatalog } from "./catalog/job-catalog.ts";
+import { openCatalog } from "./catalog/open-catalog.ts";
 import { cleanStaleStaging } from "./jobs/staging-dirs.ts";
 import { KeyedLock } from "./keyed-lock.ts";
 
@@ -16,9 +16,8 @@ export interface ServerContext {
   workDir: string;
   /** Real paths study_dir must lie under. */
   allowRoots: string[];
-  /** The long-running server's index; the one-shot CLI runs without one. */
-  index: JobIndex | undefined;
-  verification: VerificationCache;
+  /** Every read and write of jobs goes through it: a watched index (server) or a one-shot disk reader (CLI). */
+  catalog: JobCatalog;
   /** Serialises submissions that share an idempotency_key within this process. */
   submitLocks: KeyedLock;
   now: () => Date;
@@ -53,19 +52,22 @@ export async function createServerContext(options: ContextOptions): Promise<Serv
   const stagingDir = join(root, ".staging");
   // Killed submits and archives leave their folders here; only provably abandoned ones go (see there).
   await cleanStaleStaging(stagingDir);
-  const index = options.withIndex ? new JobIndex(queue) : undefined;
-  if (index) await index.start();
+  // Chosen once, here: no operation asks which one it has.
+  const catalog = await openCatalog({
+    kind: options.withIndex ? "watched" : "disk",
+    queueRoot: root,
+    stagingDir,
+  });
   return {
     queue,
     stagingDir,
     workDir: resolve(options.workDir ?? join(root, ".work")),
     allowRoots,
-    index,
-    verification: new VerificationCache(),
+    catalog,
     submitLocks: new KeyedLock(),
     now: () => new Date(),
     close: async () => {
-      await index?.close();
+      await catalog.close();
     },
   };
 }

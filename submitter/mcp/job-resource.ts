@@ -26,7 +26,7 @@ function jobIdFromUri(uri: string): string {
 
 /**
  * job://{job_id}: the job's status view as JSON. Subscribers get notifications/resources/updated when
- * its status or progress changes (from the index's watcher). Returns a cleanup for the session's end.
+ * its status or progress changes (from the catalog's change subscription). Returns a cleanup for the session's end.
  */
 export function registerJobResource(server: McpServer, ctx: ServerContext): () => void {
   const subscriptions = new Map<string, () => void>();
@@ -35,7 +35,7 @@ export function registerJobResource(server: McpServer, ctx: ServerContext): () =
     "job",
     new ResourceTemplate(`${SCHEME}{job_id}`, {
       list: async () => {
-        const rows = ctx.index ? [...ctx.index.rows()] : [];
+        const rows = [...(await ctx.catalog.list()).rows];
         rows.sort((a, b) => b.job_id.localeCompare(a.job_id));
         return {
           resources: rows.slice(0, MAX_LISTED).map((row) => ({
@@ -62,13 +62,14 @@ export function registerJobResource(server: McpServer, ctx: ServerContext): () =
   server.server.setRequestHandler(SubscribeRequestSchema, async (request) => {
     const uri = request.params.uri;
     const jobId = jobIdFromUri(uri);
-    if (!subscriptions.has(uri) && ctx.index) {
-      subscriptions.set(
-        uri,
-        ctx.index.subscribe(jobId, (_row, rowChanged) => {
-          if (rowChanged) void server.server.sendResourceUpdated({ uri }).catch(() => undefined);
-        }),
-      );
+    if (!subscriptions.has(uri)) {
+      // A heartbeat alone ("touched") changes nothing a reader of the resource sees.
+      const subscribed = ctx.catalog.subscribe(jobId, (event) => {
+        if (event.change === "row" || event.change === "removed")
+          void server.server.sendResourceUpdated({ uri }).catch(() => undefined);
+      });
+      subscriptions.set(uri, () => void subscribed.then((unsubscribe) => unsubscribe()));
+      await subscribed;
     }
     return {};
   });

@@ -1,10 +1,6 @@
-import { mkdir } from "node:fs/promises";
 import { z } from "zod";
-import type { CancelRequest } from "../../protocol/index.ts";
-import { writeJsonAtomic } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
-import { cancelRequestPath, readCancelRequest, unknownJobError } from "./job-lookup.ts";
-import { jobStatus } from "./job-status.ts";
+import { knownJob } from "./job-lookup.ts";
 import { OperationError } from "./operation-error.ts";
 
 export const CancelJobInput = {
@@ -26,49 +22,33 @@ export const CancelJobOutput = {
 const CancelJobOutputSchema = z.object(CancelJobOutput);
 export type CancelJobResult = z.infer<typeof CancelJobOutputSchema>;
 
-/** Writes outbox/.cancel/<job_id>.json for the runner; asking twice returns the first request. */
+/** Asks the runner to cancel (outbox/.cancel/<job_id>.json); asking twice returns the first request. */
 export async function cancelJob(
   ctx: ServerContext,
   args: CancelJobArgs,
   agent: string,
 ): Promise<CancelJobResult> {
-  const view = await jobStatus(ctx, args.job_id);
-  if (view.state === "unknown") throw unknownJobError(view.job_id, view.suggestions);
-  if (view.state !== "submitted" && view.state !== "queued" && view.state !== "running") {
+  const job = await knownJob(ctx, args.job_id);
+  const { job_id: jobId, state } = job;
+  if (state !== "submitted" && state !== "queued" && state !== "running") {
     throw new OperationError(
       "wrong_state",
-      `${view.job_id} is already ${view.state}; there is nothing to cancel`,
-      view.state === "archived"
-        ? "nothing to do"
-        : `archive it with archive_job {job_id: "${view.job_id}"} when done`,
+      `${jobId} is already ${state}; there is nothing to cancel`,
+      state === "archived" ? "nothing to do" : `archive it with archive_job {job_id: "${jobId}"} when done`,
     );
   }
-  const outcome = view.state === "running" ? "kill" : "before_start";
-  const existing = await readCancelRequest(ctx, view.job_id);
-  if (existing) {
-    return {
-      job_id: view.job_id,
-      state: view.state,
-      outcome,
-      requested_at: existing.requested_at,
-      requested_by: existing.requested_by,
-      already_requested: true,
-    };
-  }
-  const request: CancelRequest = {
-    job_id: view.job_id,
+  const { request, already } = await ctx.catalog.requestCancel({
+    job_id: jobId,
     requested_at: ctx.now().toISOString(),
     requested_by: agent,
     ...(args.reason ? { reason: args.reason } : {}),
-  };
-  await mkdir(ctx.queue.cancelDir, { recursive: true });
-  await writeJsonAtomic(cancelRequestPath(ctx, view.job_id), request);
+  });
   return {
-    job_id: view.job_id,
-    state: view.state,
-    outcome,
+    job_id: jobId,
+    state,
+    outcome: state === "running" ? "kill" : "before_start",
     requested_at: request.requested_at,
-    requested_by: agent,
-    already_requested: false,
+    requested_by: request.requested_by,
+    already_requested: already,
   };
 }

@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { z } from "zod";
-import type { FetchReceipt, FileEntry } from "../../protocol/index.ts";
+import type { FileEntry } from "../../protocol/index.ts";
 import {
   checkJobPath,
   JOB_FILE,
@@ -9,11 +9,9 @@ import {
   listJobTree,
   RESULTS_DIR,
   STUDY_DB,
-  writeJsonAtomic,
 } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
 import { copyVerified } from "../jobs/copy-verified.ts";
-import { readJobAt } from "../jobs/job-files.ts";
 import { readLogTail } from "../jobs/log-file.ts";
 import type { CsvPreview } from "../results/csv-preview.ts";
 import { CsvPreviewSchema, previewCsv } from "../results/csv-preview.ts";
@@ -21,8 +19,7 @@ import type { ImageNote, LoadedImage } from "../results/png-images.ts";
 import { loadPngImages, MAX_IMAGES } from "../results/png-images.ts";
 import type { StudySummary } from "../results/study-summary.ts";
 import { StudySummarySchema, summarizeStudyDb } from "../results/study-summary.ts";
-import { unknownJobError } from "./job-lookup.ts";
-import { jobStatus } from "./job-status.ts";
+import { knownJob } from "./job-lookup.ts";
 import { OperationError } from "./operation-error.ts";
 
 export const FetchResultsInput = {
@@ -81,20 +78,22 @@ export async function fetchResults(
   args: FetchResultsArgs,
   agent: string,
 ): Promise<FetchResultsResult> {
-  const view = await jobStatus(ctx, args.job_id);
-  if (view.state === "unknown") throw unknownJobError(view.job_id, view.suggestions);
-  if (view.state === "submitted" || view.state === "queued" || view.state === "running") {
+  // Sizes only: every file is hashed while it is copied below.
+  const record = await knownJob(ctx, args.job_id, { results: "sizes" });
+  const jobId = record.job_id;
+  if (record.state === "submitted" || record.state === "queued" || record.state === "running") {
     throw new OperationError(
       "wrong_state",
-      `${view.job_id} is ${view.state}; results exist once it has finished`,
-      `wait_for_job {job_id: "${view.job_id}", seq: ${view.seq}}`,
+      `${jobId} is ${record.state}; results exist once it has finished`,
+      `wait_for_job {job_id: "${jobId}", seq: ${record.row.seq}}`,
     );
   }
-  const archived = view.state === "archived";
-  const sourceDir = archived ? view.archive_dir : join(ctx.queue.inbox, view.job_id);
+  const archive = record.state === "archived" ? record.archive : undefined;
   // Files must really lie in the synced folder: a linked job folder or 3_results/ leads nowhere else.
-  const within = { within: archived ? ctx.queue.archive : ctx.queue.inbox };
-  const read = await readJobAt(sourceDir);
+  const folder = archive ?? record.folders.runner;
+  const sourceDir = folder.dir;
+  const within = { within: folder.within };
+  const read = archive ? archive.read : record.runner;
   if (read.kind !== "ok") {
     throw new OperationError(
       "unreadable",
@@ -104,7 +103,7 @@ export async function fetchResults(
   }
   const job = read.job;
   const manifest = job.results?.files;
-  const workDir = join(ctx.workDir, view.job_id);
+  const workDir = join(ctx.workDir, jobId);
   await mkdir(workDir, { recursive: true });
   const entries: { path: string; expected: FileEntry | undefined }[] = manifest
     ? manifest.map((entry) => ({ path: entry.path, expected: entry }))
@@ -172,16 +171,15 @@ export async function fetchResults(
     manifest !== undefined && missing.length === 0 && mismatched.length === 0 && refused.length === 0;
   if (complete && (job.status === "completed" || job.status === "failed" || job.status === "cancelled")) {
     // The receipt acknowledges the notifier's hand-off to the post-processing agent (plugin/notifier).
-    await mkdir(ctx.queue.fetchedDir, { recursive: true });
-    await writeJsonAtomic(join(ctx.queue.fetchedDir, `${view.job_id}.json`), {
-      job_id: view.job_id,
+    await ctx.catalog.recordFetch({
+      job_id: jobId,
       fetched_at: new Date().toISOString(),
       fetched_by: agent,
       status: job.status,
-    } satisfies FetchReceipt);
+    });
   }
   const next = complete
-    ? `next: analyse files in ${workDir}, then archive_job {job_id: "${view.job_id}"}`
+    ? `next: analyse files in ${workDir}, then archive_job {job_id: "${jobId}"}`
     : manifest === undefined
       ? "next: the job has no results manifest; the files present were copied as they are"
       : refused.length > 0
@@ -189,8 +187,8 @@ export async function fetchResults(
         : `next: ${missing.length + mismatched.length} result files are still syncing; call fetch_results again in a minute`;
   return {
     summary: {
-      job_id: view.job_id,
-      state: view.state === "archived" ? `archived (${basename(view.archive_dir)})` : view.state,
+      job_id: jobId,
+      state: archive ? `archived (${archive.name})` : record.state,
       complete,
       files_total: entries.length,
       files_copied: copied.length,

@@ -8,8 +8,6 @@ import {
   hashFile,
   JOB_FILE,
   makeJobId,
-  pathExists,
-  publishDirectory,
   README_FILE,
   removeTree,
   SCHEMA_VERSION,
@@ -19,10 +17,9 @@ import {
   writeJsonAtomic,
 } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
-import { findArchiveDirs } from "../jobs/job-files.ts";
 import { cleanStaleStaging, makeStagingDir } from "../jobs/staging-dirs.ts";
 import type { JobContent } from "../submit/idempotency.ts";
-import { findByIdempotencyKey, sameContent } from "../submit/idempotency.ts";
+import { sameContent } from "../submit/idempotency.ts";
 import { generateReadme } from "../submit/readme.ts";
 import {
   findResumeSource,
@@ -106,13 +103,6 @@ const MAX_PUBLISH_ATTEMPTS = 50;
 /** Second resolution is what job ids and SYS_19's created_at use. */
 function isoSeconds(at: Date): string {
   return at.toISOString().replace(/\.\d{3}Z$/, "Z");
-}
-
-async function idTaken(ctx: ServerContext, jobId: string): Promise<boolean> {
-  if (await pathExists(join(ctx.queue.outbox, jobId))) return true;
-  if (await pathExists(join(ctx.queue.inbox, jobId))) return true;
-  const archived = ctx.index ? ctx.index.archiveDirs(jobId) : await findArchiveDirs(ctx.queue, jobId);
-  return archived.length > 0;
 }
 
 /**
@@ -228,7 +218,7 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
       ...(resumed ? { resumed_from: resumed.from, resumed_trials: resumed.trials } : {}),
     };
     if (args.idempotency_key !== undefined) {
-      const existing = await findByIdempotencyKey(ctx, args.idempotency_key);
+      const existing = await ctx.catalog.findByIdempotencyKey(args.idempotency_key);
       if (existing) {
         if (!sameContent(existing, content, slug)) {
           throw new OperationError(
@@ -244,7 +234,7 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
           status: "submitted",
           created_at: existing.created_at,
           created_by: existing.created_by,
-          outbox_dir: join(ctx.queue.outbox, existing.job_id),
+          outbox_dir: ctx.catalog.submissionFolder(existing.job_id).dir,
           existing: true,
           next: `next: job_status {job_id: "${existing.job_id}"} (this key was submitted before; no second job was made)`,
         };
@@ -254,7 +244,7 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
     const baseId = makeJobId(args.name, now);
     for (let attempt = 1; attempt <= MAX_PUBLISH_ATTEMPTS; attempt++) {
       const jobId = attempt === 1 ? baseId : withCollisionSuffix(baseId, attempt);
-      if (await idTaken(ctx, jobId)) continue;
+      if (await ctx.catalog.isTaken(jobId)) continue;
       const job = SubmittedJobSchema.parse({
         job_id: jobId,
         created_at: isoSeconds(now),
@@ -263,22 +253,15 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
         ...content,
       });
       await writeJsonAtomic(join(staging, JOB_FILE), job);
-      const target = join(ctx.queue.outbox, jobId);
-      try {
-        await publishDirectory(staging, target);
-      } catch (error) {
-        if (error instanceof Error && "code" in error && (error as { code: unknown }).code === "conflict")
-          continue;
-        throw error;
-      }
-      await ctx.index?.refresh(jobId);
+      const published = await ctx.catalog.publishSubmission(jobId, staging);
+      if (!published.published) continue;
       return {
         ...base,
         job_id: jobId,
         status: "submitted",
         created_at: job.created_at,
         created_by: agent,
-        outbox_dir: target,
+        outbox_dir: published.folder.dir,
         existing: false,
         next: `next: wait_for_job {job_id: "${jobId}", seq: 0} or job_status {job_id: "${jobId}"}; Syncthing delivers it to the runner in 5-30 s`,
       };

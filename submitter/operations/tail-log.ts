@@ -3,8 +3,7 @@ import { z } from "zod";
 import { LOG_FILE } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
 import { readLogRange } from "../jobs/log-file.ts";
-import { unknownJobError } from "./job-lookup.ts";
-import { jobStatus } from "./job-status.ts";
+import { knownJob } from "./job-lookup.ts";
 
 export const MAX_LOG_BYTES = 64 * 1024;
 const DEFAULT_LOG_BYTES = 16 * 1024;
@@ -45,22 +44,23 @@ export type TailLogResult = z.infer<typeof TailLogOutputSchema>;
 
 /** stdout.log from a byte offset, bounded; reads the runner's copy while the job runs, else the archive. */
 export async function tailLog(ctx: ServerContext, args: TailLogArgs): Promise<TailLogResult> {
-  const view = await jobStatus(ctx, args.job_id);
-  if (view.state === "unknown") throw unknownJobError(view.job_id, view.suggestions);
-  const archived = view.state === "archived";
-  const dir = archived ? view.archive_dir : join(ctx.queue.inbox, view.job_id);
+  const job = await knownJob(ctx, args.job_id);
+  // The synced folder, not the job folder, bounds the read: a linked inbox/<id>/ must not lead it out either.
+  const folder = job.state === "archived" && job.folders.archive ? job.folders.archive : job.folders.runner;
   const offset = args.offset ?? 0;
+  const source = join(folder.dir, LOG_FILE);
   const range = await readLogRange(
-    join(dir, LOG_FILE),
+    source,
     offset,
     Math.min(args.max_bytes ?? DEFAULT_LOG_BYTES, MAX_LOG_BYTES),
-    // The synced folder, not the job folder: a linked inbox/<id>/ must not lead the read out either.
-    { within: archived ? ctx.queue.archive : ctx.queue.inbox },
+    {
+      within: folder.within,
+    },
   );
   if (!range) {
     return {
-      job_id: view.job_id,
-      state: view.state,
+      job_id: job.job_id,
+      state: job.state,
       exists: false,
       text: "",
       offset,
@@ -70,5 +70,5 @@ export async function tailLog(ctx: ServerContext, args: TailLogArgs): Promise<Ta
       restarted: false,
     };
   }
-  return { job_id: view.job_id, state: view.state, exists: true, ...range, source: join(dir, LOG_FILE) };
+  return { job_id: job.job_id, state: job.state, exists: true, ...range, source };
 }

@@ -1,6 +1,5 @@
 import { z } from "zod";
 import type { ServerContext } from "../context.ts";
-import { JobIndex } from "../jobs/job-index.ts";
 import { isFinalState } from "../jobs/job-state.ts";
 import type { StatusView } from "../jobs/status-view.ts";
 import { changeFingerprint } from "../jobs/status-view.ts";
@@ -43,7 +42,7 @@ export interface WaitOptions {
 
 /**
  * Returns as soon as the job's status or progress changes after `seq` (a runner heartbeat alone is no
- * change), or after the timeout with changed: false. Driven by the index's file watcher, not polling.
+ * change), or after the timeout with changed: false. Driven by the catalog's change subscription, not polling.
  */
 export async function waitForJob(
   ctx: ServerContext,
@@ -53,16 +52,12 @@ export async function waitForJob(
   const jobId = checkJobIdArgument(args.job_id);
   const timeoutMs = Math.min(args.timeout_s ?? 30, MAX_WAIT_S) * 1000;
   const started = Date.now();
-  const owned = ctx.index ? undefined : new JobIndex(ctx.queue, { only: jobId });
-  const index = ctx.index ?? owned;
-  if (!index) throw new Error("no job index");
   const waited = () => Math.round((Date.now() - started) / 100) / 10;
   let unsubscribe: (() => void) | undefined;
   try {
-    await index.start();
     let wake: (() => void) | undefined;
     let pending = false;
-    unsubscribe = index.subscribe(jobId, () => {
+    unsubscribe = await ctx.catalog.subscribe(jobId, () => {
       pending = true;
       wake?.();
     });
@@ -103,6 +98,5 @@ export async function waitForJob(
     return { changed: false, timed_out: true, waited_s: waited(), job: latest };
   } finally {
     unsubscribe?.();
-    await owned?.close();
   }
 }

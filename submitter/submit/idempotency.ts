@@ -1,8 +1,4 @@
-import { join } from "node:path";
 import type { FileEntry, Job } from "../../protocol/index.ts";
-import type { ServerContext } from "../context.ts";
-import { readJobAt } from "../jobs/job-files.ts";
-import { JobIndex } from "../jobs/job-index.ts";
 
 /** What makes two submissions the same job, for idempotency_key (names, times and ids aside). */
 export interface JobContent {
@@ -35,28 +31,4 @@ export function sameContent(existing: Job, wanted: JobContent, slug: string): bo
     existing.resumed_from === wanted.resumed_from &&
     manifest(existing.files) === manifest(wanted.files)
   );
-}
-
-export async function findByIdempotencyKey(ctx: ServerContext, key: string): Promise<Job | undefined> {
-  const owned = ctx.index ? undefined : new JobIndex(ctx.queue);
-  const index = ctx.index ?? owned;
-  if (!index) return undefined;
-  try {
-    await index.start();
-    for (const row of index.rows()) {
-      if (row.idempotency_key !== key) continue;
-      for (const dir of [join(ctx.queue.inbox, row.job_id), join(ctx.queue.outbox, row.job_id)]) {
-        const read = await readJobAt(dir);
-        if (read.kind === "ok") return read.job;
-      }
-      const archives = index.archiveDirs(row.job_id);
-      if (archives[0]) {
-        const read = await readJobAt(join(ctx.queue.archive, archives[0]));
-        if (read.kind === "ok") return read.job;
-      }
-    }
-    return undefined;
-  } finally {
-    await owned?.close();
-  }
 }

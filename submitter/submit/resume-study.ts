@@ -3,9 +3,7 @@ import type { FileEntry, Job } from "../../protocol/index.ts";
 import { RESULTS_DIR, STUDY_DB } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
 import { copyVerified } from "../jobs/copy-verified.ts";
-import { readJobAt } from "../jobs/job-files.ts";
-import { unknownJobError } from "../operations/job-lookup.ts";
-import { jobStatus } from "../operations/job-status.ts";
+import { knownJob } from "../operations/job-lookup.ts";
 import { OperationError } from "../operations/operation-error.ts";
 import { summarizeStudyDb } from "../results/study-summary.ts";
 
@@ -66,22 +64,22 @@ function refuseUnlessResumable(job: Job): void {
  * finished, failed in a way that taints its trials, or published no study.db.
  */
 export async function findResumeSource(ctx: ServerContext, rawJobId: string): Promise<ResumeSource> {
-  const view = await jobStatus(ctx, rawJobId);
-  if (view.state === "unknown") throw unknownJobError(view.job_id, view.suggestions);
-  if (view.state === "submitted" || view.state === "queued" || view.state === "running") {
+  // Sizes only: study.db is hashed while it is copied (stageResumedStudy).
+  const job = await knownJob(ctx, rawJobId, { results: "sizes" });
+  if (job.state === "submitted" || job.state === "queued" || job.state === "running") {
     throw new OperationError(
       "wrong_state",
-      `${view.job_id} is ${view.state}; a study is resumed from a job that has finished`,
-      `wait_for_job {job_id: "${view.job_id}", seq: ${view.seq}}, or cancel_job it and resume once it is cancelled`,
+      `${job.job_id} is ${job.state}; a study is resumed from a job that has finished`,
+      `wait_for_job {job_id: "${job.job_id}", seq: ${job.row.seq}}, or cancel_job it and resume once it is cancelled`,
     );
   }
-  const archived = view.state === "archived";
-  const dir = archived ? view.archive_dir : join(ctx.queue.inbox, view.job_id);
-  const read = await readJobAt(dir);
+  const archived = job.state === "archived" && job.archive !== undefined;
+  const folder = archived && job.folders.archive ? job.folders.archive : job.folders.runner;
+  const read = archived && job.archive ? job.archive.read : job.runner;
   if (read.kind !== "ok") {
     throw new OperationError(
       "unreadable",
-      `${join(dir, "job.json")} ${read.kind === "absent" ? "is missing" : `is unusable: ${read.problem}`}`,
+      `${join(folder.dir, "job.json")} ${read.kind === "absent" ? "is missing" : `is unusable: ${read.problem}`}`,
       "wait for Syncthing to deliver it, then submit again",
     );
   }
@@ -90,17 +88,11 @@ export async function findResumeSource(ctx: ServerContext, rawJobId: string): Pr
   if (!entry) {
     throw new OperationError(
       "wrong_state",
-      `${view.job_id}'s results list no ${RESUMED_STUDY_PATH} (its script never stored a study): nothing to resume`,
+      `${job.job_id}'s results list no ${RESUMED_STUDY_PATH} (its script never stored a study): nothing to resume`,
       "submit without resume_from to start the study afresh",
     );
   }
-  return {
-    jobId: view.job_id,
-    dir,
-    archived,
-    syncedFolder: archived ? ctx.queue.archive : ctx.queue.inbox,
-    entry,
-  };
+  return { jobId: job.job_id, dir: folder.dir, archived, syncedFolder: folder.within, entry };
 }
 
 /**

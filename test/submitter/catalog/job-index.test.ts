@@ -9,9 +9,11 @@ import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { QueuePaths } from "../../../protocol/index.ts";
+import type { CatalogRow } from "../../../submitter/catalog/job-catalog.ts";
+import type { JobIndex } from "../../../submitter/catalog/job-index.ts";
+import { WatchedCatalog } from "../../../submitter/catalog/watched-catalog.ts";
 import type { ServerContext } from "../../../submitter/context.ts";
 import { createServerContext } from "../../../submitter/context.ts";
-import type { IndexRow, JobIndex } from "../../../submitter/jobs/job-index.ts";
 import { buildMcpServer } from "../../../submitter/mcp/build-server.ts";
 import { archiveJob } from "../../../submitter/operations/archive-job.ts";
 import { cancelJob } from "../../../submitter/operations/cancel-job.ts";
@@ -59,7 +61,7 @@ function until<T>(what: string, check: () => T | undefined | false): Promise<T> 
   });
 }
 
-function rowIn(jobId: string, state: IndexRow["state"]): Promise<IndexRow> {
+function rowIn(jobId: string, state: CatalogRow["state"]): Promise<CatalogRow> {
   return until(`${jobId} to be ${state}`, () => {
     const row = index.get(jobId);
     return row?.state === state ? row : undefined;
@@ -77,8 +79,8 @@ beforeAll(async () => {
   study = await makeStudy(base);
   ctx = await createServerContext({ queueRoot: queue.root, allow: [base], withIndex: true });
   writer = await createServerContext({ queueRoot: queue.root, allow: [base], withIndex: false });
-  if (!ctx.index) throw new Error("the server context has no index");
-  index = ctx.index;
+  if (!(ctx.catalog instanceof WatchedCatalog)) throw new Error("the server context has no watched catalog");
+  index = ctx.catalog.index;
 });
 
 afterAll(async () => {
