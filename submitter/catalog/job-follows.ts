@@ -67,7 +67,12 @@ export class JobFollows {
         return created.mode === "job" || !created.accepted.has(rel);
       };
       created.watcher = watch(dir, { depth: 0, ignoreInitial: true, ignored });
-      created.watcher.on("all", () => this.#onChange(jobId));
+      created.watcher.on("all", (event, path) => {
+        // A result folder removed or made again is watched anew by the next follow: its old watch may
+        // have ended with it, and a quick remove-and-create can reach chokidar as an addDir alone.
+        if (event === "addDir" || event === "unlinkDir") created.dirs.delete(path);
+        this.#onChange(jobId);
+      });
       created.watcher.on("error", () => {
         // The job's next event, or its folder's addDir in inbox/, re-reads it.
       });
