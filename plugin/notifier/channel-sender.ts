@@ -1,16 +1,12 @@
+import type { NotifierReads } from "./catalog-reads.ts";
 import type { LedgerBook } from "./ledger-book.ts";
 import { channelMessage, logLinesFor } from "./message-text.ts";
 import { channelTarget } from "./notifier-config.ts";
-import type { NotifierContext } from "./notifier-context.ts";
+import type { NotifierContext, Session } from "./notifier-context.ts";
 import type { LedgerEntry } from "./notifier-ledger.ts";
 
 /** How one send ended: recorded in the ledger, or left for the engine (stopped, lock lost, already sending). */
 export type SendEnd = "sent" | "failed" | "unmapped" | "halted" | "lost-lock" | "busy";
-
-/** The lock, as far as a sender needs it: checked right before each attempt. */
-export interface LockCheck {
-  holds(): Promise<boolean>;
-}
 
 /** The hand-off's line on what the team channel was told about a job. */
 export function channelNote(entry: LedgerEntry): string {
@@ -44,11 +40,11 @@ export class ChannelSender {
   }
 
   /** Sends a job's message, unless it is already being sent; resolves with how it ended. */
-  async send(book: LedgerBook, lock: LockCheck, id: string): Promise<SendEnd> {
+  async send(session: Session, id: string): Promise<SendEnd> {
     if (this.#sending.has(id)) return "busy";
     this.#sending.add(id);
     try {
-      return await this.#sendWithRetries(book, lock, id);
+      return await this.#sendWithRetries(session, id);
     } finally {
       this.#sending.delete(id);
     }
@@ -60,12 +56,12 @@ export class ChannelSender {
     for (const wake of this.#sleepers) wake();
   }
 
-  async #messageFor(entry: LedgerEntry): Promise<string> {
-    const { reads } = this.#ctx;
-    const job = await reads.job(entry.job_id);
-    if (!job) return `${entry.job_id} ${entry.status}${entry.finished_at ? ` at ${entry.finished_at}` : ""}`;
-    const tail =
-      entry.status === "completed" || job.error?.log_tail?.length ? [] : await reads.logTail(entry.job_id);
+  async #messageFor(reads: NotifierReads, entry: LedgerEntry): Promise<string> {
+    const found = await reads.runnerJob(entry.job_id);
+    if (!found)
+      return `${entry.job_id} ${entry.status}${entry.finished_at ? ` at ${entry.finished_at}` : ""}`;
+    const { job } = found;
+    const tail = entry.status === "completed" || job.error?.log_tail?.length ? [] : await found.logLines();
     return channelMessage(job, entry.status, logLinesFor(job, tail));
   }
 
@@ -87,8 +83,9 @@ export class ChannelSender {
     if (book.change(id, change)) await book.commit();
   }
 
-  async #sendWithRetries(book: LedgerBook, lock: LockCheck, id: string): Promise<SendEnd> {
+  async #sendWithRetries(session: Session, id: string): Promise<SendEnd> {
     const ctx = this.#ctx;
+    const { book, lock } = session;
     const entry = book.get(id);
     if (!entry || !book.open) return "halted";
     const target = channelTarget(ctx.options.channels, entry.channel);
@@ -99,7 +96,7 @@ export class ChannelSender {
       });
       return "unmapped";
     }
-    const text = await this.#messageFor(entry);
+    const text = await this.#messageFor(session.reads, entry);
     const delays = ctx.options.sendRetryDelaysMs;
     const attempts = delays.length + 1;
     const where = `${entry.channel} (${target.channel} ${target.to})`;

@@ -1,10 +1,10 @@
-import type { LockCheck } from "./channel-sender.ts";
+import type { NotifierReads } from "./catalog-reads.ts";
 import { channelNote } from "./channel-sender.ts";
 import { HANDOFF_MARKER, type HandoffItem, handoffText, MAX_HANDOFF_ITEMS } from "./handoff-text.ts";
 import type { LedgerBook } from "./ledger-book.ts";
 import { bestText, errorText, runTime, trialsText } from "./message-text.ts";
 import { resendDue } from "./notification-policy.ts";
-import type { NotifierContext } from "./notifier-context.ts";
+import type { NotifierContext, Session } from "./notifier-context.ts";
 import type { LedgerEntry } from "./notifier-ledger.ts";
 import { CONTEXT_KEY, WAKE_REASON } from "./notifier-types.ts";
 import { nextWakeAt, pruneWakeHistory } from "./wake-limits.ts";
@@ -73,8 +73,8 @@ export class HandoffDispatcher {
     return Math.max(at ?? now + batchWindowMs, nextWakeAt(this.#wakeHistory, now, wakeLimits));
   }
 
-  async #handoffItem(entry: LedgerEntry): Promise<HandoffItem> {
-    const job = await this.#ctx.reads.job(entry.job_id);
+  async #handoffItem(reads: NotifierReads, entry: LedgerEntry): Promise<HandoffItem> {
+    const job = (await reads.runnerJob(entry.job_id))?.job;
     let summary: string = entry.status;
     if (job) {
       const facts =
@@ -94,8 +94,9 @@ export class HandoffDispatcher {
   }
 
   /** Hands over the batch's pending jobs (acknowledgements already checked), recording each hand-off's time. */
-  async flush(book: LedgerBook, lock: LockCheck): Promise<FlushResult> {
+  async flush(session: Session): Promise<FlushResult> {
     const ctx = this.#ctx;
+    const { book, lock } = session;
     const due: LedgerEntry[] = [];
     for (const id of [...this.#batch]) {
       const entry = book.get(id);
@@ -108,7 +109,7 @@ export class HandoffDispatcher {
     if (allowed > now) return { kind: "wait", at: allowed };
     if (!(await lock.holds())) return { kind: "lost-lock" };
     const chosen = due.slice(0, MAX_HANDOFF_ITEMS);
-    const items = await Promise.all(chosen.map((entry) => this.#handoffItem(entry)));
+    const items = await Promise.all(chosen.map((entry) => this.#handoffItem(session.reads, entry)));
     const text = handoffText(items, ctx.options.agentId, ctx.options.resendAfterMs);
     const { agentId, sessionKey } = ctx.options;
     let queued: boolean;

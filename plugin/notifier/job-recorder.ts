@@ -1,15 +1,15 @@
-import type { JobOutcome } from "./job-outcome.ts";
+import type { JobFacts } from "./catalog-reads.ts";
 import type { LedgerBook } from "./ledger-book.ts";
-import { acknowledgedHandoff, newLedgerEntry } from "./notification-policy.ts";
+import type { Acknowledgement } from "./notification-policy.ts";
+import { acknowledgedHandoff, newLedgerEntry, prunable, rescanPlan } from "./notification-policy.ts";
 import { channelTarget } from "./notifier-config.ts";
-import type { NotifierContext } from "./notifier-context.ts";
+import type { NotifierContext, Session } from "./notifier-context.ts";
 import type { LedgerEntry } from "./notifier-ledger.ts";
 
-/** What reading one job found: its outcome (undefined when the ledger already had it) and the entry it got, when it was recorded just now. */
+/** What reading one job changed in the ledger: the entry it got just now, or its hand-off acknowledged just now. */
 export interface RecordResult {
-  outcome?: JobOutcome;
+  id: string;
   recorded?: LedgerEntry;
-  /** Its hand-off was acknowledged just now. */
   acknowledged?: boolean;
 }
 
@@ -22,15 +22,50 @@ export class JobRecorder {
   readonly #ctx: NotifierContext;
   /** Jobs whose unreadable job.json was logged already: said once, not on every rescan. */
   readonly #unreadableLogged = new Set<string>();
+  /** Archived jobs read with nothing to record: final, so rescans leave them to the catalog's events. */
+  readonly #settled = new Set<string>();
 
   constructor(ctx: NotifierContext) {
     this.#ctx = ctx;
   }
 
-  /** Marks a pending hand-off acknowledged once the job's results were fetched or archived; true when it did. */
-  async acknowledge(book: LedgerBook, entry: LedgerEntry, archived?: ReadonlySet<string>): Promise<boolean> {
-    if (entry.handoff.state !== "pending") return false;
-    const by = await this.#ctx.reads.acknowledgement(entry.job_id, archived);
+  /** Reads one job and records what changed. */
+  async check(session: Session, id: string): Promise<RecordResult> {
+    return this.#apply(session.book, id, await session.reads.facts(id));
+  }
+
+  /** Whether each batched hand-off is still pending: those acknowledged meanwhile are recorded so. */
+  async acknowledgeAll(session: Session, ids: readonly string[]): Promise<string[]> {
+    const acknowledged: string[] = [];
+    for (const id of ids) {
+      const entry = session.book.get(id);
+      if (entry?.handoff.state !== "pending") continue;
+      const { acknowledged: by } = await session.reads.facts(id);
+      if (this.#acknowledge(session.book, entry, by)) acknowledged.push(id);
+    }
+    return acknowledged;
+  }
+
+  /** The safety net: reads what rescanPlan picks and records what changed; prunes old entries. */
+  async rescan(session: Session): Promise<RecordResult[]> {
+    const { book, reads } = session;
+    const rows = await reads.rows();
+    const archived = new Set(rows.filter((row) => row.state === "archived").map((row) => row.job_id));
+    const now = this.#ctx.clock.now();
+    const plan = rescanPlan(rows, book.entries(), now, this.#settled);
+    for (const id of plan.prune) book.remove(id);
+    const results: RecordResult[] = [];
+    for (const id of plan.read) {
+      const facts = await reads.facts(id);
+      results.push(this.#apply(book, id, facts));
+      const entry = book.get(id);
+      if (entry && prunable(entry, facts.atRunner, now)) book.remove(id);
+      if (!entry && archived.has(id)) this.#settled.add(id);
+    }
+    return results;
+  }
+
+  #acknowledge(book: LedgerBook, entry: LedgerEntry, by: Acknowledgement): boolean {
     const handoff = acknowledgedHandoff(entry.handoff, by, this.#ctx.clock.now());
     if (!handoff || !book.change(entry.job_id, (e) => Object.assign(e, { handoff }))) return false;
     this.#ctx.log(
@@ -41,24 +76,23 @@ export class JobRecorder {
   }
 
   /** Records a job once its outcome is decided; a job the ledger has already is only checked for its acknowledgement. */
-  async record(book: LedgerBook, id: string, archived?: ReadonlySet<string>): Promise<RecordResult> {
-    const { reads, options, clock, log } = this.#ctx;
+  #apply(book: LedgerBook, id: string, facts: JobFacts): RecordResult {
+    const { options, clock, log } = this.#ctx;
     const known = book.get(id);
-    if (known) return { acknowledged: await this.acknowledge(book, known, archived) };
-    const outcome = await reads.outcome(id);
+    if (known) return { id, acknowledged: this.#acknowledge(book, known, facts.acknowledged) };
+    const { outcome } = facts;
     if (outcome.kind === "unreadable") {
       if (!this.#unreadableLogged.has(id))
         log("warn", `${id}: ${outcome.reason}; waiting for a valid job.json`);
       this.#unreadableLogged.add(id);
-      return { outcome };
     }
-    if (outcome.kind !== "ended" || !book.open) return { outcome };
+    if (outcome.kind !== "ended" || !book.open) return { id };
     const { job, status } = outcome;
     const entry = newLedgerEntry({
       jobId: id,
       status,
       job,
-      ack: await reads.acknowledgement(id, archived),
+      ack: facts.acknowledged,
       firstStart: book.firstStart,
       channelMapped: channelTarget(options.channels, job.channel) !== undefined,
       now: clock.now(),
@@ -76,6 +110,6 @@ export class JobRecorder {
       "info",
       `${id} ${status}: channel message ${notified.state === "skipped" ? `skipped (${notified.reason})` : notified.state}, hand-off ${entry.handoff.state}`,
     );
-    return { outcome, recorded: entry };
+    return { id, recorded: entry };
   }
 }

@@ -92,3 +92,35 @@ export function workAfterRestart(entries: readonly LedgerEntry[]): { handoffs: s
     resends: entries.filter((e) => e.notified.state === "sending").map((e) => e.job_id),
   };
 }
+
+/**
+ * Which jobs a safety-net rescan reads (for changes the catalog's events missed) and which ledger
+ * entries it drops unread. Read: every job not in the ledger yet (but an archived one only until it
+ * was read once with nothing to record: `settled`), every pending hand-off (acknowledged yet?), and
+ * acknowledged entries old enough to prune (has the job left the runner?). Dropped unread: old
+ * acknowledged entries of jobs the catalog no longer knows at all.
+ */
+export function rescanPlan(
+  rows: readonly { job_id: string; state: string }[],
+  entries: readonly LedgerEntry[],
+  now: number,
+  settled: ReadonlySet<string>,
+): { read: string[]; prune: string[] } {
+  const byId = new Map(entries.map((entry) => [entry.job_id, entry]));
+  const read: string[] = [];
+  const prune: string[] = [];
+  for (const row of rows) {
+    const entry = byId.get(row.job_id);
+    const wanted = entry
+      ? entry.handoff.state === "pending" || prunable(entry, false, now)
+      : !(row.state === "archived" && settled.has(row.job_id));
+    if (wanted) read.push(row.job_id);
+  }
+  const listed = new Set(rows.map((row) => row.job_id));
+  for (const entry of entries) {
+    if (listed.has(entry.job_id)) continue;
+    if (entry.handoff.state === "pending") read.push(entry.job_id);
+    else if (prunable(entry, false, now)) prune.push(entry.job_id);
+  }
+  return { read, prune };
+}

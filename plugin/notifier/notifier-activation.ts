@@ -1,9 +1,14 @@
+import type { JobCatalog } from "../../submitter/catalog/job-catalog.ts";
+import { openCatalog } from "../../submitter/catalog/open-catalog.ts";
 import { LedgerBook } from "./ledger-book.ts";
 import type { NotifierContext } from "./notifier-context.ts";
 import { emptyLedger, loadLedger } from "./notifier-ledger.ts";
 import type { LockInfo, NotifierLock } from "./notifier-lock.ts";
 
-export type Activation = { kind: "active"; book: LedgerBook } | { kind: "passive"; holder: LockInfo };
+export type Activation =
+  /** `storage`: the disk catalog, listing the folders themselves for the safety-net rescan. */
+  | { kind: "active"; book: LedgerBook; catalog: JobCatalog; storage: JobCatalog }
+  | { kind: "passive"; holder: LockInfo };
 
 /** What a passive engine says once: who acts instead. */
 export function passiveMessage(holder: LockInfo, queueDir: string): string {
@@ -12,7 +17,8 @@ export function passiveMessage(holder: LockInfo, queueDir: string): string {
 
 /**
  * Takes the queue's notifier lock and, once held, loads the ledger (a corrupt one is kept aside and a
- * new one started; no ledger at all makes this a first start), saying in the log what it found.
+ * new one started; no ledger at all makes this a first start) and opens the queue's watched job
+ * catalog (its own: the gateway runs apart from the MCP server), saying in the log what it found.
  */
 export async function activate(ctx: NotifierContext, lock: NotifierLock, dir: string): Promise<Activation> {
   const { log, clock, options } = ctx;
@@ -27,9 +33,11 @@ export async function activate(ctx: NotifierContext, lock: NotifierLock, dir: st
     );
   }
   const ledger = loaded.kind === "found" ? loaded.ledger : emptyLedger(new Date(clock.now()));
+  const catalog = await openCatalog({ kind: "watched", queueRoot: options.queueDir });
+  const storage = await openCatalog({ kind: "disk", queueRoot: options.queueDir });
   log(
     "info",
     `acting for ${options.queueDir}: hand-offs go to agent "${options.agentId}" (session ${options.sessionKey}); ${Object.keys(options.channels).length} channel mappings`,
   );
-  return { kind: "active", book: new LedgerBook(dir, ledger, loaded.kind !== "found") };
+  return { kind: "active", book: new LedgerBook(dir, ledger, loaded.kind !== "found"), catalog, storage };
 }

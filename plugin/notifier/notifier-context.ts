@@ -1,20 +1,32 @@
+import type { NotifierReads } from "./catalog-reads.ts";
+import type { LedgerBook } from "./ledger-book.ts";
 import type { Clock, NotifierLog, NotifierPorts, ResolvedNotifierOptions } from "./notifier-types.ts";
-import type { NotifierReads } from "./queue-reads.ts";
 
 export type LogLevel = keyof NotifierLog;
 export type Log = (level: LogLevel, message: string) => void;
 
-/**
- * What the engine's parts are built with, fixed for the engine's life. The ledger and the lock are not
- * in it: the engine owns them and hands the current ledger to each call, and the parts return what
- * they found (the lock lost, a flush to retry) instead of acting on the engine.
- */
+/** What the engine's parts are built with, fixed for the engine's life. */
 export interface NotifierContext {
   readonly options: ResolvedNotifierOptions;
   readonly ports: NotifierPorts;
   readonly clock: Clock;
-  readonly reads: NotifierReads;
   readonly log: Log;
+}
+
+/** The lock, as far as a part needs it: checked right before each act on the outside world. */
+export interface LockCheck {
+  holds(): Promise<boolean>;
+}
+
+/**
+ * One activation of the engine (the lock held, the ledger loaded, the job catalog open), handed to
+ * each call of a part: the parts never reach the engine, and report what they found (the lock lost,
+ * a flush to retry) instead of acting on it. Once `book` is closed the session is over.
+ */
+export interface Session {
+  readonly book: LedgerBook;
+  readonly reads: NotifierReads;
+  readonly lock: LockCheck;
 }
 
 /** The notifier's log lines, each starting with its name. */

@@ -6,6 +6,7 @@ import {
   notificationFor,
   PRUNE_AFTER_MS,
   prunable,
+  rescanPlan,
   resendDue,
   workAfterRestart,
 } from "../../../plugin/notifier/notification-policy.ts";
@@ -242,5 +243,47 @@ describe("workAfterRestart", () => {
       { ...entry(acked(AT)), job_id: "d" },
     ];
     expect(workAfterRestart(entries)).toEqual({ handoffs: ["a", "b"], resends: ["b", "c"] });
+  });
+});
+
+describe("rescanPlan", () => {
+  const old = ago(PRUNE_AFTER_MS + HOUR);
+  const withId = (id: string, handoff: Handoff) => ({ ...entry(handoff), job_id: id });
+  const entries = [
+    withId("pending-listed", pending([])),
+    withId("acked-recent", acked(ago(HOUR))),
+    withId("acked-old-listed", acked(old)),
+    withId("pending-gone", pending([])),
+    withId("acked-old-gone", acked(old)),
+    withId("acked-recent-gone", acked(ago(HOUR))),
+  ];
+  const rows = [
+    { job_id: "new-running", state: "running" },
+    { job_id: "new-unknown", state: "unknown" },
+    { job_id: "archived-unread", state: "archived" },
+    { job_id: "archived-settled", state: "archived" },
+    { job_id: "pending-listed", state: "completed" },
+    { job_id: "acked-recent", state: "completed" },
+    { job_id: "acked-old-listed", state: "archived" },
+  ];
+  const plan = rescanPlan(rows, entries, NOW, new Set(["archived-settled", "acked-old-listed"]));
+
+  it.each([
+    { id: "new-running", read: true, why: "not in the ledger: may have ended" },
+    { id: "new-unknown", read: true, why: "only on disk, not indexed yet" },
+    { id: "archived-unread", read: true, why: "archived, not read yet" },
+    { id: "archived-settled", read: false, why: "archived and read once with nothing to record" },
+    { id: "pending-listed", read: true, why: "hand-off pending: acknowledged yet?" },
+    { id: "acked-recent", read: false, why: "decided and acknowledged" },
+    { id: "acked-old-listed", read: true, why: "old enough to prune once it left the runner" },
+    { id: "pending-gone", read: true, why: "pending, its job gone: acknowledged yet?" },
+    { id: "acked-old-gone", read: false, why: "old and gone: pruned unread" },
+    { id: "acked-recent-gone", read: false, why: "recent, gone: kept a while" },
+  ])("$id: read $read ($why)", ({ id, read }) => {
+    expect(plan.read.includes(id)).toBe(read);
+  });
+
+  it("prunes unread only old acknowledged entries of jobs the catalog no longer knows", () => {
+    expect(plan.prune).toEqual(["acked-old-gone"]);
   });
 });
