@@ -1,12 +1,12 @@
-import { join } from "node:path";
-import { LOG_FILE } from "../../protocol/index.ts";
-import { readLastLines } from "./log-tail.ts";
+import type { NotifierReads } from "./catalog-reads.ts";
+import type { LedgerBook } from "./ledger-book.ts";
 import { channelMessage, logLinesFor } from "./message-text.ts";
 import { channelTarget } from "./notifier-config.ts";
-import type { NotifierContext } from "./notifier-context.ts";
+import type { NotifierContext, Session } from "./notifier-context.ts";
 import type { LedgerEntry } from "./notifier-ledger.ts";
-import { holdsLock } from "./notifier-lock.ts";
-import { readInboxJob } from "./queue-reads.ts";
+
+/** How one send ended: recorded in the ledger, or left for the engine (stopped, lock lost, already sending). */
+export type SendEnd = "sent" | "failed" | "unmapped" | "halted" | "lost-lock" | "busy";
 
 /** The hand-off's line on what the team channel was told about a job. */
 export function channelNote(entry: LedgerEntry): string {
@@ -33,35 +33,35 @@ export class ChannelSender {
   readonly #ctx: NotifierContext;
   #sending = new Set<string>();
   #sleepers = new Set<() => void>();
+  #halted = false;
 
   constructor(ctx: NotifierContext) {
     this.#ctx = ctx;
   }
 
-  /** Sends a job's message in the background, unless it is already being sent. */
-  startSend(id: string): void {
-    if (this.#sending.has(id)) return;
+  /** Sends a job's message, unless it is already being sent; resolves with how it ended. */
+  async send(session: Session, id: string): Promise<SendEnd> {
+    if (this.#sending.has(id)) return "busy";
     this.#sending.add(id);
-    void this.#sendWithRetries(id)
-      .catch((error: unknown) =>
-        this.#ctx.log("error", `${id}: channel send crashed: ${(error as Error).message}`),
-      )
-      .finally(() => this.#sending.delete(id));
+    try {
+      return await this.#sendWithRetries(session, id);
+    } finally {
+      this.#sending.delete(id);
+    }
   }
 
-  /** Ends every wait between retries at once (the engine is stopping). */
-  wakeSleepers(): void {
+  /** Stops every send for good: waits between retries end at once and no attempt follows (the engine is stopping). */
+  halt(): void {
+    this.#halted = true;
     for (const wake of this.#sleepers) wake();
   }
 
-  async #messageFor(entry: LedgerEntry): Promise<string> {
-    const { queue } = this.#ctx;
-    const job = await readInboxJob(queue, entry.job_id);
-    if (!job) return `${entry.job_id} ${entry.status}${entry.finished_at ? ` at ${entry.finished_at}` : ""}`;
-    const tail =
-      entry.status === "completed" || job.error?.log_tail?.length
-        ? []
-        : await readLastLines(join(queue.inbox, entry.job_id, LOG_FILE), 16 * 1024, 8);
+  async #messageFor(reads: NotifierReads, entry: LedgerEntry): Promise<string> {
+    const found = await reads.runnerJob(entry.job_id);
+    if (!found)
+      return `${entry.job_id} ${entry.status}${entry.finished_at ? ` at ${entry.finished_at}` : ""}`;
+    const { job } = found;
+    const tail = entry.status === "completed" || job.error?.log_tail?.length ? [] : await found.logLines();
     return channelMessage(job, entry.status, logLinesFor(job, tail));
   }
 
@@ -79,43 +79,34 @@ export class ChannelSender {
     });
   }
 
-  async #updateEntry(id: string, change: (entry: LedgerEntry) => void): Promise<void> {
-    const ctx = this.#ctx;
-    await ctx.serial(async () => {
-      const entry = ctx.ledger()?.jobs[id];
-      if (!entry) return;
-      change(entry);
-      ctx.markDirty();
-      await ctx.commit();
-    });
+  async #record(book: LedgerBook, id: string, change: (entry: LedgerEntry) => void): Promise<void> {
+    if (book.change(id, change)) await book.commit();
   }
 
-  async #sendWithRetries(id: string): Promise<void> {
+  async #sendWithRetries(session: Session, id: string): Promise<SendEnd> {
     const ctx = this.#ctx;
-    const entry = ctx.ledger()?.jobs[id];
-    if (!entry) return;
+    const { book, lock } = session;
+    const entry = book.get(id);
+    if (!entry || !book.open) return "halted";
     const target = channelTarget(ctx.options.channels, entry.channel);
     const at = () => new Date(ctx.clock.now()).toISOString();
     if (!target) {
-      await this.#updateEntry(id, (e) => {
+      await this.#record(book, id, (e) => {
         e.notified = { state: "unmapped", at: at(), channel: e.channel };
       });
-      return;
+      return "unmapped";
     }
-    const text = await this.#messageFor(entry);
+    const text = await this.#messageFor(session.reads, entry);
     const delays = ctx.options.sendRetryDelaysMs;
     const attempts = delays.length + 1;
     const where = `${entry.channel} (${target.channel} ${target.to})`;
     let lastError = "";
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (!ctx.active() || ctx.stopped()) return;
-      if (!(await holdsLock(ctx.dir, ctx.owner))) {
-        await ctx.lostLock();
-        return;
-      }
+      if (this.#halted || !book.open) return "halted";
+      if (!(await lock.holds())) return "lost-lock";
       try {
         const result = await ctx.ports.sendText(target, text);
-        await this.#updateEntry(id, (e) => {
+        await this.#record(book, id, (e) => {
           e.notified = {
             state: "sent",
             at: at(),
@@ -125,10 +116,10 @@ export class ChannelSender {
           };
         });
         ctx.log("info", `${id}: posted to ${where}`);
-        return;
+        return "sent";
       } catch (error) {
         lastError = (error as Error).message ?? String(error);
-        await this.#updateEntry(id, (e) => {
+        await this.#record(book, id, (e) => {
           if (e.notified.state === "sending") e.notified = { ...e.notified, attempts: attempt };
         });
         const delay = delays[attempt - 1];
@@ -140,13 +131,15 @@ export class ChannelSender {
         await this.#sleep(delay);
       }
     }
-    if (!ctx.active() || ctx.stopped()) return;
-    await this.#updateEntry(id, (e) => {
-      e.notified = { state: "failed", at: at(), attempts, last_error: lastError };
-    });
+    if (this.#halted || !book.open) return "halted";
+    // Said before it is recorded: whoever sees the ledger say failed finds the reason in the log.
     ctx.log(
       "error",
       `${id}: could NOT post to ${where} after ${attempts} attempts: ${lastError}. The team was not told; the post-processing agent is. Check the channel's configuration in openclaw.json (plugins.entries.atomizer-job-queue.config.notifier.channels) and the channel plugin.`,
     );
+    await this.#record(book, id, (e) => {
+      e.notified = { state: "failed", at: at(), attempts, last_error: lastError };
+    });
+    return "failed";
   }
 }

@@ -1,34 +1,46 @@
+import type { NotifierReads } from "./catalog-reads.ts";
 import { channelNote } from "./channel-sender.ts";
 import { HANDOFF_MARKER, type HandoffItem, handoffText, MAX_HANDOFF_ITEMS } from "./handoff-text.ts";
+import type { LedgerBook } from "./ledger-book.ts";
 import { bestText, errorText, runTime, trialsText } from "./message-text.ts";
-import type { NotifierContext } from "./notifier-context.ts";
+import { resendDue } from "./notification-policy.ts";
+import type { NotifierContext, Session } from "./notifier-context.ts";
 import type { LedgerEntry } from "./notifier-ledger.ts";
-import { holdsLock } from "./notifier-lock.ts";
 import { CONTEXT_KEY, WAKE_REASON } from "./notifier-types.ts";
-import { archivedIds, readInboxJob } from "./queue-reads.ts";
 import { nextWakeAt, pruneWakeHistory } from "./wake-limits.ts";
 
-/** Marks an entry's hand-off acknowledged when its results were fetched or archived (and drops it from the batch). */
-export type CheckAcknowledgement = (entry: LedgerEntry, archived?: ReadonlySet<string>) => Promise<void>;
+/** What a flush did, and so when the engine flushes next. */
+export type FlushResult =
+  /** Nothing left to hand over. */
+  | { kind: "idle" }
+  /** The wake limits allow the next wake only at `at`. */
+  | { kind: "wait"; at: number }
+  /** Handing over failed; try again after the batch window. */
+  | { kind: "failed" }
+  /** Handed over; `more` when jobs beyond MAX_HANDOFF_ITEMS are still waiting. */
+  | { kind: "sent"; more: boolean }
+  | { kind: "lost-lock" };
 
 /**
  * Hands pending jobs to the post-processing agent: one system event plus an immediate wake per batch,
- * jobs that end together going out together, within the wake limits, again after resendAfterMs until acknowledged.
+ * jobs that end together going out together, within the wake limits, again after resendAfterMs until
+ * acknowledged. Holds the batch and the wake history; the engine decides when to flush.
  */
 export class HandoffDispatcher {
   readonly #ctx: NotifierContext;
-  readonly #checkAck: CheckAcknowledgement;
   #batch = new Set<string>();
   #wakeHistory: number[] = [];
-  #flushTimer: unknown;
 
-  constructor(ctx: NotifierContext, checkAck: CheckAcknowledgement) {
+  constructor(ctx: NotifierContext) {
     this.#ctx = ctx;
-    this.#checkAck = checkAck;
   }
 
   get size(): number {
     return this.#batch.size;
+  }
+
+  ids(): string[] {
+    return [...this.#batch];
   }
 
   add(id: string): void {
@@ -39,43 +51,30 @@ export class HandoffDispatcher {
     this.#batch.delete(id);
   }
 
-  /** Forgets the batch and its timer (the engine goes passive); the wake history stays. */
+  /** Forgets the batch (the engine goes passive); the wake history stays. */
   reset(): void {
-    if (this.#flushTimer !== undefined) this.#ctx.clock.clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
     this.#batch.clear();
   }
 
-  /** Batches every pending hand-off last sent resendAfterMs ago or more. */
-  queueDueResends(now: number): void {
+  /** Batches every pending hand-off last sent resendAfterMs ago or more; true when one was added. */
+  queueDueResends(book: LedgerBook, now: number): boolean {
     let added = false;
-    for (const entry of Object.values(this.#ctx.ledger()?.jobs ?? {})) {
-      if (entry.handoff.state !== "pending" || this.#batch.has(entry.job_id)) continue;
-      const last = entry.handoff.sent_at.at(-1);
-      if (last === undefined || now - Date.parse(last) >= this.#ctx.options.resendAfterMs) {
-        this.#batch.add(entry.job_id);
-        added = true;
-      }
+    for (const entry of book.entries()) {
+      if (this.#batch.has(entry.job_id) || !resendDue(entry, now, this.#ctx.options.resendAfterMs)) continue;
+      this.#batch.add(entry.job_id);
+      added = true;
     }
-    if (added) this.scheduleFlush();
+    return added;
   }
 
-  scheduleFlush(at?: number): void {
-    const ctx = this.#ctx;
-    if (this.#flushTimer !== undefined || !ctx.active()) return;
-    const now = ctx.clock.now();
-    const when = Math.max(
-      at ?? now + ctx.options.batchWindowMs,
-      nextWakeAt(this.#wakeHistory, now, ctx.options.wakeLimits),
-    );
-    this.#flushTimer = ctx.clock.setTimeout(() => {
-      this.#flushTimer = undefined;
-      void ctx.serial(() => this.#flush());
-    }, when - now);
+  /** When the next flush should run: after the batch window (or at `at`), and never before the wake limits allow. */
+  flushAt(now: number, at?: number): number {
+    const { batchWindowMs, wakeLimits } = this.#ctx.options;
+    return Math.max(at ?? now + batchWindowMs, nextWakeAt(this.#wakeHistory, now, wakeLimits));
   }
 
-  async #handoffItem(entry: LedgerEntry): Promise<HandoffItem> {
-    const job = await readInboxJob(this.#ctx.queue, entry.job_id);
+  async #handoffItem(reads: NotifierReads, entry: LedgerEntry): Promise<HandoffItem> {
+    const job = (await reads.runnerJob(entry.job_id))?.job;
     let summary: string = entry.status;
     if (job) {
       const facts =
@@ -94,35 +93,23 @@ export class HandoffDispatcher {
     };
   }
 
-  async #flush(): Promise<void> {
+  /** Hands over the batch's pending jobs (acknowledgements already checked), recording each hand-off's time. */
+  async flush(session: Session): Promise<FlushResult> {
     const ctx = this.#ctx;
-    const ledger = ctx.ledger();
-    if (!ledger) return;
-    const archived = await archivedIds(ctx.queue);
+    const { book, lock } = session;
     const due: LedgerEntry[] = [];
     for (const id of [...this.#batch]) {
-      const entry = ledger.jobs[id];
-      if (entry) await this.#checkAck(entry, archived);
-      if (entry?.handoff.state !== "pending") {
-        this.#batch.delete(id);
-        continue;
-      }
-      due.push(entry);
+      const entry = book.get(id);
+      if (entry?.handoff.state === "pending") due.push(entry);
+      else this.#batch.delete(id);
     }
-    await ctx.commit();
-    if (due.length === 0) return;
+    if (due.length === 0) return { kind: "idle" };
     const now = ctx.clock.now();
     const allowed = nextWakeAt(this.#wakeHistory, now, ctx.options.wakeLimits);
-    if (allowed > now) {
-      this.scheduleFlush(allowed);
-      return;
-    }
-    if (!(await holdsLock(ctx.dir, ctx.owner))) {
-      await ctx.lostLock();
-      return;
-    }
+    if (allowed > now) return { kind: "wait", at: allowed };
+    if (!(await lock.holds())) return { kind: "lost-lock" };
     const chosen = due.slice(0, MAX_HANDOFF_ITEMS);
-    const items = await Promise.all(chosen.map((entry) => this.#handoffItem(entry)));
+    const items = await Promise.all(chosen.map((entry) => this.#handoffItem(session.reads, entry)));
     const text = handoffText(items, ctx.options.agentId, ctx.options.resendAfterMs);
     const { agentId, sessionKey } = ctx.options;
     let queued: boolean;
@@ -141,21 +128,21 @@ export class HandoffDispatcher {
         `handing jobs to agent "${agentId}" failed: ${(error as Error).message}; trying again shortly`,
       );
       this.#wakeHistory.push(now);
-      this.scheduleFlush();
-      return;
+      return { kind: "failed" };
     }
     this.#wakeHistory = pruneWakeHistory([...this.#wakeHistory, now], now, ctx.options.wakeLimits);
     const sentAt = new Date(now).toISOString();
     for (const entry of chosen) {
-      if (entry.handoff.state === "pending") entry.handoff.sent_at.push(sentAt);
+      book.change(entry.job_id, (e) => {
+        if (e.handoff.state === "pending") e.handoff.sent_at.push(sentAt);
+      });
       this.#batch.delete(entry.job_id);
     }
-    ctx.markDirty();
-    await ctx.commit();
+    await book.commit();
     ctx.log(
       "info",
       `${HANDOFF_MARKER} ${chosen.length} job(s) to agent "${agentId}" (session ${sessionKey}): system event ${queued ? "queued" : "not queued again (the same event is still waiting)"}, immediate wake requested: ${chosen.map((e) => e.job_id).join(", ")}`,
     );
-    if (this.#batch.size > 0) this.scheduleFlush();
+    return { kind: "sent", more: this.#batch.size > 0 };
   }
 }

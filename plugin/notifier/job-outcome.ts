@@ -1,18 +1,8 @@
-import { join } from "node:path";
-import type { Job, JobStatus } from "../../protocol/index.ts";
-import {
-  describeManifestCheck,
-  errnoCode,
-  isProtocolError,
-  isTerminal,
-  JOB_FILE,
-  readJob,
-  verifyManifest,
-} from "../../protocol/index.ts";
+import type { Job, JobStatus, TerminalStatus } from "../../protocol/index.ts";
+import { isTerminal } from "../../protocol/index.ts";
+import type { JobRecord } from "../../submitter/catalog/job-catalog.ts";
 
-export type TerminalStatus = Extract<JobStatus, "completed" | "failed" | "cancelled">;
-
-/** What the submitting side can prove about one inbox job right now. */
+/** What the submitting side can prove about one job at the runner right now. */
 export type JobOutcome =
   | { kind: "absent" }
   | { kind: "unreadable"; reason: string }
@@ -23,37 +13,22 @@ export type JobOutcome =
   | { kind: "ended"; job: Job; status: TerminalStatus; results: "verified" | "unchecked" | "none" };
 
 /**
- * Reads inbox/<id>/job.json and decides whether the job has ended as far as this side can prove.
- * A failed or cancelled job counts as soon as job.json says so (there may be nothing more to come);
- * a completed one only once its results manifest verifies, because results may still be syncing.
+ * Decides from the runner's job.json, as the catalog read it, whether the job has ended as far as this
+ * side can prove. A failed or cancelled job counts as soon as job.json says so (there may be nothing
+ * more to come); a completed one only once its results manifest verifies, because results may still be
+ * syncing.
  */
-export async function readJobOutcome(inboxDir: string, jobId: string): Promise<JobOutcome> {
-  const jobDir = join(inboxDir, jobId);
-  const path = join(jobDir, JOB_FILE);
-  let job: Job;
-  try {
-    // readJob refuses a linked job folder, a linked or special job.json and bad bytes alike.
-    job = await readJob(jobDir);
-  } catch (error) {
-    const code = errnoCode(error);
-    if (code === "ENOENT" || code === "ENOTDIR") return { kind: "absent" };
-    if (isProtocolError(error)) return { kind: "unreadable", reason: error.message };
-    throw error;
-  }
-  if (!isTerminal(job.status)) return { kind: "active", status: job.status };
-  const status = job.status as TerminalStatus;
-  const manifest = job.results?.files;
-  if (status !== "completed") return { kind: "ended", job, status, results: manifest ? "unchecked" : "none" };
-  if (!manifest) return { kind: "ended", job, status, results: "none" };
-  try {
-    // Sizes first: while files are still arriving this is a cheap no, with no hashing.
-    const sizes = await verifyManifest(jobDir, manifest, { sizesOnly: true });
-    if (!sizes.complete) return { kind: "syncing", job, detail: describeManifestCheck(sizes) };
-    const full = await verifyManifest(jobDir, manifest);
-    if (!full.complete) return { kind: "syncing", job, detail: describeManifestCheck(full) };
-  } catch (error) {
-    if (isProtocolError(error)) return { kind: "unreadable", reason: `${path}: ${error.message}` };
-    throw error;
-  }
-  return { kind: "ended", job, status, results: "verified" };
+export function outcomeOf(record: Pick<JobRecord, "runner" | "results">): JobOutcome {
+  const { runner, results } = record;
+  if (runner.kind === "absent") return { kind: "absent" };
+  if (runner.kind === "invalid") return { kind: "unreadable", reason: runner.problem };
+  const { job } = runner;
+  const status = job.status;
+  if (!isTerminal(status)) return { kind: "active", status };
+  if (status !== "completed")
+    return { kind: "ended", job, status, results: job.results ? "unchecked" : "none" };
+  if (!job.results) return { kind: "ended", job, status, results: "none" };
+  if (results.state === "verified") return { kind: "ended", job, status, results: "verified" };
+  // "syncing", or anything short of verified (a sizes-only check): not proven yet.
+  return { kind: "syncing", job, detail: "detail" in results ? results.detail : results.sync.summary };
 }

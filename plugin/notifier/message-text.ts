@@ -1,5 +1,4 @@
-import type { Job } from "../../protocol/index.ts";
-import type { TerminalStatus } from "./job-outcome.ts";
+import type { Job, TerminalStatus } from "../../protocol/index.ts";
 
 /** Longest channel message: a glance in the team channel, not a report. */
 export const MAX_MESSAGE_CHARS = 1500;

@@ -1,29 +1,35 @@
-import type { queuePaths } from "../../protocol/index.ts";
-import type { Ledger } from "./notifier-ledger.ts";
+import type { NotifierReads } from "./catalog-reads.ts";
+import type { LedgerBook } from "./ledger-book.ts";
 import type { Clock, NotifierLog, NotifierPorts, ResolvedNotifierOptions } from "./notifier-types.ts";
 
-/**
- * What the engine shares with the parts it is built from. The ledger and the active flag change
- * over the engine's life (each activation loads the ledger again), so they are read through functions.
- */
+export type LogLevel = keyof NotifierLog;
+export type Log = (level: LogLevel, message: string) => void;
+
+/** What the engine's parts are built with, fixed for the engine's life. */
 export interface NotifierContext {
   readonly options: ResolvedNotifierOptions;
   readonly ports: NotifierPorts;
   readonly clock: Clock;
-  readonly queue: ReturnType<typeof queuePaths>;
-  /** `<queue>/.state/notifier/`: ledger.json + lock.json. */
-  readonly dir: string;
-  /** This engine's lock owner id. */
-  readonly owner: string;
-  log(level: keyof NotifierLog, message: string): void;
-  /** Runs `task` after everything queued before it, and only while this engine is active. */
-  serial(task: () => Promise<void>): Promise<void>;
-  ledger(): Ledger | undefined;
-  active(): boolean;
-  stopped(): boolean;
-  markDirty(): void;
-  /** Saves the ledger when it changed and this engine still holds the lock. */
-  commit(): Promise<void>;
-  /** Goes passive at once: another process holds the lock now. */
-  lostLock(): Promise<void>;
+  readonly log: Log;
+}
+
+/** The lock, as far as a part needs it: checked right before each act on the outside world. */
+export interface LockCheck {
+  holds(): Promise<boolean>;
+}
+
+/**
+ * One activation of the engine (the lock held, the ledger loaded, the job catalog open), handed to
+ * each call of a part: the parts never reach the engine, and report what they found (the lock lost,
+ * a flush to retry) instead of acting on it. Once `book` is closed the session is over.
+ */
+export interface Session {
+  readonly book: LedgerBook;
+  readonly reads: NotifierReads;
+  readonly lock: LockCheck;
+}
+
+/** The notifier's log lines, each starting with its name. */
+export function prefixedLog(log: NotifierLog): Log {
+  return (level, message) => log[level](`atomizer-job-queue notifier: ${message}`);
 }

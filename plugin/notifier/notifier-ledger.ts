@@ -4,12 +4,12 @@ import { z } from "zod";
 import {
   describeZodError,
   errnoCode,
+  IsoTimeSchema,
   isProtocolError,
   readJsonFile,
+  TerminalStatusSchema,
   writeJsonAtomic,
 } from "../../protocol/index.ts";
-
-const IsoTimeSchema = z.iso.datetime({ offset: true });
 
 /** What happened to the job's one team-channel message. Each state carries its own timestamp. */
 export const NotifiedSchema = z.discriminatedUnion("state", [
@@ -54,7 +54,7 @@ export type Handoff = z.infer<typeof HandoffSchema>;
 
 export const LedgerEntrySchema = z.object({
   job_id: z.string().min(1),
-  status: z.enum(["completed", "failed", "cancelled"]),
+  status: TerminalStatusSchema,
   channel: z.string(),
   finished_at: IsoTimeSchema.optional(),
   recorded_at: IsoTimeSchema,

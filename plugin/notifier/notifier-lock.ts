@@ -126,3 +126,30 @@ export async function holdsLock(dir: string, owner: string): Promise<boolean> {
 export async function releaseLock(dir: string, owner: string): Promise<void> {
   if (await holdsLock(dir, owner)) await rm(join(dir, LOCK_FILE), { force: true });
 }
+
+/** The queue's notifier lock as one engine holds it: its folder and owner id fixed, so no caller passes them. */
+export class NotifierLock {
+  readonly #dir: string;
+  readonly #options: LockOptions;
+
+  constructor(dir: string, options: LockOptions) {
+    this.#dir = dir;
+    this.#options = options;
+  }
+
+  acquire(): Promise<LockAttempt & { tookOver?: string }> {
+    return tryAcquireLock(this.#dir, this.#options);
+  }
+
+  refresh(): Promise<boolean> {
+    return refreshLock(this.#dir, this.#options);
+  }
+
+  holds(): Promise<boolean> {
+    return holdsLock(this.#dir, this.#options.owner);
+  }
+
+  release(): Promise<void> {
+    return releaseLock(this.#dir, this.#options.owner);
+  }
+}

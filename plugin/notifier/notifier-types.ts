@@ -1,5 +1,6 @@
 import type { ChannelTarget } from "./notifier-config.ts";
 import type { WakeLimits } from "./wake-limits.ts";
+import { DEFAULT_WAKE_LIMITS } from "./wake-limits.ts";
 
 export interface NotifierLog {
   info(message: string): void;
@@ -70,3 +71,21 @@ export type ResolvedNotifierOptions = Required<Omit<NotifierOptions, "channels">
 
 export const CONTEXT_KEY = "atomizer-job-queue:handoff";
 export const WAKE_REASON = "hook:atomizer-job-queue";
+
+/** Fills in every default; `??` per field, so an option passed as undefined still gets its default. */
+export function resolveNotifierOptions(options: NotifierOptions): ResolvedNotifierOptions {
+  return {
+    queueDir: options.queueDir,
+    agentId: options.agentId,
+    sessionKey: options.sessionKey,
+    channels: options.channels,
+    resendAfterMs: options.resendAfterMs,
+    batchWindowMs: options.batchWindowMs ?? 2_000,
+    sendRetryDelaysMs: options.sendRetryDelaysMs ?? [2_000, 10_000, 60_000],
+    rescanMs: options.rescanMs ?? 60_000,
+    lockRefreshMs: options.lockRefreshMs ?? 10_000,
+    staleMessageAfterMs: options.staleMessageAfterMs ?? 3600_000,
+    settleMs: options.settleMs ?? 500,
+    wakeLimits: options.wakeLimits ?? DEFAULT_WAKE_LIMITS,
+  };
+}

@@ -1,8 +1,8 @@
 import { checkQueueLayout } from "../../protocol/index.ts";
 import type { NotifierConfig } from "./notifier-config.ts";
 import { resolveNotifierConfig } from "./notifier-config.ts";
-import type { NotifierLog, NotifierPorts } from "./notifier-loop.ts";
-import { NotifierEngine } from "./notifier-loop.ts";
+import type { NotifierLog, NotifierPorts } from "./notifier-engine.ts";
+import { NotifierEngine } from "./notifier-engine.ts";
 
 // The slice of OpenClaw's plugin API (2026.9.x, dist/plugin-entry-*.d.ts) this service uses, typed
 // here so the plugin does not depend on the openclaw package.

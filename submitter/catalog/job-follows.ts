@@ -71,7 +71,12 @@ export class JobFollows {
     };
     const watcher = watch(dir, { depth: 0, ignoreInitial: true, ignored });
     const follow: Follow = { watcher, rules, dirs: new Set([dir]) };
-    watcher.on("all", () => this.#onChange(jobId));
+    watcher.on("all", (event, path) => {
+      // A result folder removed or made again is watched anew by the next follow: its old watch may
+      // have ended with it, and a quick remove-and-create can reach chokidar as an addDir alone.
+      if (event === "addDir" || event === "unlinkDir") follow.dirs.delete(path);
+      this.#onChange(jobId);
+    });
     watcher.on("error", () => {
       // The job's next event, or its folder's addDir in inbox/, re-reads it.
     });

@@ -3,10 +3,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ChannelTarget } from "../../../plugin/notifier/notifier-config.ts";
+import type { Clock, NotifierOptions, WakeRequest } from "../../../plugin/notifier/notifier-engine.ts";
+import { NotifierEngine } from "../../../plugin/notifier/notifier-engine.ts";
 import type { Ledger } from "../../../plugin/notifier/notifier-ledger.ts";
 import { LedgerSchema } from "../../../plugin/notifier/notifier-ledger.ts";
-import type { Clock, NotifierOptions, WakeRequest } from "../../../plugin/notifier/notifier-loop.ts";
-import { NotifierEngine } from "../../../plugin/notifier/notifier-loop.ts";
 import { initQueue, queuePaths, readJsonFile } from "../../../protocol/index.ts";
 import { CHANNEL } from "./queue-fixture.ts";
 
