@@ -2,6 +2,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { test } from "vitest";
 import type { ChannelTarget } from "../../../plugin/notifier/notifier-config.ts";
 import type { Clock, NotifierOptions, WakeRequest } from "../../../plugin/notifier/notifier-engine.ts";
 import { NotifierEngine } from "../../../plugin/notifier/notifier-engine.ts";
@@ -65,6 +66,30 @@ export async function tempQueue(): Promise<{ queueDir: string; cleanup: () => Pr
   await initQueue(queueDir);
   return { queueDir, cleanup: () => rm(root, { recursive: true, force: true }) };
 }
+
+/**
+ * The engine tests' test(): each test gets a fresh temp queue (`queueDir`) and `track`, which stops the
+ * engine it is given when the test ends, before the queue is removed.
+ */
+export const engineTest = test
+  // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from this pattern
+  .extend("queueDir", async ({}, { onCleanup }) => {
+    const { queueDir, cleanup } = await tempQueue();
+    onCleanup(cleanup);
+    return queueDir;
+  })
+  .extend("track", async ({ queueDir }, { onCleanup }) => {
+    // Depends on queueDir only so that vitest stops the engines before it removes the queue.
+    void queueDir;
+    const engines: NotifierEngine[] = [];
+    onCleanup(async () => {
+      for (const engine of engines.splice(0)) await engine.stop();
+    });
+    return <T extends { engine: NotifierEngine }>(h: T): T => {
+      engines.push(h.engine);
+      return h;
+    };
+  });
 
 export interface Harness {
   engine: NotifierEngine;

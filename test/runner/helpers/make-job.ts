@@ -179,3 +179,8 @@ export function waitForStatus(
 export async function readText(file: string): Promise<string> {
   return readFile(file, "utf8").catch(() => "");
 }
+
+/** The non-empty lines of a text file (none when it does not exist yet). */
+export async function readLines(file: string): Promise<string[]> {
+  return (await readText(file)).split("\n").filter((l) => l !== "");
+}

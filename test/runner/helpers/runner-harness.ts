@@ -1,9 +1,10 @@
+import { test } from "vitest";
 import type { RunnerConfigInput } from "../../../runner/config.ts";
 import { createLogger } from "../../../runner/log.ts";
 import type { Runner } from "../../../runner/runner-lifecycle.ts";
 import { createRunner } from "../../../runner/runner-lifecycle.ts";
 import type { TestQueue } from "./make-job.ts";
-import { waitFor } from "./make-job.ts";
+import { makeQueue, waitFor } from "./make-job.ts";
 
 export interface RunningRunner {
   runner: Runner;
@@ -51,3 +52,28 @@ export async function startRunner(config: RunnerConfigInput): Promise<RunningRun
     stop: () => runner.stop({ stopJobs: true }),
   };
 }
+
+/**
+ * The runner tests' test(): each test gets a fresh queue (`queue`) and `startRunner`, whose runners are
+ * stopped with their jobs when the test ends, before the queue is removed.
+ */
+export const runnerTest = test
+  // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from this pattern
+  .extend("queue", async ({}, { onCleanup }) => {
+    const queue = await makeQueue();
+    onCleanup(() => queue.cleanup());
+    return queue;
+  })
+  .extend("startRunner", async ({ queue }, { onCleanup }) => {
+    // Depends on queue only so that vitest stops the runners before it removes the queue.
+    void queue;
+    const started: RunningRunner[] = [];
+    onCleanup(async () => {
+      for (const running of started.splice(0)) await running.stop();
+    });
+    return async (config: RunnerConfigInput): Promise<RunningRunner> => {
+      const running = await startRunner(config);
+      started.push(running);
+      return running;
+    };
+  });
