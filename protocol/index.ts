@@ -71,11 +71,15 @@ export {
   TERMINAL_STATUSES,
 } from "./job-schema.ts";
 export {
+  MAX_AGENT_NAME_LENGTH,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
   MAX_JOB_FILE_BYTES,
+  MAX_JOB_NAME_LENGTH,
   MAX_JSON_DEPTH,
   MAX_MANIFEST_ENTRIES,
   MAX_NAME_BYTES,
   MAX_PATH_BYTES,
+  MAX_PROJECT_LENGTH,
   QUEUE_LIMITS,
 } from "./limits.ts";
 export type { HashedFile, JobTreeListing, ManifestCheck, SizeProblem, VerifyOptions } from "./manifest.ts";

@@ -9,7 +9,6 @@ import type { Identity } from "../config/roles.ts";
 import type { ServerContext } from "../context.ts";
 import { buildMcpServer } from "./build-server.ts";
 import { HttpRequestError, readJsonBody } from "./http-body.ts";
-import { RoleGuardTransport } from "./role-guard-transport.ts";
 
 export interface HttpOptions {
   host: string;
@@ -110,13 +109,12 @@ export async function serveHttp(ctx: ServerContext, options: HttpOptions): Promi
         });
       },
     });
-    const guarded = new RoleGuardTransport(transport, identity);
-    guarded.onclose = () => {
+    transport.onclose = () => {
       const id = transport.sessionId;
       if (id) sessions.delete(id);
       dispose();
     };
-    await server.connect(guarded);
+    await server.connect(transport);
     await transport.handleRequest(req, res, body);
   };
 

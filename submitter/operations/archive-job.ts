@@ -11,6 +11,7 @@ import {
   isProtocolError,
   JOB_FILE,
   listJobTree,
+  MAX_JOB_ID_LENGTH,
   pathExists,
   publishDirectory,
   removeTree,
@@ -26,7 +27,7 @@ import { jobStatus } from "./job-status.ts";
 import { OperationError } from "./operation-error.ts";
 
 export const ArchiveJobInput = {
-  job_id: z.string().describe("a completed, failed or cancelled job"),
+  job_id: z.string().max(MAX_JOB_ID_LENGTH),
 };
 const ArchiveJobInputSchema = z.object(ArchiveJobInput);
 export type ArchiveJobArgs = z.infer<typeof ArchiveJobInputSchema>;

@@ -1,14 +1,14 @@
 import { mkdir } from "node:fs/promises";
 import { z } from "zod";
 import type { CancelRequest } from "../../protocol/index.ts";
-import { writeJsonAtomic } from "../../protocol/index.ts";
+import { MAX_JOB_ID_LENGTH, writeJsonAtomic } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
 import { cancelRequestPath, readCancelRequest, unknownJobError } from "./job-lookup.ts";
 import { jobStatus } from "./job-status.ts";
 import { OperationError } from "./operation-error.ts";
 
 export const CancelJobInput = {
-  job_id: z.string().describe("the job to cancel"),
+  job_id: z.string().max(MAX_JOB_ID_LENGTH),
   reason: z.string().max(500).optional().describe("why, for the job's record"),
 };
 const CancelJobInputSchema = z.object(CancelJobInput);

@@ -7,6 +7,7 @@ import {
   JOB_FILE,
   LOG_FILE,
   listJobTree,
+  MAX_JOB_ID_LENGTH,
   RESULTS_DIR,
   STUDY_DB,
   writeJsonAtomic,
@@ -26,14 +27,15 @@ import { jobStatus } from "./job-status.ts";
 import { OperationError } from "./operation-error.ts";
 
 export const FetchResultsInput = {
-  job_id: z.string().describe("a completed, failed or cancelled job"),
+  job_id: z.string().max(MAX_JOB_ID_LENGTH),
   max_images: z
     .number()
     .int()
     .min(0)
     .max(MAX_IMAGES)
     .optional()
-    .describe(`PNG plots to return as images (default ${MAX_IMAGES}, each at most 1 MB)`),
+    .describe("PNG plots to attach")
+    .meta({ default: MAX_IMAGES }),
 };
 const FetchResultsInputSchema = z.object(FetchResultsInput);
 export type FetchResultsArgs = z.infer<typeof FetchResultsInputSchema>;
