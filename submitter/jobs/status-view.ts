@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { CancelRequest, Job, Progress } from "../../protocol/index.ts";
 import type { JobRead } from "./job-files.ts";
 import { deriveState } from "./job-state.ts";
+import { plainLogText } from "./log-file.ts";
 import type { ResultsSync } from "./results-check.ts";
 import { noResults, ResultsSyncSchema } from "./results-check.ts";
 import type { RunnerView } from "./runners.ts";
@@ -249,7 +250,7 @@ export function buildStatusView(facts: StatusFacts): StatusView {
           message: error?.message ?? "the runner gave no reason",
           ...(error?.missing_files ? { missing_files: error.missing_files.slice(0, 20) } : {}),
         },
-        log_tail: tail.slice(-20),
+        log_tail: tail.slice(-20).map(plainLogText),
         ...(facts.results ? { results: facts.results } : {}),
       };
       if (view.finished_at === undefined) delete view.finished_at;
