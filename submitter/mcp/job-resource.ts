@@ -6,14 +6,23 @@ import {
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
+import { MAX_JOB_ID_LENGTH } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
 import { checkJobIdArgument } from "../operations/job-lookup.ts";
 import { jobStatus } from "../operations/job-status.ts";
 
 const SCHEME = "job://";
 const MAX_LISTED = 50;
+/** A burst of jobs appearing (a scan, an archive run) is one notifications/resources/list_changed. */
+const LIST_CHANGED_DELAY_MS = 500;
 
 function jobIdFromUri(uri: string): string {
+  if (uri.length > SCHEME.length + 3 * MAX_JOB_ID_LENGTH) {
+    throw new McpError(
+      ErrorCode.InvalidParams,
+      `a URI of ${uri.length} characters names no job; use job://<job_id>`,
+    );
+  }
   if (!uri.startsWith(SCHEME)) {
     throw new McpError(ErrorCode.InvalidParams, `${uri} is not a job resource; use job://<job_id>`);
   }
@@ -24,12 +33,35 @@ function jobIdFromUri(uri: string): string {
   }
 }
 
+/** notifications/resources/list_changed whenever a job appears in or goes from the queue. */
+function watchJobList(server: McpServer, ctx: ServerContext): () => void {
+  if (!ctx.index) return () => undefined;
+  const known = new Set(ctx.index.ids());
+  let timer: NodeJS.Timeout | undefined;
+  const unsubscribe = ctx.index.subscribe("*", (row) => {
+    if (!row) return;
+    const gone = row.state === "unknown";
+    if (gone ? !known.delete(row.job_id) : known.has(row.job_id)) return;
+    if (!gone) known.add(row.job_id);
+    timer ??= setTimeout(() => {
+      timer = undefined;
+      if (server.isConnected()) void server.server.sendResourceListChanged().catch(() => undefined);
+    }, LIST_CHANGED_DELAY_MS);
+  });
+  return () => {
+    unsubscribe();
+    if (timer) clearTimeout(timer);
+  };
+}
+
 /**
  * job://{job_id}: the job's status view as JSON. Subscribers get notifications/resources/updated when
- * its status or progress changes (from the index's watcher). Returns a cleanup for the session's end.
+ * its status or progress changes (from the index's watcher), and every session hears
+ * notifications/resources/list_changed when jobs appear or go. Returns a cleanup for the session's end.
  */
 export function registerJobResource(server: McpServer, ctx: ServerContext): () => void {
   const subscriptions = new Map<string, () => void>();
+  const unwatchList = watchJobList(server, ctx);
   server.server.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
   server.registerResource(
     "job",
@@ -61,6 +93,12 @@ export function registerJobResource(server: McpServer, ctx: ServerContext): () =
   );
   server.server.setRequestHandler(SubscribeRequestSchema, async (request) => {
     const uri = request.params.uri;
+    // Another scheme names no resource here: accepted and kept (resources-subscribe conformance), but
+    // nothing ever changes it, so it is never notified.
+    if (!uri.startsWith(SCHEME)) {
+      subscriptions.set(uri, subscriptions.get(uri) ?? (() => undefined));
+      return {};
+    }
     const jobId = jobIdFromUri(uri);
     if (!subscriptions.has(uri) && ctx.index) {
       subscriptions.set(
@@ -78,6 +116,7 @@ export function registerJobResource(server: McpServer, ctx: ServerContext): () =
     return {};
   });
   return () => {
+    unwatchList();
     for (const unsubscribe of subscriptions.values()) unsubscribe();
     subscriptions.clear();
   };

@@ -12,12 +12,12 @@ import { makeQueue } from "../fixtures/runner-fixture.ts";
 import { makeStudy } from "../fixtures/study-fixture.ts";
 
 let base: string;
+let queueRoot: string;
 let study: string;
 let admin: Client;
 let observer: Client;
 
 beforeAll(async () => {
-  let queueRoot: string;
   ({
     base,
     queue: { root: queueRoot },
@@ -98,5 +98,38 @@ describe("one error shape", () => {
     expect(shapeProblem(result)).toBeUndefined();
     expect(textOf(result)).toMatch(/\(3001 characters\)/);
     expect(textOf(result)).toMatch(/\nnext: .+$/);
+  });
+
+  test("without --allow (or ATOMIZER_ALLOW) submit_job refuses, saying how to set it; with the variable it submits", async () => {
+    const { client: bare } = await connectStdio(["--queue", queueRoot, "--role", "submitter"], {
+      ATOMIZER_ALLOW: "",
+    });
+    try {
+      const refused = await call(bare, "submit_job", {
+        study_dir: study,
+        name: "no root study",
+        project: "starspec-m1-wfe",
+      });
+      expect(shapeProblem(refused)).toBeUndefined();
+      expect(refused.structuredContent).toMatchObject({ code: "forbidden" });
+      expect(textOf(refused)).toMatch(
+        /no submission folder.*\nnext: .*--allow <folder> \(or ATOMIZER_ALLOW=<folder>\)/s,
+      );
+    } finally {
+      await bare.close();
+    }
+    const { client: viaEnv } = await connectStdio(["--queue", queueRoot, "--role", "submitter"], {
+      ATOMIZER_ALLOW: base,
+    });
+    try {
+      const submitted = await call(viaEnv, "submit_job", {
+        study_dir: study,
+        name: "env root study",
+        project: "starspec-m1-wfe",
+      });
+      expect(submitted.isError).toBeFalsy();
+    } finally {
+      await viaEnv.close();
+    }
   });
 });

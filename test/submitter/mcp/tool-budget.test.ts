@@ -73,7 +73,7 @@ describe("tools/list per role", () => {
   test("the status view is typed once (job_status) and referenced by wait_for_job", () => {
     const admin = listed.get("admin") ?? [];
     const view = (name: string) => {
-      const schema = admin.find((tool) => tool.name === name)?.outputSchema as {
+      const schema = admin.find((tool) => tool.name === name)?.outputSchema as unknown as {
         properties: { job: { properties: Record<string, unknown>; description?: string } };
       };
       return schema.properties.job;
