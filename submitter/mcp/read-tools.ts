@@ -2,7 +2,7 @@ import { z } from "zod";
 import { MAX_JOB_ID_LENGTH } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
 import { isFinalState, JOB_STATES } from "../jobs/job-state.ts";
-import { describeProgress, describeStatus } from "../jobs/status-text.ts";
+import { describeStatus } from "../jobs/status-text.ts";
 import type { StatusView } from "../jobs/status-view.ts";
 import { StatusViewSchema } from "../jobs/status-view.ts";
 import { unknownJobError } from "../operations/job-lookup.ts";
@@ -69,7 +69,12 @@ function progressReporter(call: ToolCall): (view: StatusView) => void {
     if (done === undefined || done <= last) return;
     last = done;
     const planned = progress?.trials_planned ?? undefined;
-    call.progress(done, planned, `${view.state}: ${describeProgress(progress) ?? `${done} trials done`}`);
+    const best = progress?.best_value;
+    call.progress(
+      done,
+      planned,
+      `${view.job_id}: ${done}${planned ? `/${planned}` : ""} trials done${typeof best === "number" ? `, best ${best}` : ""}`,
+    );
   };
 }
 

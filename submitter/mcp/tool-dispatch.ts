@@ -24,7 +24,7 @@ import type { ToolCall, ToolSpec } from "./tool-spec.ts";
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
-/** What tools/list shows of a tool; computed once per session. */
+/** What tools/list shows of a tool. */
 export function listedTool(spec: ToolSpec): Tool {
   return {
     name: spec.name,
@@ -100,9 +100,13 @@ export function installTools(
   tasks: JobTaskStore | undefined,
 ): void {
   const byName = new Map(specs.map((spec) => [spec.name as string, spec]));
-  const listed = specs.map(listedTool);
+  // Rendered on the first tools/list only: a session that never lists (most HTTP ones) never pays.
+  let listed: Tool[] | undefined;
   server.registerCapabilities({ tools: {} });
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: listed }));
+  server.setRequestHandler(ListToolsRequestSchema, () => {
+    listed ??= specs.map(listedTool);
+    return { tools: listed };
+  });
   server.setRequestHandler(
     CallToolRequestSchema,
     async (request, extra): Promise<CallToolResult | CreateTaskResult> => {
