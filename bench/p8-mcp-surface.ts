@@ -121,6 +121,7 @@ export const mcpSurfaceBenchmark: Benchmark = async ({ quick, scratch, python, l
     notes: [
       "Measured as JSON.stringify({tools}) of the listTools() result; test/submitter/mcp/tool-budget.test.ts fails past the budget.",
       "Before issue 13 (the SDK's McpServer tool layer, full zod schemas, the status view restated for wait_for_job), the same benchmark measured submitter 27566, observer 23584, processor 28104, admin 32086, and the MCP Inspector CLI --strict warned 28 times (23 type unions, 5 untyped schemas); it warns 0 times now.",
+      "Measured by tests, not timed, for the same issue: the error-shape table (test/submitter/mcp/error-shape.test.ts, 47 rows of every tool x missing field, wrong type, oversized input, unknown id, and unknown tools) had 36 rows breaking the `error (<code>): ... / next: ...` text before (SDK input-validation messages, unknown tools, 200,000-character inputs echoed) and none with {code, message, next}; 0 now. The conformance suite's 9 applicable server scenarios (test/submitter/mcp/conformance.test.ts): 4 failed before (dns-rebinding-protection, resources-subscribe, resources-unsubscribe, logging-set-level), 0 now.",
     ],
   };
   if (!python) {
