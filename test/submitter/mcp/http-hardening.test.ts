@@ -82,7 +82,11 @@ async function initialize(headers: Record<string, string>): Promise<Response> {
 describe("Host and Origin are checked against an allowlist", () => {
   const port = () => new URL(server.url).port;
   test.each([
-    ["a rebinding Host and Origin: 403", { host: "evil.example.com", origin: "http://evil.example.com" }, 403],
+    [
+      "a rebinding Host and Origin: 403",
+      { host: "evil.example.com", origin: "http://evil.example.com" },
+      403,
+    ],
     ["a rebinding Host alone: 403", { host: "evil.example.com" }, 403],
     ["a loopback Host with a foreign Origin: 403", { origin: "http://evil.example.com" }, 403],
     ["a loopback Host and Origin: 200", { origin: "http://localhost:3000" }, 200],
