@@ -13,6 +13,9 @@ import { jobStatus } from "../operations/job-status.ts";
 
 const SCHEME = "job://";
 const MAX_LISTED = 50;
+/** Subscriptions one session may hold: every job it could want, not unbounded memory. */
+const MAX_SUBSCRIPTIONS = 1000;
+const MAX_FOREIGN_URI = 2048;
 /** A burst of jobs appearing (a scan, an archive run) is one notifications/resources/list_changed. */
 const LIST_CHANGED_DELAY_MS = 500;
 
@@ -95,7 +98,19 @@ export function registerJobResource(server: McpServer, ctx: ServerContext): () =
     const uri = request.params.uri;
     // Another scheme names no resource here: accepted and kept (resources-subscribe conformance), but
     // nothing ever changes it, so it is never notified.
+    if (!subscriptions.has(uri) && subscriptions.size >= MAX_SUBSCRIPTIONS) {
+      throw new McpError(
+        ErrorCode.InvalidParams,
+        `this session already follows ${MAX_SUBSCRIPTIONS} resources; unsubscribe from some first`,
+      );
+    }
     if (!uri.startsWith(SCHEME)) {
+      if (uri.length > MAX_FOREIGN_URI) {
+        throw new McpError(
+          ErrorCode.InvalidParams,
+          `a URI of ${uri.length} characters is too long to follow`,
+        );
+      }
       subscriptions.set(uri, subscriptions.get(uri) ?? (() => undefined));
       return {};
     }

@@ -39,7 +39,15 @@ function mergeObjectUnion(branches: JsonSchema[]): JsonSchema | undefined {
   for (const branch of branches) {
     for (const [key, value] of Object.entries(branch.properties as Record<string, JsonSchema>)) {
       if ("const" in value) constants.set(key, [...(constants.get(key) ?? []), value.const]);
-      properties[key] ??= value;
+      const known = properties[key];
+      if (!known) properties[key] = value;
+      // One name, two schemas in two states: either is fine.
+      else if (JSON.stringify(known) !== JSON.stringify(value)) {
+        const options = (known.anyOf as JsonSchema[] | undefined) ?? [known];
+        if (!options.some((option) => JSON.stringify(option) === JSON.stringify(value))) {
+          properties[key] = { anyOf: [...options, value] };
+        }
+      }
     }
   }
   for (const [key, values] of constants) {
