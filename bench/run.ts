@@ -13,6 +13,7 @@ import { submitBenchmark } from "./p4-submit.ts";
 import { fetchResultsBenchmark } from "./p5-fetch-results.ts";
 import { idleBenchmark } from "./p6-idle.ts";
 import { syncthingRoundTripBenchmark } from "./p7-syncthing-round-trip.ts";
+import { mcpSurfaceBenchmark } from "./p8-mcp-surface.ts";
 import { findOptunaPython } from "./python.ts";
 import { renderReport } from "./report.ts";
 
@@ -24,6 +25,7 @@ const BENCHMARKS: readonly [string, Benchmark][] = [
   ["P5", fetchResultsBenchmark],
   ["P6", idleBenchmark],
   ["P7", syncthingRoundTripBenchmark],
+  ["P8", mcpSurfaceBenchmark],
 ];
 
 const REPORT = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));

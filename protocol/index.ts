@@ -105,11 +105,15 @@ export {
 export type { KeyedSerial } from "./keyed-serial.ts";
 export { createKeyedSerial } from "./keyed-serial.ts";
 export {
+  MAX_AGENT_NAME_LENGTH,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
   MAX_JOB_FILE_BYTES,
+  MAX_JOB_NAME_LENGTH,
   MAX_JSON_DEPTH,
   MAX_MANIFEST_ENTRIES,
   MAX_NAME_BYTES,
   MAX_PATH_BYTES,
+  MAX_PROJECT_LENGTH,
   QUEUE_LIMITS,
 } from "./limits.ts";
 export type { LogTail, LogTailOptions } from "./log-tail.ts";

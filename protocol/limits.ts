@@ -50,3 +50,15 @@ export const QUEUE_LIMITS = Object.freeze({
   max_name_bytes: MAX_NAME_BYTES,
   max_relative_path_length: MAX_RELATIVE_PATH_LENGTH,
 });
+
+/** Longest job name a submitter may give; its slug is cut to fit MAX_JOB_ID_LENGTH. */
+export const MAX_JOB_NAME_LENGTH = 120;
+
+/** Longest project slug (job.json `project`; also the default channel's name). */
+export const MAX_PROJECT_LENGTH = 64;
+
+/** Longest agent name (`created_by`, `requested_by`). */
+export const MAX_AGENT_NAME_LENGTH = 64;
+
+/** Longest idempotency key a submission may carry (job.json `idempotency_key`). */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;

@@ -51,6 +51,8 @@ export interface QueuePaths {
   stateDir: string;
   /** `<stateDir>/fetched/<job_id>.json`: written when an agent has fetched a job's complete results. */
   fetchedDir: string;
+  /** `<stateDir>/tasks/<task_id>.json`: MCP tasks (wait_for_job, fetch_results), kept across server restarts. */
+  tasksDir: string;
 }
 
 /** Paths of a queue root; `pathApi` lets callers compute Windows paths on any host (path.win32). */
@@ -66,6 +68,7 @@ export function queuePaths(root: string, pathApi: { join: typeof join } = { join
     runnersDir: pathApi.join(inbox, RUNNERS_DIR),
     stateDir: pathApi.join(root, SUBMITTER_STATE_DIR),
     fetchedDir: pathApi.join(root, SUBMITTER_STATE_DIR, "fetched"),
+    tasksDir: pathApi.join(root, SUBMITTER_STATE_DIR, "tasks"),
   };
 }
 

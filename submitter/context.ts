@@ -13,7 +13,7 @@ export interface ServerContext {
   stagingDir: string;
   /** Local copies for fetch_results, outside the synced folders. */
   workDir: string;
-  /** Real paths study_dir must lie under. */
+  /** Real paths study_dir must lie under; none means submit_job refuses everything. */
   allowRoots: string[];
   /** Every read and write of jobs goes through it: a watched index (server) or a one-shot disk reader (CLI). */
   catalog: JobCatalog;
@@ -26,7 +26,7 @@ export interface ServerContext {
 export interface ContextOptions {
   queueRoot: string;
   workDir?: string;
-  /** Folders study_dir may be in (default: the working directory). */
+  /** Folders study_dir may be in. None by default: a server started in / must not make the host submittable. */
   allow?: readonly string[];
   /** Keep an in-memory index with a watcher (the MCP server); false for one-shot CLI commands. */
   withIndex: boolean;
@@ -38,7 +38,7 @@ export async function createServerContext(options: ContextOptions): Promise<Serv
   const problems = await checkQueueLayout(root);
   if (problems.length > 0) throw new Error(`queue root is not usable:\n  ${problems.join("\n  ")}`);
   const allowRoots: string[] = [];
-  for (const dir of options.allow && options.allow.length > 0 ? options.allow : [process.cwd()]) {
+  for (const dir of options.allow ?? []) {
     try {
       const real = await realpath(resolve(dir));
       if (!(await stat(real)).isDirectory()) throw new Error("not a folder");

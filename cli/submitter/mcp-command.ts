@@ -1,21 +1,29 @@
+import { delimiter } from "node:path";
 import { loadAuthConfig } from "../../submitter/config/auth-config.ts";
 import type { Identity } from "../../submitter/config/roles.ts";
 import { DEFAULT_STDIO_IDENTITY, parseAgent, parseRole } from "../../submitter/config/roles.ts";
 import { createServerContext } from "../../submitter/context.ts";
+import { isLoopbackHost } from "../../submitter/mcp/http-guard.ts";
+import { DEFAULT_SESSION_IDLE_S } from "../../submitter/mcp/http-sessions.ts";
 import { serveHttp } from "../../submitter/mcp/serve-http.ts";
 import { serveStdio } from "../../submitter/mcp/serve-stdio.ts";
-import { parse, queueRoot, UsageError } from "./cli-support.ts";
+import { intOption, parse, queueRoot, UsageError } from "./cli-support.ts";
 
-const USAGE = `usage: atomizer-jobs mcp --queue DIR [--http HOST:PORT --config FILE] [options]
+const USAGE = `usage: atomizer-jobs mcp --queue DIR --allow DIR [--http HOST:PORT --config FILE] [options]
 
 Serves the job queue's MCP tools over stdio (default) or Streamable HTTP (at /mcp).
-  --queue DIR        queue root (or ATOMIZER_QUEUE_DIR); create it with \`atomizer-jobs init\`
-  --http HOST:PORT   serve Streamable HTTP instead of stdio (host defaults to 127.0.0.1; PORT 0 picks one)
-  --config FILE      HTTP: JSON mapping bearer tokens (as env references) to agents and roles
-  --allow DIR        study_dir must lie inside DIR (repeatable; default the working directory)
-  --work DIR         where fetch_results copies jobs (default <queue>/.work)
-  --agent NAME       stdio: the agent (or ATOMIZER_AGENT; default ${DEFAULT_STDIO_IDENTITY.agent})
-  --role ROLE        stdio: submitter|observer|processor|admin (or ATOMIZER_ROLE; default ${DEFAULT_STDIO_IDENTITY.role})`;
+  --queue DIR          queue root (or ATOMIZER_QUEUE_DIR); create it with \`atomizer-jobs init\`
+  --allow DIR          submit_job reads study folders only inside DIR (repeatable; or ATOMIZER_ALLOW,
+                       folders separated by "${delimiter}"); without one, submit_job refuses every study
+  --work DIR           where fetch_results copies jobs (default <queue>/.work)
+  --agent NAME         stdio: the agent (or ATOMIZER_AGENT; default ${DEFAULT_STDIO_IDENTITY.agent})
+  --role ROLE          stdio: submitter|observer|processor|admin (or ATOMIZER_ROLE; default ${DEFAULT_STDIO_IDENTITY.role})
+  --http HOST:PORT     serve Streamable HTTP instead of stdio (host defaults to 127.0.0.1; PORT 0 picks one)
+  --config FILE        HTTP: JSON mapping bearer tokens (as env references) to agents and roles
+  --public             HTTP: allow HOST to be an address other machines reach (needs --allowed-host)
+  --allowed-host NAME  HTTP: a Host name requests may use besides localhost/127.0.0.1/::1 (repeatable)
+  --allowed-origin URL HTTP: a browser Origin that may call the server (repeatable)
+  --session-idle S     HTTP: close a session unused for S seconds (default ${DEFAULT_SESSION_IDLE_S})`;
 
 const OPTIONS = {
   queue: { type: "string" },
@@ -25,6 +33,10 @@ const OPTIONS = {
   work: { type: "string" },
   agent: { type: "string" },
   role: { type: "string" },
+  public: { type: "boolean" },
+  "allowed-host": { type: "string", multiple: true },
+  "allowed-origin": { type: "string", multiple: true },
+  "session-idle": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -47,8 +59,29 @@ function stdioIdentity(agent: string | undefined, role: string | undefined): Ide
   };
 }
 
+/** --allow, else ATOMIZER_ALLOW; never an implicit folder (a server started in / would expose the host). */
+function allowedFolders(values: readonly string[] | undefined): string[] {
+  if (values && values.length > 0) return [...values];
+  return (process.env.ATOMIZER_ALLOW ?? "").split(delimiter).filter((dir) => dir.length > 0);
+}
+
+type Values = ReturnType<typeof parse<typeof OPTIONS>>["values"];
+
+/** Refuses a non-loopback bind without --public, and says loudly what --public exposes. */
+function checkExposure(values: Values, host: string): void {
+  if (isLoopbackHost(host)) return;
+  if (!values.public) {
+    throw new UsageError(
+      `--http ${host}: binding an address other machines reach needs --public (and --allowed-host with the name clients use)\n\n${USAGE}`,
+    );
+  }
+  process.stderr.write(
+    `atomizer-jobs mcp: WARNING: listening on ${host}, reachable from other machines; every request still needs a bearer token, but use TLS in front (a reverse proxy) on any network you do not trust\n`,
+  );
+}
+
 export async function run(argv: string[]): Promise<number> {
-  let values: ReturnType<typeof parse<typeof OPTIONS>>["values"];
+  let values: Values;
   try {
     ({ values } = parse(argv, OPTIONS, USAGE));
     if (values.help) {
@@ -68,18 +101,31 @@ export async function run(argv: string[]): Promise<number> {
         `--http needs --config FILE: every HTTP request must carry a bearer token\n\n${USAGE}`,
       );
     }
+    if (listen) checkExposure(values, listen.host);
+    const sessionIdleS = intOption(values["session-idle"], "session-idle", USAGE);
     const identity = listen ? undefined : stdioIdentity(values.agent, values.role);
     const tokens = listen && values.config ? await loadAuthConfig(values.config, process.env) : undefined;
+    const allow = allowedFolders(values.allow);
     const ctx = await createServerContext({
       queueRoot: root,
       withIndex: true,
       ...(values.work ? { workDir: values.work } : {}),
-      ...(values.allow ? { allow: values.allow } : {}),
+      allow,
     });
+    const studies =
+      ctx.allowRoots.length > 0
+        ? `studies under ${ctx.allowRoots.join(", ")}`
+        : "no --allow: submit_job refuses every study";
     if (listen && tokens) {
-      const server = await serveHttp(ctx, { ...listen, tokens });
+      const server = await serveHttp(ctx, {
+        ...listen,
+        tokens,
+        allowedHosts: values["allowed-host"] ?? [],
+        allowedOrigins: values["allowed-origin"] ?? [],
+        ...(sessionIdleS !== undefined ? { sessionIdleS } : {}),
+      });
       process.stderr.write(
-        `atomizer-jobs mcp: listening on ${server.url} (queue ${ctx.queue.root}, ${tokens.agents.length} agents)\n`,
+        `atomizer-jobs mcp: listening on ${server.url} (queue ${ctx.queue.root}, ${tokens.agents.length} agents; ${studies})\n`,
       );
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);
@@ -88,7 +134,7 @@ export async function run(argv: string[]): Promise<number> {
       await server.close();
     } else if (identity) {
       process.stderr.write(
-        `atomizer-jobs mcp: serving stdio as ${identity.agent} (role ${identity.role}), queue ${ctx.queue.root}\n`,
+        `atomizer-jobs mcp: serving stdio as ${identity.agent} (role ${identity.role}), queue ${ctx.queue.root}; ${studies}\n`,
       );
       await serveStdio(ctx, identity);
     }

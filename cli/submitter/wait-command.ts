@@ -40,6 +40,8 @@ export const run = queueCommand({
         job_id: jobId,
         ...(seq !== undefined ? { seq } : {}),
         timeout_s: first ? 0 : Math.min(MAX_WAIT_S, remaining),
+        // A person at a terminal watches progress, not only state changes.
+        until: "progress",
       });
       if (first || result.changed) show(result.job);
       first = false;

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import type { Progress } from "@modelcontextprotocol/sdk/types.js";
 
 const CHECKOUT = fileURLToPath(new URL("../../", import.meta.url));
 const CLI = join(CHECKOUT, "bin", "atomizer-jobs.js");
@@ -85,8 +86,16 @@ function startRunner(queue: string, root: string, python: string): ChildProcess 
 
 type Structured = Record<string, unknown>;
 
-async function call(client: Client, name: string, args: Structured): Promise<Structured> {
-  const result = await client.callTool({ name, arguments: args }, undefined, { timeout: 120_000 });
+async function call(
+  client: Client,
+  name: string,
+  args: Structured,
+  onprogress?: (progress: Progress) => void,
+): Promise<Structured> {
+  const result = await client.callTool({ name, arguments: args }, undefined, {
+    timeout: 120_000,
+    ...(onprogress ? { onprogress } : {}),
+  });
   const text = (result.content as Array<{ type: string; text?: string }>)
     .filter((c) => c.type === "text")
     .map((c) => c.text)
@@ -109,11 +118,17 @@ function isSettled(job: Structured): boolean {
   return job.state === "completed" && (job.results as Structured | undefined)?.complete === true;
 }
 
+/**
+ * wait_for_job returns on state changes; the trials done in between arrive as progress
+ * notifications (the client's onprogress), as they would for an agent's client.
+ */
 async function waitUntilSettled(client: Client, jobId: string): Promise<Structured> {
   let seq = 0;
   let last = "";
+  const showProgress = (progress: Progress) =>
+    say(`  ${progress.message ?? `${progress.progress} trials done`}`);
   for (;;) {
-    const waited = await call(client, "wait_for_job", { job_id: jobId, seq, timeout_s: 20 });
+    const waited = await call(client, "wait_for_job", { job_id: jobId, seq, timeout_s: 40 }, showProgress);
     const job = waited.job as Structured;
     seq = typeof job.seq === "number" ? job.seq : seq;
     const line = progressLine(job);

@@ -1,4 +1,5 @@
 import type { FileHandle } from "node:fs/promises";
+import { stripVTControlCharacters } from "node:util";
 import type { OpenRegularOptions } from "../../protocol/index.ts";
 import { errnoCode, openRegularFile } from "../../protocol/index.ts";
 
@@ -18,6 +19,23 @@ function sequenceLength(lead: number): number {
   if (lead >= 0xe0) return 3;
   if (lead >= 0xc0) return 2;
   return 1;
+}
+
+/**
+ * Where a trailing escape sequence cut by the read window starts ("\x1b[3" of "\x1b[31m"): it is
+ * held back for the next read, so a colour code never reaches an agent in two unstrippable halves.
+ */
+function partialEscapeAt(text: string): number | undefined {
+  const at = text.lastIndexOf("\u001b");
+  if (at < 0 || text.length - at > 32) return undefined;
+  const rest = text.slice(at + 1);
+  if (rest === "") return at;
+  return /^\[[0-?]*[ -/]*$/.test(rest) ? at : undefined;
+}
+
+/** Log text as agents get it: terminal colour and cursor codes (Optuna's logger) cost tokens and say nothing. */
+export function plainLogText(text: string): string {
+  return stripVTControlCharacters(text);
 }
 
 /** Length of `bytes` without a trailing, incomplete UTF-8 sequence. */
@@ -59,10 +77,16 @@ export async function readLogRange(
     const length = Math.min(maxBytes, size - start);
     const buffer = Buffer.alloc(length);
     const { bytesRead } = length > 0 ? await handle.read(buffer, 0, length, start) : { bytesRead: 0 };
-    const usable = bytesRead === size - start ? bytesRead : completeUtf8Length(buffer.subarray(0, bytesRead));
+    let usable = bytesRead === size - start ? bytesRead : completeUtf8Length(buffer.subarray(0, bytesRead));
+    let text = buffer.subarray(0, usable).toString("utf8");
+    const partial = usable < size - start ? partialEscapeAt(text) : undefined;
+    if (partial !== undefined) {
+      usable -= Buffer.byteLength(text.slice(partial));
+      text = text.slice(0, partial);
+    }
     const next = start + usable;
     return {
-      text: buffer.subarray(0, usable).toString("utf8"),
+      text: plainLogText(text),
       offset: start,
       next_offset: next,
       size,

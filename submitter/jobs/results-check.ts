@@ -4,20 +4,18 @@ import { z } from "zod";
 import type { ManifestCheck, ResultsManifest } from "../../protocol/index.ts";
 import { checkJobPath, describeManifestCheck, errnoCode, verifyManifest } from "../../protocol/index.ts";
 
-export const ResultsSyncSchema = z
-  .object({
-    /** job.json carries a results manifest (written last by the runner). */
-    manifest: z.boolean(),
-    files_total: z.number().int(),
-    /** Present with the listed size. */
-    files_synced: z.number().int(),
-    /** Every file present, sized and hashed as listed. */
-    complete: z.boolean(),
-    missing: z.array(z.string()),
-    hash_mismatch: z.array(z.string()),
-    summary: z.string(),
-  })
-  .meta({ id: "ResultsSync" });
+export const ResultsSyncSchema = z.object({
+  /** job.json carries a results manifest (written last by the runner). */
+  manifest: z.boolean(),
+  files_total: z.number().int(),
+  /** Present with the listed size. */
+  files_synced: z.number().int(),
+  /** Every file present, sized and hashed as listed. */
+  complete: z.boolean(),
+  missing: z.array(z.string()),
+  hash_mismatch: z.array(z.string()),
+  summary: z.string(),
+});
 export type ResultsSync = z.infer<typeof ResultsSyncSchema>;
 
 /** No result files known yet; `summary` says why. */

@@ -2,36 +2,33 @@ import { z } from "zod";
 import type { CancelRequest, Job, JobRead, Progress } from "../../protocol/index.ts";
 import { JobErrorSchema, ProgressSchema } from "../../protocol/index.ts";
 import { deriveState } from "./job-state.ts";
+import { plainLogText } from "./log-file.ts";
 import type { ResultsSync } from "./results-check.ts";
 import { noResults, ResultsSyncSchema } from "./results-check.ts";
 import type { RunnerView } from "./runners.ts";
 import { viewShape } from "./view-schema.ts";
 
 // Ids make each schema one definition in the tools' JSON Schema, referenced where the union repeats it.
-export const ProgressViewSchema = z
-  .object(
-    viewShape(ProgressSchema.shape, [
-      "source",
-      "trials_complete",
-      "trials_planned",
-      "trials_pruned",
-      "trials_failed",
-      "trials_running",
-      "best_value",
-      "best_values",
-      "best_params",
-      "best_trial",
-      "last_trial_at",
-      "message",
-      "updated_at",
-    ]),
-  )
-  .meta({ id: "Progress" });
+export const ProgressViewSchema = z.object(
+  viewShape(ProgressSchema.shape, [
+    "source",
+    "trials_complete",
+    "trials_planned",
+    "trials_pruned",
+    "trials_failed",
+    "trials_running",
+    "best_value",
+    "best_values",
+    "best_params",
+    "best_trial",
+    "last_trial_at",
+    "message",
+    "updated_at",
+  ]),
+);
 export type ProgressView = z.infer<typeof ProgressViewSchema>;
 
-const JobErrorViewSchema = z
-  .object(viewShape(JobErrorSchema.shape, ["kind", "message", "missing_files"]))
-  .meta({ id: "JobError" });
+const JobErrorViewSchema = z.object(viewShape(JobErrorSchema.shape, ["kind", "message", "missing_files"]));
 
 const common = {
   job_id: z.string(),
@@ -253,7 +250,7 @@ export function buildStatusView(facts: StatusFacts): StatusView {
           message: error?.message ?? "the runner gave no reason",
           ...(error?.missing_files ? { missing_files: error.missing_files.slice(0, 20) } : {}),
         },
-        log_tail: tail.slice(-20),
+        log_tail: tail.slice(-20).map(plainLogText),
         ...(facts.results ? { results: facts.results } : {}),
       };
       if (view.finished_at === undefined) delete view.finished_at;

@@ -4,27 +4,30 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import { createKeyedSerial } from "../../protocol/index.ts";
 import type { TokenTable } from "../config/auth-config.ts";
-import type { Identity } from "../config/roles.ts";
 import type { ServerContext } from "../context.ts";
 import { buildMcpServer } from "./build-server.ts";
 import { HttpRequestError, readJsonBody } from "./http-body.ts";
-import { RoleGuardTransport } from "./role-guard-transport.ts";
+import { hostPolicy, hostProblem } from "./http-guard.ts";
+import { DEFAULT_SESSION_IDLE_S, SessionTable } from "./http-sessions.ts";
 
 export interface HttpOptions {
   host: string;
   port: number;
   tokens: TokenTable;
+  /** Host names requests may name besides the loopback names and the bound host. */
+  allowedHosts?: readonly string[];
+  /** Origins a browser page may call from, besides http(s)://<an allowed host>. */
+  allowedOrigins?: readonly string[];
+  /** Seconds a session may stay unused before it is closed (default 30 min). */
+  sessionIdleS?: number;
 }
 
 export interface HttpServerHandle {
   url: string;
-  close: () => Promise<void>;
-}
-
-interface Session {
-  identity: Identity;
-  transport: StreamableHTTPServerTransport;
+  /** Open sessions now (for tests and the bench). */
+  sessions: () => number;
   close: () => Promise<void>;
 }
 
@@ -46,17 +49,25 @@ function rpcError(message: string, code = -32000): unknown {
 }
 
 /**
- * Streamable HTTP with stateful sessions (resource subscriptions need them). Every request must carry
- * a bearer token from the --config file; each session gets an McpServer built for its caller's role,
- * and only that caller may use the session.
+ * Streamable HTTP with stateful sessions (resource subscriptions need them). Host and Origin are
+ * checked against an allowlist first (DNS rebinding), then every request must carry a bearer token
+ * from the --config file; each session gets an McpServer built for its caller's role, only that
+ * caller may use the session, and a session left unused for sessionIdleS is closed.
  */
 export async function serveHttp(ctx: ServerContext, options: HttpOptions): Promise<HttpServerHandle> {
-  const sessions = new Map<string, Session>();
+  const sessions = new SessionTable((options.sessionIdleS ?? DEFAULT_SESSION_IDLE_S) * 1000);
+  const policy = hostPolicy(options.host, options.allowedHosts ?? [], options.allowedOrigins ?? []);
+  const taskLocks = createKeyedSerial();
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://localhost");
     if (url.pathname !== MCP_PATH) {
       sendJson(res, 404, { error: `not found; the MCP endpoint is ${MCP_PATH}` });
+      return;
+    }
+    const refused = hostProblem(req, policy);
+    if (refused) {
+      sendJson(res, 403, rpcError(refused));
       return;
     }
     const header = req.headers.authorization ?? "";
@@ -89,6 +100,8 @@ export async function serveHttp(ctx: ServerContext, options: HttpOptions): Promi
         sendJson(res, 403, rpcError("this session belongs to another agent"));
         return;
       }
+      const done = sessions.use(session);
+      res.once("close", done);
       await session.transport.handleRequest(req, res, body);
       return;
     }
@@ -96,27 +109,23 @@ export async function serveHttp(ctx: ServerContext, options: HttpOptions): Promi
       sendJson(res, 400, rpcError("no mcp-session-id: start with an initialize request"));
       return;
     }
-    const { server, dispose } = buildMcpServer(ctx, identity);
+    const { server, dispose } = buildMcpServer(ctx, identity, { taskLocks });
+    let closed = false;
+    const close = async () => {
+      if (closed) return;
+      closed = true;
+      dispose();
+      await server.close().catch(() => undefined);
+    };
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id) => {
-        sessions.set(id, {
-          identity,
-          transport,
-          close: async () => {
-            dispose();
-            await server.close().catch(() => undefined);
-          },
-        });
-      },
+      onsessioninitialized: (id) => sessions.add(id, { identity, transport, close }),
     });
-    const guarded = new RoleGuardTransport(transport, identity);
-    guarded.onclose = () => {
-      const id = transport.sessionId;
-      if (id) sessions.delete(id);
-      dispose();
+    transport.onclose = () => {
+      if (transport.sessionId) sessions.forget(transport.sessionId);
+      void close();
     };
-    await server.connect(guarded);
+    await server.connect(transport);
     await transport.handleRequest(req, res, body);
   };
 
@@ -140,9 +149,9 @@ export async function serveHttp(ctx: ServerContext, options: HttpOptions): Promi
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   return {
     url: `http://${host}:${address.port}${MCP_PATH}`,
+    sessions: () => sessions.size,
     close: async () => {
-      for (const session of [...sessions.values()]) await session.close();
-      sessions.clear();
+      await sessions.closeAll();
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
     },

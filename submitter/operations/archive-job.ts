@@ -5,6 +5,7 @@ import {
   copyVerifiedFiles,
   describeManifestCheck,
   JOB_FILE,
+  MAX_JOB_ID_LENGTH,
   removeTree,
   verifyManifest,
   wantedFiles,
@@ -18,7 +19,7 @@ import { knownJob } from "./job-lookup.ts";
 import { OperationError } from "./operation-error.ts";
 
 export const ArchiveJobInput = {
-  job_id: z.string().describe("a completed, failed or cancelled job"),
+  job_id: z.string().max(MAX_JOB_ID_LENGTH),
 };
 const ArchiveJobInputSchema = z.object(ArchiveJobInput);
 export type ArchiveJobArgs = z.infer<typeof ArchiveJobInputSchema>;

@@ -1,11 +1,12 @@
 import { z } from "zod";
+import { MAX_JOB_ID_LENGTH } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
 import { isFinalState } from "../jobs/job-state.ts";
 import { knownJob } from "./job-lookup.ts";
 import { OperationError } from "./operation-error.ts";
 
 export const CancelJobInput = {
-  job_id: z.string().describe("the job to cancel"),
+  job_id: z.string().max(MAX_JOB_ID_LENGTH),
   reason: z.string().max(500).optional().describe("why, for the job's record"),
 };
 const CancelJobInputSchema = z.object(CancelJobInput);

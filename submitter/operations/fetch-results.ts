@@ -7,6 +7,7 @@ import {
   isTerminal,
   JOB_FILE,
   LOG_FILE,
+  MAX_JOB_ID_LENGTH,
   RESULTS_DIR,
   readLogTail,
   STUDY_DB,
@@ -15,6 +16,7 @@ import {
 } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
 import { isFinalState } from "../jobs/job-state.ts";
+import { plainLogText } from "../jobs/log-file.ts";
 import type { CsvPreview } from "../results/csv-preview.ts";
 import { CsvPreviewSchema, previewCsv } from "../results/csv-preview.ts";
 import type { ImageNote, LoadedImage } from "../results/png-images.ts";
@@ -25,14 +27,15 @@ import { knownJob } from "./job-lookup.ts";
 import { OperationError } from "./operation-error.ts";
 
 export const FetchResultsInput = {
-  job_id: z.string().describe("a completed, failed or cancelled job"),
+  job_id: z.string().max(MAX_JOB_ID_LENGTH),
   max_images: z
     .number()
     .int()
     .min(0)
     .max(MAX_IMAGES)
     .optional()
-    .describe(`PNG plots to return as images (default ${MAX_IMAGES}, each at most 1 MB)`),
+    .describe("PNG plots to attach")
+    .meta({ default: MAX_IMAGES }),
 };
 const FetchResultsInputSchema = z.object(FetchResultsInput);
 export type FetchResultsArgs = z.infer<typeof FetchResultsInputSchema>;
@@ -148,7 +151,9 @@ export async function fetchResults(
     pngs,
     args.max_images ?? MAX_IMAGES,
   );
-  const logTail = tailLines(await readLogTail(local(LOG_FILE), { maxBytes: LOG_TAIL_BYTES, maxLines: 30 }));
+  const logTail = tailLines(
+    await readLogTail(local(LOG_FILE), { maxBytes: LOG_TAIL_BYTES, maxLines: 30 }),
+  ).map(plainLogText);
   const complete =
     manifest !== undefined && missing.length === 0 && mismatched.length === 0 && refused.length === 0;
   if (complete && isTerminal(job.status)) {

@@ -1,24 +1,31 @@
 import { z } from "zod";
-import { JobSchema, ProgressSchema } from "../../protocol/index.ts";
+import {
+  JobSchema,
+  MAX_AGENT_NAME_LENGTH,
+  MAX_PROJECT_LENGTH,
+  ProgressSchema,
+} from "../../protocol/index.ts";
 import type { CatalogRow } from "../catalog/job-catalog.ts";
 import type { ServerContext } from "../context.ts";
 import { JOB_STATES } from "../jobs/job-state.ts";
 import { viewShape } from "../jobs/view-schema.ts";
 import { OperationError } from "./operation-error.ts";
 
+const DEFAULT_LIMIT = 20;
+/** "c1.<instance hex>.<counter>" is far shorter; anything longer is not a cursor. */
+const MAX_CURSOR_LENGTH = 100;
+
 export const ListJobsInput = {
-  status: z
-    .array(z.enum(JOB_STATES))
-    .optional()
-    .describe('only jobs in these states, e.g. ["running", "queued"]'),
-  project: z.string().optional().describe("only this project"),
-  created_by: z.string().optional().describe("only jobs submitted by this agent"),
-  limit: z.number().int().min(1).max(200).optional().describe("rows per page (default 20, at most 200)"),
-  offset: z.number().int().min(0).optional().describe("rows to skip (from next_offset of the previous page)"),
+  status: z.array(z.enum(JOB_STATES)).max(JOB_STATES.length).optional().describe("only these states"),
+  project: z.string().max(MAX_PROJECT_LENGTH).optional().describe("only this project"),
+  created_by: z.string().max(MAX_AGENT_NAME_LENGTH).optional().describe("only this agent's jobs"),
+  limit: z.number().int().min(1).max(200).optional().meta({ default: DEFAULT_LIMIT }),
+  offset: z.number().int().min(0).optional().describe("next_offset of the previous page"),
   changed_since: z
     .string()
+    .max(MAX_CURSOR_LENGTH)
     .optional()
-    .describe("cursor from a previous list_jobs call: only jobs that changed since then"),
+    .describe("cursor of an earlier call: only jobs changed since"),
 };
 const ListJobsInputSchema = z.object(ListJobsInput);
 export type ListJobsArgs = z.infer<typeof ListJobsInputSchema>;
@@ -53,8 +60,6 @@ export const ListJobsOutput = {
 };
 const ListJobsOutputSchema = z.object(ListJobsOutput);
 export type ListJobsResult = z.infer<typeof ListJobsOutputSchema>;
-
-const DEFAULT_LIMIT = 20;
 
 function parseCursor(cursor: string): { instance: string; counter: number } | undefined {
   const match = /^c1\.([0-9a-f]+)\.(\d+)$/.exec(cursor);

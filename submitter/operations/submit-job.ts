@@ -7,6 +7,12 @@ import {
   checkJobPaths,
   hashFile,
   JOB_FILE,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  MAX_JOB_ID_LENGTH,
+  MAX_JOB_NAME_LENGTH,
+  MAX_PATH_BYTES,
+  MAX_PROJECT_LENGTH,
+  MAX_RELATIVE_PATH_LENGTH,
   makeJobId,
   README_FILE,
   removeTree,
@@ -32,47 +38,45 @@ import { checkStudyContent, refuse } from "../submit/study-checks.ts";
 import { collectStudyFiles } from "../submit/study-files.ts";
 import { OperationError } from "./operation-error.ts";
 
+const SCRIPT_DEFAULT = "run_optimization.py";
+const TYPE_DEFAULT = "optimization";
+const NOTIFY_DEFAULT = { on_complete: true, on_fail: true } as const;
+
 export const SubmitJobInput = {
-  study_dir: z
-    .string()
-    .min(1)
-    .describe("folder on this host with the script, atomizer_spec.json, README.md, 1_setup/"),
-  name: z
-    .string()
-    .min(1)
-    .max(120)
-    .describe('descriptive job name, e.g. "starspec m1 wfe sweep" (becomes the id\'s slug)'),
+  study_dir: z.string().min(1).max(MAX_PATH_BYTES),
+  name: z.string().min(1).max(MAX_JOB_NAME_LENGTH).describe('descriptive, e.g. "starspec m1 wfe sweep"'),
   project: z
     .string()
-    .regex(/^[a-z0-9]+(?:[-_][a-z0-9]+)*$/, "project must be a slug like starspec-m1-wfe")
-    .describe("project slug, e.g. starspec-m1-wfe"),
-  channel: z.string().max(100).optional().describe("team channel to notify (default #<project>)"),
-  type: z.string().min(1).max(50).optional().describe("job type (default optimization)"),
-  script: z.string().min(1).optional().describe("job-relative script to run (default run_optimization.py)"),
-  args: z.array(z.string().max(1000)).max(100).optional().describe('script arguments, e.g. ["--start"]'),
+    .max(MAX_PROJECT_LENGTH)
+    .regex(/^[a-z0-9]+(?:[-_][a-z0-9]+)*$/, "project must be a slug like starspec-m1-wfe"),
+  channel: z.string().max(100).optional().describe("default #<project>"),
+  type: z.string().min(1).max(50).optional().meta({ default: TYPE_DEFAULT }),
+  script: z.string().min(1).max(MAX_RELATIVE_PATH_LENGTH).optional().meta({ default: SCRIPT_DEFAULT }),
+  args: z.array(z.string().max(1000)).max(100).optional(),
   notify: z
     .object({ on_complete: z.boolean(), on_fail: z.boolean() })
     .optional()
-    .describe("notify the channel on completion/failure (default both true)"),
+    .describe("default both true"),
   timeout_s: z
     .number()
     .int()
     .positive()
     .max(30 * 24 * 3600)
     .optional()
-    .describe("wall-clock limit in seconds"),
-  readme: z.string().max(50_000).optional().describe("README.md text when the folder has none"),
+    .describe("wall-clock limit"),
+  readme: z.string().max(50_000).optional().describe("README.md if the folder has none"),
   idempotency_key: z
     .string()
     .min(1)
-    .max(200)
+    .max(MAX_IDEMPOTENCY_KEY_LENGTH)
     .optional()
-    .describe("retry-safe key: the same key and content returns the existing job"),
+    .describe("the same key and content return the first job"),
   resume_from: z
     .string()
     .min(1)
+    .max(MAX_JOB_ID_LENGTH)
     .optional()
-    .describe("finished job whose 3_results/study.db this job continues"),
+    .describe("job whose 3_results/study.db to continue"),
 };
 const SubmitJobInputSchema = z.object(SubmitJobInput);
 export type SubmitJobArgs = z.infer<typeof SubmitJobInputSchema>;
@@ -97,7 +101,6 @@ export const SubmitJobOutput = {
 const SubmitJobOutputSchema = z.object(SubmitJobOutput);
 export type SubmitJobResult = z.infer<typeof SubmitJobOutputSchema>;
 
-const SCRIPT_DEFAULT = "run_optimization.py";
 const MAX_PUBLISH_ATTEMPTS = 50;
 
 /** Second resolution is what job ids and SYS_19's created_at use. */
@@ -163,9 +166,9 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
   const resumeSource =
     args.resume_from !== undefined ? await findResumeSource(ctx, args.resume_from) : undefined;
   const channel = args.channel ?? `#${args.project}`;
-  const type = args.type ?? "optimization";
+  const type = args.type ?? TYPE_DEFAULT;
   const jobArgs = args.args ?? [];
-  const notify = args.notify ?? { on_complete: true, on_fail: true };
+  const notify = args.notify ?? NOTIFY_DEFAULT;
   const staging = await makeStagingDir(ctx.stagingDir, "submit", slug);
   try {
     const files: FileEntry[] = [];

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { z } from "zod";
-import { LOG_FILE } from "../../protocol/index.ts";
+import { LOG_FILE, MAX_JOB_ID_LENGTH } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
 import { readLogRange } from "../jobs/log-file.ts";
 import { knownJob } from "./job-lookup.ts";
@@ -9,20 +9,15 @@ export const MAX_LOG_BYTES = 64 * 1024;
 const DEFAULT_LOG_BYTES = 16 * 1024;
 
 export const TailLogInput = {
-  job_id: z.string().describe("the job whose stdout.log to read"),
+  job_id: z.string().max(MAX_JOB_ID_LENGTH),
   offset: z
     .number()
     .int()
     .min(0)
     .optional()
-    .describe("byte offset to read from (next_offset of the previous call; default 0)"),
-  max_bytes: z
-    .number()
-    .int()
-    .min(1)
-    .max(MAX_LOG_BYTES)
-    .optional()
-    .describe(`bytes to return at most (default ${DEFAULT_LOG_BYTES}, at most ${MAX_LOG_BYTES})`),
+    .describe("next_offset of the previous call")
+    .meta({ default: 0 }),
+  max_bytes: z.number().int().min(1).max(MAX_LOG_BYTES).optional().meta({ default: DEFAULT_LOG_BYTES }),
 };
 const TailLogInputSchema = z.object(TailLogInput);
 export type TailLogArgs = z.infer<typeof TailLogInputSchema>;

@@ -71,6 +71,13 @@ export async function collectStudyFiles(
       "pass the study's folder",
     );
   }
+  if (allowRoots.length === 0) {
+    throw new OperationError(
+      "forbidden",
+      "this server has no submission folder: it reads study folders only under the folders it is started with",
+      "ask the operator to start `atomizer-jobs mcp` with --allow <folder> (or ATOMIZER_ALLOW=<folder>) holding the studies",
+    );
+  }
   if (!allowRoots.some((allowed) => isInside(allowed, root))) {
     throw new OperationError(
       "forbidden",

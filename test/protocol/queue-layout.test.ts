@@ -122,6 +122,7 @@ describe("queuePaths and constants", () => {
       runnersDir: "C:\\Atomizer\\job-queue\\inbox\\.runners",
       stateDir: "C:\\Atomizer\\job-queue\\.state",
       fetchedDir: "C:\\Atomizer\\job-queue\\.state\\fetched",
+      tasksDir: "C:\\Atomizer\\job-queue\\.state\\tasks",
     });
   });
 

@@ -116,7 +116,12 @@ describe("job index watch lifecycle", () => {
     expect(index.watchedInboxIds()).toContain(jobId);
 
     // wait_for_job returns on a progress rewrite, well before its timeout.
-    const waiting = waitForJob(ctx, { job_id: jobId, seq: (await jobStatus(ctx, jobId)).seq, timeout_s: 40 });
+    const waiting = waitForJob(ctx, {
+      job_id: jobId,
+      seq: (await jobStatus(ctx, jobId)).seq,
+      timeout_s: 40,
+      until: "progress",
+    });
     await reportProgress(queue, jobId, { trials_complete: 3, trials_planned: 10, best_value: 0.5 });
     const woke = await waiting;
     expect(woke).toMatchObject({ changed: true, timed_out: false });

@@ -1,0 +1,162 @@
+// MCP Tasks (spec 2025-11-25) through the SDK's own client task API: wait_for_job and fetch_results
+// run as tasks kept in the queue's state folder, bound to the agent that created them, and outliving
+// the server process that created them.
+import { readdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { QueuePaths } from "../../../protocol/index.ts";
+import { callOk, connectStdio } from "../fixtures/mcp-clients.ts";
+import { acceptJob, finishJob, makeQueue, reportProgress, startJob } from "../fixtures/runner-fixture.ts";
+import { makeStudy } from "../fixtures/study-fixture.ts";
+
+let base: string;
+let queue: QueuePaths;
+let study: string;
+const open: Client[] = [];
+
+beforeAll(async () => {
+  ({ base, queue } = await makeQueue());
+  study = await makeStudy(base);
+});
+
+afterAll(async () => {
+  for (const client of open) await client.close().catch(() => undefined);
+  await rm(base, { recursive: true, force: true });
+});
+
+/** A fresh server process for `agent`; each call is a server (re)start. */
+async function serverFor(agent: string): Promise<Client> {
+  const { client } = await connectStdio([
+    "--queue",
+    queue.root,
+    "--allow",
+    base,
+    "--role",
+    "admin",
+    "--agent",
+    agent,
+  ]);
+  open.push(client);
+  await client.listTools();
+  return client;
+}
+
+async function stop(client: Client): Promise<void> {
+  await client.close();
+  open.splice(open.indexOf(client), 1);
+}
+
+async function submit(client: Client, name: string): Promise<string> {
+  return (
+    await callOk<{ job_id: string }>(client, "submit_job", { study_dir: study, name, project: "tasks" })
+  ).job_id;
+}
+
+/** Starts a task with the SDK client's streaming call and returns its id once created. */
+async function startTask(client: Client, name: string, args: Record<string, unknown>): Promise<string> {
+  const stream = client.experimental.tasks.callToolStream({ name, arguments: args });
+  for await (const message of stream) {
+    if (message.type === "taskCreated") return message.task.taskId;
+    if (message.type === "error") throw message.error;
+    if (message.type === "result") throw new Error(`no task: ${JSON.stringify(message.result)}`);
+  }
+  throw new Error("the stream ended without a task");
+}
+
+describe("MCP tasks", () => {
+  test("wait_for_job as a task outlives a server restart and ends when the job is final", async () => {
+    const first = await serverFor("study-builder");
+    const jobId = await submit(first, "task restart study");
+    const taskId = await startTask(first, "wait_for_job", { job_id: jobId });
+    expect(taskId).toMatch(/^[0-9a-f]{32}$/);
+    const file = JSON.parse(await readFile(join(queue.tasksDir, `${taskId}.json`), "utf8"));
+    expect(file).toMatchObject({ agent: "study-builder", tool: "wait_for_job", task: { status: "working" } });
+    await stop(first);
+
+    const second = await serverFor("study-builder");
+    expect(await second.experimental.tasks.getTask(taskId)).toMatchObject({ taskId, status: "working" });
+    const listed = await second.experimental.tasks.listTasks();
+    expect(listed.tasks.map((task) => task.taskId)).toContain(taskId);
+
+    // Another agent cannot see, read or cancel it, whatever it knows of the id.
+    const intruder = await serverFor("intruder");
+    await expect(intruder.experimental.tasks.getTask(taskId)).rejects.toThrow(/not found/i);
+    await expect(intruder.experimental.tasks.cancelTask(taskId)).rejects.toThrow(/not found/i);
+    expect((await intruder.experimental.tasks.listTasks()).tasks).toEqual([]);
+
+    await acceptJob(queue, jobId);
+    await startJob(queue, jobId);
+    await reportProgress(queue, jobId, { trials_planned: 4, trials_complete: 2 });
+    expect(await second.experimental.tasks.getTask(taskId)).toMatchObject({ status: "working" });
+    await finishJob(queue, jobId, "completed", { log: "done\n" });
+    const result = (await second.experimental.tasks.getTaskResult(
+      taskId,
+      CallToolResultSchema,
+    )) as CallToolResult;
+    expect(result.structuredContent).toMatchObject({
+      changed: true,
+      timed_out: false,
+      job: { state: "completed" },
+    });
+    expect(await second.experimental.tasks.getTask(taskId)).toMatchObject({ status: "completed" });
+
+    // A plain call of the same tool stays a plain, bounded call.
+    const plain = await callOk<{ changed: boolean; job: { state: string } }>(second, "wait_for_job", {
+      job_id: jobId,
+      timeout_s: 1,
+    });
+    expect(plain.job.state).toBe("completed");
+  });
+
+  test("fetch_results as a task streams to its result once the job has finished", async () => {
+    const client = await serverFor("optimizer");
+    const jobId = await submit(client, "task fetch study");
+    await acceptJob(queue, jobId);
+    await startJob(queue, jobId);
+    const statuses: string[] = [];
+    const streamed = (async () => {
+      for await (const message of client.experimental.tasks.callToolStream({
+        name: "fetch_results",
+        arguments: { job_id: jobId },
+      })) {
+        if (message.type === "taskCreated" || message.type === "taskStatus")
+          statuses.push(message.task.status);
+        if (message.type === "result") return message.result as CallToolResult;
+        if (message.type === "error") throw message.error;
+      }
+      throw new Error("no result");
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await finishJob(queue, jobId, "completed", { log: "fetched by a task\n" });
+    const result = await streamed;
+    expect(statuses[0]).toBe("working");
+    expect(result.structuredContent).toMatchObject({ job_id: jobId, state: "completed", complete: true });
+    expect(await readdir(queue.fetchedDir)).toContain(`${jobId}.json`);
+  });
+
+  test("a task on an unknown job fails with the error shape; a cancelled task only stops waiting", async () => {
+    const client = await serverFor("study-builder");
+    const unknown = await startTask(client, "wait_for_job", { job_id: "job-20990101-000000-no-such-study" });
+    expect(await client.experimental.tasks.getTask(unknown)).toMatchObject({ status: "failed" });
+    const failed = (await client.experimental.tasks.getTaskResult(
+      unknown,
+      CallToolResultSchema,
+    )) as CallToolResult;
+    expect(failed.isError).toBe(true);
+    expect(failed.structuredContent).toMatchObject({ code: "not_found" });
+
+    const jobId = await submit(client, "task cancel study");
+    const waiting = await startTask(client, "wait_for_job", { job_id: jobId });
+    expect(await client.experimental.tasks.cancelTask(waiting)).toMatchObject({ status: "cancelled" });
+    const cancelled = (await client.experimental.tasks.getTaskResult(
+      waiting,
+      CallToolResultSchema,
+    )) as CallToolResult;
+    expect(cancelled.structuredContent).toMatchObject({ code: "wrong_state" });
+    const status = await callOk<{ job: { state: string } }>(client, "job_status", { job_id: jobId });
+    expect(status.job.state).toBe("submitted");
+  });
+});
