@@ -1,0 +1,108 @@
+import { appendFile, mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, beforeEach, expect, test } from "vitest";
+import type { Job } from "../../protocol/index.ts";
+import { transition, writeJob, writeJsonAtomic } from "../../protocol/index.ts";
+import { LEDGER_FILE } from "../../runner/ledger.ts";
+import { runDir, runFile } from "../../runner/supervisor/run-folder.ts";
+import { startAtomizerJobs } from "../helpers/atomizer-jobs.ts";
+import type { TestQueue } from "./helpers/make-job.ts";
+import { folderArgs, inboxJob, makeQueue, readText, submitJob, waitFor } from "./helpers/make-job.ts";
+import { startRunner, testConfig } from "./helpers/runner-harness.ts";
+
+// Runs that never launched their script are taken back ("requeued") and must start again, once.
+
+let queue: TestQueue;
+beforeEach(async () => {
+  queue = await makeQueue();
+});
+afterEach(async () => {
+  await queue.cleanup();
+});
+
+function runnerOnce() {
+  const args = [
+    "runner",
+    ...folderArgs(queue),
+    "--python",
+    "python3",
+    "--heartbeat",
+    "0.3",
+    "--rescan",
+    "0.3",
+  ];
+  return startAtomizerJobs([...args, "--once"]);
+}
+
+const starts = async (counter: string) => (await readText(counter)).split("\n").filter((l) => l !== "");
+
+/** A job accepted but not started: ledger, work copy and inbox/ as intake leaves them. */
+async function acceptedJob(counter: string): Promise<Job> {
+  // Held, not run: its licence server does not answer.
+  const holder = await startRunner(testConfig(queue, "python3", { licenceServer: "1@127.0.0.1" }));
+  try {
+    const jobId = await submitJob(queue, {
+      name: "launch lost",
+      fixture: "counted_sleep.py",
+      args: [counter, "0"],
+    });
+    return await waitFor("the licence hold", async () => {
+      const job = await inboxJob(queue, jobId);
+      return job?.waiting_for ? job : undefined;
+    });
+  } finally {
+    await holder.runner.stop();
+  }
+}
+
+test("a job taken back because its script never launched, then killed again before it restarted: the next start runs it once", async () => {
+  const counter = path.join(queue.scratch, "starts.txt");
+  const queued = await acceptedJob(counter);
+  const jobId = queued.job_id;
+
+  // What the race leaves: a runner ledgered the start, published running and wrote the run request,
+  // and was SIGKILLed before the supervisor launched the script; the next runner withdrew the request
+  // (the supervisor then exited without running anything), ledgered the take-back, and was killed
+  // before it started the job again. inbox/ still says running: a job.json never goes back to queued.
+  const startedAt = new Date(Date.now() - 2000).toISOString();
+  const requeuedAt = new Date(Date.now() - 1000).toISOString();
+  const records = [
+    { event: "started", job_id: jobId, at: startedAt, supervised: true },
+    {
+      event: "requeued",
+      job_id: jobId,
+      at: requeuedAt,
+      reason: "the runner stopped before the script was launched",
+    },
+  ];
+  await appendFile(
+    path.join(queue.state, LEDGER_FILE),
+    records.map((r) => `${JSON.stringify(r)}\n`).join(""),
+  );
+  await writeJob(
+    path.join(queue.paths.inbox, jobId),
+    transition(queued, "running", { runner: queued.runner, heartbeat_at: startedAt, waiting_for: undefined }),
+  );
+  const dir = runDir(queue.work, jobId);
+  await mkdir(dir, { recursive: true });
+  await writeJsonAtomic(runFile(dir, "abandoned"), {
+    job_id: jobId,
+    run_token: "0123456789abcdef01234567",
+    command: "python3",
+    args: [path.join(queue.work, jobId, "counted_sleep.py"), counter, "0"],
+    windows_verbatim: false,
+    cwd: path.join(queue.work, jobId),
+    log_path: path.join(queue.work, jobId, "stdout.log"),
+    created_at: startedAt,
+  });
+  await writeFile(runFile(dir, "log"), `${requeuedAt} not run: the run request was withdrawn\n`);
+
+  const next = runnerOnce();
+  expect(await next.exited, next.output()).toBe(0);
+  expect(next.output()).not.toContain("disagreement");
+  expect(next.output()).toContain(
+    `${jobId} queued again: started before a restart, but its script was never launched`,
+  );
+  expect(await inboxJob(queue, jobId)).toMatchObject({ status: "completed", exit_code: 0 });
+  expect(await starts(counter)).toEqual([jobId]);
+});
