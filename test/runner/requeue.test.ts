@@ -7,7 +7,15 @@ import { LEDGER_FILE } from "../../runner/ledger.ts";
 import { runDir, runFile } from "../../runner/supervisor/run-folder.ts";
 import { startAtomizerJobs } from "../helpers/atomizer-jobs.ts";
 import type { TestQueue } from "./helpers/make-job.ts";
-import { folderArgs, inboxJob, makeQueue, readText, submitJob, waitFor } from "./helpers/make-job.ts";
+import {
+  folderArgs,
+  inboxJob,
+  makeQueue,
+  readText,
+  submitJob,
+  waitFor,
+  waitForStatus,
+} from "./helpers/make-job.ts";
 import { startRunner, testConfig } from "./helpers/runner-harness.ts";
 
 // Runs that never launched their script are taken back ("requeued") and must start again, once.
@@ -106,3 +114,60 @@ test("a job taken back because its script never launched, then killed again befo
   expect(await inboxJob(queue, jobId)).toMatchObject({ status: "completed", exit_code: 0 });
   expect(await starts(counter)).toEqual([jobId]);
 });
+
+/** A preload (NODE_OPTIONS) that ends the job's supervisor before it claims its request, the first `deaths` times. */
+async function dyingSupervisors(deaths: number): Promise<{ options: string; count: () => Promise<number> }> {
+  const counter = path.join(queue.scratch, "supervisor-deaths.txt");
+  const preload = path.join(queue.scratch, "die-early.cjs");
+  await writeFile(
+    preload,
+    `const fs = require("node:fs");
+if ((process.argv[1] ?? "").includes("supervisor-main")) {
+  const died = fs.existsSync(${JSON.stringify(counter)}) ? fs.readFileSync(${JSON.stringify(counter)}, "utf8").length : 0;
+  if (died < ${deaths}) {
+    fs.appendFileSync(${JSON.stringify(counter)}, "x");
+    process.stderr.write("supervisor killed before its claim (test)\\n");
+    process.exit(1);
+  }
+}
+`,
+  );
+  return { options: `--require ${preload}`, count: async () => (await readText(counter)).length };
+}
+
+test.each([
+  { deaths: 1, status: "completed", starts: 1, requeued: 1 },
+  { deaths: 99, status: "failed", starts: 0, requeued: 3 },
+])(
+  "a supervisor that dies before launching the script $deaths time(s): the job is queued again, at most 3 times ($status)",
+  async (want) => {
+    const counter = path.join(queue.scratch, "starts.txt");
+    const dying = await dyingSupervisors(want.deaths);
+    const saved = process.env.NODE_OPTIONS;
+    process.env.NODE_OPTIONS = dying.options;
+    const running = await startRunner(testConfig(queue, "python3"));
+    try {
+      const jobId = await submitJob(queue, {
+        name: "supervisor dies",
+        fixture: "counted_sleep.py",
+        args: [counter, "0"],
+      });
+      const done = await waitForStatus(queue, jobId, ["completed", "failed", "cancelled"]);
+      expect(done.status).toBe(want.status);
+      if (want.status === "failed") {
+        expect(done.error?.kind).toBe("spawn_error");
+        expect(done.error?.message).toContain(
+          "supervisor killed before its claim (test)), at each of 4 tries",
+        );
+      }
+      expect(await starts(counter)).toEqual(want.starts ? [jobId] : []);
+      const ledger = await readText(path.join(queue.state, LEDGER_FILE));
+      expect(ledger.split("\n").filter((l) => l.includes('"requeued"')).length).toBe(want.requeued);
+      expect(await dying.count()).toBe(Math.min(want.deaths, want.requeued + 1));
+    } finally {
+      process.env.NODE_OPTIONS = saved;
+      if (saved === undefined) delete process.env.NODE_OPTIONS;
+      await running.stop();
+    }
+  },
+);
