@@ -3,12 +3,10 @@ import type { ActiveRun, RunnerContext } from "./context.ts";
 import type { LedgerEntry } from "./ledger.ts";
 import { errorMessage } from "./log.ts";
 import { liveness } from "./process-identity.ts";
+import { MAX_REQUEUES, mayRequeue, requeue } from "./requeue.ts";
 import { finishRun } from "./run-end.ts";
 import { checkRun, follow, killRun, learn } from "./supervised-run.ts";
 import { abandonRun, inspectRun } from "./supervisor/run-view.ts";
-
-/** A run request that never launched is taken back at most this often before the job fails. */
-const MAX_REQUEUES = 3;
 
 /**
  * Call inside the job's serial lane (it never waits on the lane itself).
@@ -27,7 +25,7 @@ export async function adoptRun(ctx: RunnerContext, entry: LedgerEntry): Promise<
   let view = await inspectRun(run.dir);
   if (!view.outcome && !view.launched) {
     if (await abandonRun(run.dir)) {
-      if ((entry.requeues ?? 0) >= MAX_REQUEUES || entry.stop) {
+      if (!mayRequeue(ctx, jobId, entry.stop !== undefined)) {
         ctx.active.set(jobId, run);
         ctx.scheduler.occupy(jobId);
         run.stopReason ??= {
@@ -37,14 +35,12 @@ export async function adoptRun(ctx: RunnerContext, entry: LedgerEntry): Promise<
         await checkRunOrEnd(ctx, run);
         return;
       }
-      await ctx.ledger.append({
-        event: "requeued",
-        job_id: jobId,
-        at: ctx.now().toISOString(),
-        reason: "the runner stopped before the script was launched",
-      });
-      ctx.scheduler.enqueue(jobId, job.queued_at ?? entry.accepted_at);
-      ctx.log("queued again", jobId, "started before the restart, but its script was never launched");
+      await requeue(
+        ctx,
+        jobId,
+        "the runner stopped before the script was launched",
+        "started before the restart, but its script was never launched",
+      );
       return;
     }
     view = await inspectRun(run.dir);

@@ -74,8 +74,11 @@ export async function recover(ctx: RunnerContext): Promise<void> {
         await ctx.serial.run(jobId, () => adoptRun(ctx, entry));
       } else if (entry.started_at !== undefined) {
         await failUnsupervised(ctx, entry);
-      } else if (view?.status === "running") {
-        // The ledger says not started, inbox/ says running: never resolve that by starting it.
+      } else if (view?.status === "running" && !entry.requeues) {
+        // The ledger says not started, inbox/ says running: never resolve that by starting it. A
+        // requeued entry is no disagreement: its start was ledgered, then taken back because the
+        // script provably never launched, and inbox/ keeps saying running (a job.json never goes
+        // back to queued) until the job starts again.
         ctx.log("disagreement", jobId, "inbox/ says running but the ledger never recorded a start: not run");
         await finishJob(
           ctx,
@@ -86,7 +89,13 @@ export async function recover(ctx: RunnerContext): Promise<void> {
         );
       } else if (await pathExists(ctx.paths.workJob(jobId))) {
         ctx.scheduler.enqueue(jobId, ctx.inbox.current(jobId)?.queued_at ?? entry.accepted_at);
-        ctx.log("queued again", jobId, "accepted before the restart, not started yet");
+        ctx.log(
+          "queued again",
+          jobId,
+          entry.requeues
+            ? "started before a restart, but its script was never launched; not started yet"
+            : "accepted before the restart, not started yet",
+        );
       } else {
         await finishJob(
           ctx,

@@ -4,6 +4,7 @@ import { errorMessage } from "./log.ts";
 import { setTimerAt } from "./long-timer.ts";
 import { liveness } from "./process-identity.ts";
 import { processesWithEnv, signal } from "./process-tree.ts";
+import { mayRequeue, requeue } from "./requeue.ts";
 import { finishRun } from "./run-end.ts";
 import type { ProcessExit } from "./run-outcome.ts";
 import { RUN_FILES, RUN_TOKEN_ENV } from "./supervisor/run-folder.ts";
@@ -53,10 +54,16 @@ export async function checkRun(ctx: RunnerContext, run: ActiveRun): Promise<void
   const late = exitOf(view);
   if (late) return finishRun(ctx, run, late);
   if (!view.launched && (await abandonRun(run.dir))) {
+    const why = `the job's supervisor ended before starting the script (${await supervisorLogTail(run.dir)})`;
+    // The script provably never ran: the job is not over, it starts again (a stop decided meanwhile
+    // ends it as decided; a supervisor that keeps dying ends it after MAX_REQUEUES).
+    if (mayRequeue(ctx, run.jobId, run.stopReason !== undefined))
+      return requeue(ctx, run.jobId, why, `${why}; it starts again`, run);
+    const tries = (ctx.ledger.get(run.jobId)?.requeues ?? 0) + 1;
     return finishRun(ctx, run, {
       code: null,
       signal: null,
-      spawnError: `the job's supervisor ended before starting the script (${await supervisorLogTail(run.dir)})`,
+      spawnError: tries > 1 ? `${why}, at each of ${tries} tries` : why,
     });
   }
   await killLeft(ctx, run, view);
