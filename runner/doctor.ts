@@ -2,16 +2,11 @@ import { mkdir, rm, statfs, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { checkQueueLayout, pathExists, queuePaths, tempPathFor } from "../protocol/index.ts";
+import type { DoctorCheck } from "./doctor-check.ts";
 import { nxChecks } from "./licence-doctor.ts";
 import { errorMessage } from "./log.ts";
 
-export type CheckLevel = "ok" | "warn" | "fail";
-
-export interface DoctorCheck {
-  name: string;
-  level: CheckLevel;
-  message: string;
-}
+export type { CheckLevel, DoctorCheck } from "./doctor-check.ts";
 
 export interface DoctorOptions {
   queueDir?: string;

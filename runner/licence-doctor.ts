@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import type { DoctorCheck } from "./doctor.ts";
+import type { DoctorCheck } from "./doctor-check.ts";
 import { firstAnswering, licenceSetting, parseLicenceServers } from "./licence-servers.ts";
 
 /** Where Designcenter NX 2512 installs by default, when UGII_BASE_DIR is not set. */

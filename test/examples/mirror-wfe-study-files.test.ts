@@ -1,5 +1,5 @@
-// examples/mirror-wfe-study as shipped: no absolute paths in its script or spec, and an AtomizerSpec v2
-// whose model files are there under 1_setup.
+// examples/mirror-wfe-study as shipped: the entry script with the modules it imports, no absolute paths
+// in them or the spec, and an AtomizerSpec v2 whose model files are there under 1_setup.
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -32,15 +32,57 @@ function jsonStrings(value: unknown, out: string[] = []): string[] {
   return out;
 }
 
+/** The entry script the job runs, then the study modules it imports from its own folder. */
+const PYTHON_FILES = [
+  "run_optimization.py",
+  "optuna_study.py",
+  "result_files.py",
+  "study_log.py",
+  "study_spec.py",
+  "wfe_surrogate.py",
+];
+
+/** Top-level modules a Python source imports (`import x`, `from x import y`), relative imports left out. */
+function importedModules(source: string): string[] {
+  const found: string[] = [];
+  for (const match of source.matchAll(
+    /^(?:from\s+([A-Za-z_]\w*)[\w.]*\s+import|import\s+([A-Za-z_]\w*))/gm,
+  )) {
+    found.push(match[1] ?? match[2] ?? "");
+  }
+  return found;
+}
+
 const ABSOLUTE_LITERAL = /^\/|[A-Za-z]:\\|\\\\/;
 const ABSOLUTE_ANYWHERE = /(^|[\s"'`(=])(\/(home|Users|tmp|root|usr|etc|var|opt|mnt|srv)\/|[A-Za-z]:[\\/])/;
 describe("examples/mirror-wfe-study", () => {
-  it("has no absolute paths in run_optimization.py or atomizer_spec.json", async () => {
+  it("ships run_optimization.py with every study module it imports, each listed in the README", async () => {
+    const shipped = (await readdir(exampleDir)).filter((name) => name.endsWith(".py")).sort();
+    expect(shipped).toEqual([...PYTHON_FILES].sort());
+    const studyModules = new Set(PYTHON_FILES.map((file) => file.replace(/\.py$/, "")));
+    const imported = new Set<string>();
+    for (const file of PYTHON_FILES) {
+      const source = await readFile(path.join(exampleDir, file), "utf8");
+      for (const name of importedModules(source)) if (studyModules.has(name)) imported.add(name);
+    }
+    // Every module is reached from the entry script (directly or through another module).
+    expect([...imported].sort()).toEqual(
+      [...studyModules].filter((name) => name !== "run_optimization").sort(),
+    );
+    const readme = await readFile(path.join(exampleDir, "README.md"), "utf8");
+    for (const file of PYTHON_FILES) expect(readme, `README lists ${file}`).toContain(`| \`${file}\``);
+  });
+
+  it("has no absolute paths in its Python files or atomizer_spec.json", async () => {
     const offenders: string[] = [];
-    const script = await readFile(path.join(exampleDir, "run_optimization.py"), "utf8");
-    for (const { line, value } of pythonStringLiterals(script)) {
-      if (ABSOLUTE_LITERAL.test(value)) {
-        offenders.push(`run_optimization.py:${line}: ${value}`);
+    const sources: [string, string][] = [];
+    for (const file of PYTHON_FILES) {
+      const source = await readFile(path.join(exampleDir, file), "utf8");
+      sources.push([file, source]);
+      for (const { line, value } of pythonStringLiterals(source)) {
+        if (ABSOLUTE_LITERAL.test(value)) {
+          offenders.push(`${file}:${line}: ${value}`);
+        }
       }
     }
     const specText = await readFile(path.join(exampleDir, "atomizer_spec.json"), "utf8");
@@ -49,10 +91,7 @@ describe("examples/mirror-wfe-study", () => {
         offenders.push(`atomizer_spec.json: ${value}`);
       }
     }
-    for (const [file, text] of [
-      ["run_optimization.py", script],
-      ["atomizer_spec.json", specText],
-    ] as const) {
+    for (const [file, text] of [...sources, ["atomizer_spec.json", specText]] as const) {
       text.split(/\r?\n/).forEach((lineText, index) => {
         if (ABSOLUTE_ANYWHERE.test(lineText)) {
           offenders.push(`${file}:${index + 1}: ${lineText.trim()}`);

@@ -205,6 +205,24 @@ describe("examples/mirror-wfe-study", () => {
   );
 
   it.skipIf(skipPython)(
+    `imports its modules from its own folder under PYTHONSAFEPATH and leaves no __pycache__${skipNote}`,
+    { timeout: RUN_TIMEOUT_MS },
+    async () => {
+      requirePython();
+      const studyDir = await copyExample("safe-path");
+      // PYTHONSAFEPATH (Python 3.11+) keeps the script's folder off sys.path; a workstation may set it.
+      // An empty PYTHONDONTWRITEBYTECODE counts as unset, so only the script can keep __pycache__ away.
+      const run = await runStudy(studyDir, ["--trials", "2"], {
+        PYTHONSAFEPATH: "1",
+        PYTHONDONTWRITEBYTECODE: "",
+      });
+      expect(run.exitCode, `stderr:\n${run.stderr}`).toBe(0);
+      expect((await readProgress(path.join(studyDir, "3_results"))).trials_complete).toBe(2);
+      expect(await exists(path.join(studyDir, "__pycache__"))).toBe(false);
+    },
+  );
+
+  it.skipIf(skipPython)(
     `exits 3 with an install hint when optuna cannot be imported${skipNote}`,
     { timeout: RUN_TIMEOUT_MS },
     async () => {
