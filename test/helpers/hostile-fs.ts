@@ -1,6 +1,7 @@
 // Builders for the hostile corpus (test/**/hostile-*.test.ts): real special files in real temp folders.
 import { execFileSync } from "node:child_process";
 import { createServer, type Server } from "node:net";
+import { sampleJob } from "./sample-job.ts";
 
 /** FIFOs, sockets and POSIX links are what Syncthing (or a hostile peer) can leave on the Linux side. */
 export const POSIX = process.platform !== "win32";
@@ -21,21 +22,7 @@ export async function mkSocket(path: string): Promise<Server> {
 
 /** A valid submitted job.json for `jobId`, as an object to spread fields over. */
 export function validJob(jobId: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    job_id: jobId,
-    created_at: "2026-02-10T14:30:22Z",
-    created_by: "study-builder",
-    project: "starspec-m1-wfe",
-    channel: "#starspec-m1-wfe",
-    type: "optimization",
-    script: "run_optimization.py",
-    args: [],
-    status: "submitted",
-    notify: { on_complete: true, on_fail: true },
-    schema_version: 1,
-    files: [],
-    ...extra,
-  };
+  return { ...sampleJob(jobId), ...extra };
 }
 
 /** The job's JSON with `bad` bytes spliced in inside the `project` string value; and their offset. */

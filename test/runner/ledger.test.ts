@@ -2,22 +2,10 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
-import type { Job } from "../../protocol/index.ts";
 import { LEDGER_FILE, openLedger, parseLedger } from "../../runner/ledger.ts";
+import { sampleJob } from "../helpers/sample-job.ts";
 
-const JOB: Job = {
-  job_id: "job-20260210-143022-starspec-wfe",
-  created_at: "2026-02-10T14:30:22Z",
-  created_by: "study-builder",
-  project: "starspec-m1-wfe",
-  channel: "#starspec-m1-wfe",
-  type: "optimization",
-  script: "run_optimization.py",
-  args: ["--start"],
-  status: "queued",
-  notify: { on_complete: true, on_fail: true },
-  seq: 1,
-};
+const JOB = sampleJob("job-20260210-143022-starspec-wfe", { args: ["--start"], status: "queued", seq: 1 });
 const AT = "2026-02-10T14:31:00.000Z";
 
 let dir: string;

@@ -5,18 +5,10 @@ import type { Job } from "../../protocol/index.ts";
 import { transition, writeJob, writeJsonAtomic } from "../../protocol/index.ts";
 import { LEDGER_FILE } from "../../runner/ledger.ts";
 import { runDir, runFile } from "../../runner/supervisor/run-folder.ts";
-import { startAtomizerJobs } from "../helpers/atomizer-jobs.ts";
 import type { TestQueue } from "./helpers/make-job.ts";
-import {
-  folderArgs,
-  inboxJob,
-  makeQueue,
-  readText,
-  submitJob,
-  waitFor,
-  waitForStatus,
-} from "./helpers/make-job.ts";
+import { inboxJob, makeQueue, readText, submitJob, waitFor, waitForStatus } from "./helpers/make-job.ts";
 import { startRunner, testConfig } from "./helpers/runner-harness.ts";
+import { startRunnerProcess } from "./helpers/runner-process.ts";
 
 // Runs that never launched their script are taken back ("requeued") and must start again, once.
 
@@ -27,20 +19,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await queue.cleanup();
 });
-
-function runnerOnce() {
-  const args = [
-    "runner",
-    ...folderArgs(queue),
-    "--python",
-    "python3",
-    "--heartbeat",
-    "0.3",
-    "--rescan",
-    "0.3",
-  ];
-  return startAtomizerJobs([...args, "--once"]);
-}
 
 const starts = async (counter: string) => (await readText(counter)).split("\n").filter((l) => l !== "");
 
@@ -122,7 +100,7 @@ test.each([
   });
   await writeFile(runFile(dir, "log"), `${requeuedAt} not run: the run request was withdrawn\n`);
 
-  const next = runnerOnce();
+  const next = startRunnerProcess(queue, ["--once"]);
   expect(await next.exited, next.output()).toBe(0);
   expect(next.output()).toContain(`${jobId} ${log}`);
   expect(await inboxJob(queue, jobId)).toMatchObject(want);

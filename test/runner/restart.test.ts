@@ -1,67 +1,51 @@
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterEach, beforeEach, expect, test } from "vitest";
+import { expect } from "vitest";
 import { RunnerHeartbeatSchema } from "../../protocol/index.ts";
 import { LEDGER_FILE } from "../../runner/ledger.ts";
 import { runDir } from "../../runner/supervisor/run-folder.ts";
 import { RunStateSchema } from "../../runner/supervisor/run-schemas.ts";
 import { currentRunFile } from "../../runner/supervisor/run-view.ts";
 import { isProcessAlive } from "../../runner/tree-kill.ts";
-import { startAtomizerJobs } from "../helpers/atomizer-jobs.ts";
+import type { CliProcess } from "../helpers/atomizer-jobs.ts";
 import type { TestQueue } from "./helpers/make-job.ts";
-import {
-  folderArgs,
-  inboxJob,
-  makeQueue,
-  readText,
-  requestCancel,
-  submitJob,
-  waitFor,
-  waitForStatus,
-} from "./helpers/make-job.ts";
+import { inboxJob, readText, requestCancel, submitJob, waitFor, waitForStatus } from "./helpers/make-job.ts";
+import { startRunnerProcess, processTest as test } from "./helpers/runner-process.ts";
 
-let queue: TestQueue;
-const leftovers: number[] = [];
-beforeEach(async () => {
-  queue = await makeQueue();
-});
-afterEach(async () => {
-  for (const pid of leftovers.splice(0)) {
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {
-      // Gone, as it should be.
-    }
-  }
-  await queue.cleanup();
-});
-
-function startRunnerProcess(extra: string[] = [], folders = folderArgs(queue), cwd?: string) {
-  const args = ["runner", ...folders, "--python", "python3", "--heartbeat", "0.5", "--rescan", "0.3"];
-  return startAtomizerJobs([...args, "--host", "restart-host", "--slots", "2", ...extra], cwd ? { cwd } : {});
+/** A runner process on two slots, under the host name whose heartbeat a test reads back. */
+function restartRunner(queue: TestQueue, extra: string[] = [], folders?: string[], cwd?: string) {
+  return startRunnerProcess(queue, ["--host", "restart-host", "--slots", "2", ...extra], {
+    heartbeatS: 0.5,
+    folders,
+    cwd,
+  });
 }
 
-async function kill9(runner: ReturnType<typeof startRunnerProcess>): Promise<void> {
+async function kill9(runner: CliProcess): Promise<void> {
   runner.child.kill("SIGKILL");
   await runner.exited;
 }
 
-async function runState(jobId: string, work = queue.work) {
+/** The run's state once its supervisor recorded the script; both are strays of the test. */
+async function runState(queue: TestQueue, strays: number[], jobId: string) {
   const text = await waitFor(`${jobId}'s supervisor to record the script`, async () => {
-    const raw = await readText(await currentRunFile(runDir(work, jobId), "state"));
+    const raw = await readText(await currentRunFile(runDir(queue.work, jobId), "state"));
     return raw && RunStateSchema.parse(JSON.parse(raw)).child ? raw : undefined;
   });
   const state = RunStateSchema.parse(JSON.parse(text));
-  leftovers.push(state.supervisor.pid);
-  if (state.child) leftovers.push(state.child.pid);
+  strays.push(state.supervisor.pid);
+  if (state.child) strays.push(state.child.pid);
   return state;
 }
 
 const starts = async (counter: string) => (await readText(counter)).split("\n").filter((l) => l !== "");
 
-test("a runner SIGKILLed mid-run: the running job finishes completed and started once, the one that ended meanwhile keeps its real end, queued jobs still run", async () => {
+test("a runner SIGKILLed mid-run: the running job finishes completed and started once, the one that ended meanwhile keeps its real end, queued jobs still run", async ({
+  queue,
+  strays,
+}) => {
   const counter = path.join(queue.scratch, "starts.txt");
-  const first = startRunnerProcess();
+  const first = restartRunner(queue);
   const busy = await submitJob(queue, {
     name: "long study",
     fixture: "counted_sleep.py",
@@ -83,7 +67,7 @@ test("a runner SIGKILLed mid-run: the running job finishes completed and started
   await waitFor("both scripts to start", async () =>
     (await starts(counter)).length === 2 ? true : undefined,
   );
-  const busyState = await runState(busy);
+  const busyState = await runState(queue, strays, busy);
   await kill9(first);
 
   // While no runner runs, the quick one ends; its supervisor records how.
@@ -93,7 +77,7 @@ test("a runner SIGKILLed mid-run: the running job finishes completed and started
   expect(await isProcessAlive(busyState.supervisor.pid)).toBe(true);
   expect((await inboxJob(queue, busy))?.status).toBe("running");
 
-  const second = startRunnerProcess(["--once"]);
+  const second = restartRunner(queue, ["--once"]);
   expect(await second.exited, second.output()).toBe(0);
   expect(second.output()).toContain(`${busy} adopted`);
   expect(await inboxJob(queue, busy)).toMatchObject({ status: "completed", exit_code: 0 });
@@ -107,14 +91,17 @@ test("a runner SIGKILLed mid-run: the running job finishes completed and started
   expect((await starts(counter)).sort()).toEqual([busy, quick, third].sort());
 
   // A third start finds nothing to do.
-  const again = startRunnerProcess(["--once"]);
+  const again = restartRunner(queue, ["--once"]);
   expect(await again.exited, again.output()).toBe(0);
   expect((await starts(counter)).length).toBe(3);
 });
 
-test("a run whose supervisor died too (power loss) ends runner_restart and what is left of its tree is stopped", async () => {
+test("a run whose supervisor died too (power loss) ends runner_restart and what is left of its tree is stopped", async ({
+  queue,
+  strays,
+}) => {
   const pidFile = path.join(queue.scratch, "grandchild.pid");
-  const first = startRunnerProcess();
+  const first = restartRunner(queue);
   const jobId = await submitJob(queue, {
     name: "power loss",
     fixture: "spawn_grandchild.py",
@@ -124,8 +111,8 @@ test("a run whose supervisor died too (power loss) ends runner_restart and what 
   const grandchild = Number(
     await waitFor("the grandchild pid", () => readText(pidFile).then((t) => t || undefined)),
   );
-  leftovers.push(grandchild);
-  const state = await runState(jobId);
+  strays.push(grandchild);
+  const state = await runState(queue, strays, jobId);
   await kill9(first);
   process.kill(state.supervisor.pid, "SIGKILL");
   await waitFor("the supervisor to be gone", async () => !(await isProcessAlive(state.supervisor.pid)));
@@ -133,7 +120,7 @@ test("a run whose supervisor died too (power loss) ends runner_restart and what 
   // A crash mid-append leaves a torn last line; the restart must shrug it off.
   await writeFile(path.join(queue.state, LEDGER_FILE), '{"event":"finished","job_id":"', { flag: "a" });
 
-  const second = startRunnerProcess(["--once"]);
+  const second = restartRunner(queue, ["--once"]);
   expect(await second.exited, second.output()).toBe(0);
   const failed = await inboxJob(queue, jobId);
   expect(failed).toMatchObject({ status: "failed", exit_code: null, error: { kind: "runner_restart" } });
@@ -142,9 +129,12 @@ test("a run whose supervisor died too (power loss) ends runner_restart and what 
   await waitFor("the grandchild to be gone", async () => !(await isProcessAlive(grandchild)));
 });
 
-test("SIGTERM detaches: the job keeps running, the next start takes it over, and cancel still stops the whole tree", async () => {
+test("SIGTERM detaches: the job keeps running, the next start takes it over, and cancel still stops the whole tree", async ({
+  queue,
+  strays,
+}) => {
   const pidFile = path.join(queue.scratch, "grandchild.pid");
-  const first = startRunnerProcess();
+  const first = restartRunner(queue);
   const jobId = await submitJob(queue, {
     name: "service restart",
     fixture: "spawn_grandchild.py",
@@ -154,8 +144,8 @@ test("SIGTERM detaches: the job keeps running, the next start takes it over, and
   const grandchild = Number(
     await waitFor("the grandchild pid", () => readText(pidFile).then((t) => t || undefined)),
   );
-  leftovers.push(grandchild);
-  await runState(jobId);
+  strays.push(grandchild);
+  await runState(queue, strays, jobId);
   first.child.kill("SIGTERM");
   expect(await first.exited, first.output()).toBe(0);
   expect(first.output()).toContain("keep running under their supervisors");
@@ -166,7 +156,7 @@ test("SIGTERM detaches: the job keeps running, the next start takes it over, and
   expect(beat.running).toEqual([jobId]);
   expect(await isProcessAlive(grandchild)).toBe(true);
 
-  const second = startRunnerProcess();
+  const second = restartRunner(queue);
   try {
     await waitFor("the adoption", () => (second.output().includes(`${jobId} adopted`) ? true : undefined));
     await requestCancel(queue, jobId, "stop the adopted run");
@@ -179,9 +169,9 @@ test("SIGTERM detaches: the job keeps running, the next start takes it over, and
   }
 });
 
-test("a time limit counts from the real start, across a restart", async () => {
+test("a time limit counts from the real start, across a restart", async ({ queue, strays }) => {
   const counter = path.join(queue.scratch, "starts.txt");
-  const first = startRunnerProcess();
+  const first = restartRunner(queue);
   const jobId = await submitJob(queue, {
     name: "overruns",
     fixture: "counted_sleep.py",
@@ -189,10 +179,10 @@ test("a time limit counts from the real start, across a restart", async () => {
     timeout_s: 2,
   });
   await waitForStatus(queue, jobId, ["running"]);
-  const state = await runState(jobId);
+  const state = await runState(queue, strays, jobId);
   await kill9(first);
   await new Promise((resolve) => setTimeout(resolve, 2500));
-  const second = startRunnerProcess(["--once"]);
+  const second = restartRunner(queue, ["--once"]);
   expect(await second.exited, second.output()).toBe(0);
   const done = await inboxJob(queue, jobId);
   expect(done).toMatchObject({ status: "failed", error: { kind: "timeout" } });
@@ -201,7 +191,9 @@ test("a time limit counts from the real start, across a restart", async () => {
   expect(await starts(counter)).toEqual([jobId]);
 });
 
-test("a second runner with a fresh state folder runs none of the jobs inbox/ shows as taken", async () => {
+test("a second runner with a fresh state folder runs none of the jobs inbox/ shows as taken", async ({
+  queue,
+}) => {
   const counter = path.join(queue.scratch, "starts.txt");
   const ok = await submitJob(queue, {
     name: "finished ok",
@@ -213,14 +205,14 @@ test("a second runner with a fresh state folder runs none of the jobs inbox/ sho
     fixture: "counted_sleep.py",
     args: [counter, "0", "2"],
   });
-  const first = startRunnerProcess(["--once"]);
+  const first = restartRunner(queue, ["--once"]);
   expect(await first.exited, first.output()).toBe(0);
   const before = [await inboxJob(queue, ok), await inboxJob(queue, bad)];
   expect(before.map((j) => j?.status)).toEqual(["completed", "failed"]);
 
   const other = path.join(queue.base, "elsewhere");
   const folders = ["--queue", queue.paths.root, "--work", `${other}/work`, "--state", `${other}/state`];
-  const second = startRunnerProcess(["--once"], folders);
+  const second = restartRunner(queue, ["--once"], folders);
   expect(await second.exited, second.output()).toBe(0);
   expect(second.output()).toContain("ledger rebuilt from inbox/");
   expect((await starts(counter)).sort()).toEqual([ok, bad].sort());
@@ -230,7 +222,7 @@ test("a second runner with a fresh state folder runs none of the jobs inbox/ sho
   expect((await inboxJob(queue, bad))?.status).toBe("failed");
 });
 
-test("relative --queue, --work and --state are resolved once at start", async () => {
+test("relative --queue, --work and --state are resolved once at start", async ({ queue }) => {
   const counter = path.join(queue.scratch, "starts.txt");
   const jobId = await submitJob(queue, {
     name: "relative folders",
@@ -245,7 +237,7 @@ test("relative --queue, --work and --state are resolved once at start", async ()
     "--state",
     "state",
   ];
-  const runner = startRunnerProcess(["--once"], relative, queue.base);
+  const runner = restartRunner(queue, ["--once"], relative, queue.base);
   expect(await runner.exited, runner.output()).toBe(0);
   expect(await inboxJob(queue, jobId)).toMatchObject({ status: "completed", exit_code: 0 });
   expect(runner.output()).toContain(`work ${queue.work}`);

@@ -1,64 +1,30 @@
 import { spawn } from "node:child_process";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterEach, beforeEach, expect, test } from "vitest";
+import { expect } from "vitest";
 import { LEDGER_FILE } from "../../runner/ledger.ts";
 import { launchSupervisor } from "../../runner/supervisor/launch-supervisor.ts";
 import { runDir } from "../../runner/supervisor/run-folder.ts";
 import { RunStateSchema } from "../../runner/supervisor/run-schemas.ts";
 import { currentRunFile } from "../../runner/supervisor/run-view.ts";
 import { isProcessAlive } from "../../runner/tree-kill.ts";
-import { startAtomizerJobs } from "../helpers/atomizer-jobs.ts";
-import type { TestQueue } from "./helpers/make-job.ts";
 import {
   FIXTURES,
-  folderArgs,
   inboxJob,
-  makeQueue,
   readText,
   requestCancel,
   submitJob,
   waitFor,
   waitForStatus,
 } from "./helpers/make-job.ts";
-import type { RunningRunner } from "./helpers/runner-harness.ts";
-import { startRunner, testConfig } from "./helpers/runner-harness.ts";
+import { testConfig } from "./helpers/runner-harness.ts";
+import { startRunnerProcess, processTest as test } from "./helpers/runner-process.ts";
 
-let queue: TestQueue;
-let running: RunningRunner | undefined;
-const strays: number[] = [];
-beforeEach(async () => {
-  queue = await makeQueue();
-});
-afterEach(async () => {
-  await running?.stop();
-  running = undefined;
-  for (const pid of strays.splice(0)) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // Gone.
-    }
-  }
-  await queue.cleanup();
-});
-
-function runnerProcess(extra: string[] = []) {
-  const args = [
-    "runner",
-    ...folderArgs(queue),
-    "--python",
-    "python3",
-    "--heartbeat",
-    "0.3",
-    "--rescan",
-    "0.3",
-  ];
-  return startAtomizerJobs([...args, ...extra]);
-}
-
-test("a cancel the moment a job is running (before its supervisor launched it) ends it cancelled; the runner stays responsive", async () => {
-  running = await startRunner(testConfig(queue, "python3", { slots: 3 }));
+test("a cancel the moment a job is running (before its supervisor launched it) ends it cancelled; the runner stays responsive", async ({
+  queue,
+  startRunner,
+}) => {
+  await startRunner(testConfig(queue, "python3", { slots: 3 }));
   const counter = path.join(queue.scratch, "starts.txt");
   const ids = [];
   for (let i = 0; i < 3; i++)
@@ -87,8 +53,11 @@ test("a cancel the moment a job is running (before its supervisor launched it) e
   expect(await waitForStatus(queue, after, ["completed", "failed"])).toMatchObject({ status: "completed" });
 });
 
-test("after a reboot the recorded script pid may be a stranger's: recovery never kills it", async () => {
-  const first = runnerProcess();
+test("after a reboot the recorded script pid may be a stranger's: recovery never kills it", async ({
+  queue,
+  strays,
+}) => {
+  const first = startRunnerProcess(queue);
   const counter = path.join(queue.scratch, "starts.txt");
   const jobId = await submitJob(queue, {
     name: "power cut",
@@ -116,15 +85,17 @@ test("after a reboot the recorded script pid may be a stranger's: recovery never
     stateFile,
     JSON.stringify({ ...state, child: { pid: stranger.pid, start: state.child?.start } }),
   );
-  const second = runnerProcess(["--once"]);
+  const second = startRunnerProcess(queue, ["--once"]);
   expect(await second.exited, second.output()).toBe(0);
   expect(await inboxJob(queue, jobId)).toMatchObject({ status: "failed", error: { kind: "runner_restart" } });
   expect(await isProcessAlive(stranger.pid ?? 0)).toBe(true);
   expect(second.output()).toContain("not killed by pid");
 });
 
-test("a runner whose ledger lacks a run that inbox/ shows running takes it over instead of hanging", async () => {
-  const first = runnerProcess();
+test("a runner whose ledger lacks a run that inbox/ shows running takes it over instead of hanging", async ({
+  queue,
+}) => {
+  const first = startRunnerProcess(queue);
   const counter = path.join(queue.scratch, "starts.txt");
   const jobId = await submitJob(queue, {
     name: "old ledger",
@@ -143,7 +114,7 @@ test("a runner whose ledger lacks a run that inbox/ shows running takes it over 
     path.join(queue.state, LEDGER_FILE),
     `${JSON.stringify({ event: "imported", job_id: other, at: new Date().toISOString(), inbox_status: "completed", status: "completed" })}\n`,
   );
-  const second = runnerProcess(["--once"]);
+  const second = startRunnerProcess(queue, ["--once"]);
   const code = await Promise.race([
     second.exited,
     new Promise((resolve) => setTimeout(() => resolve("hung"), 20_000)),
@@ -154,7 +125,9 @@ test("a runner whose ledger lacks a run that inbox/ shows running takes it over 
   expect(await readFile(counter, "utf8")).toBe(`${jobId}\n`);
 });
 
-test("a supervisor whose run folder was removed ends when its script does, instead of retrying forever", async () => {
+test("a supervisor whose run folder was removed ends when its script does, instead of retrying forever", async ({
+  queue,
+}) => {
   const dir = path.join(queue.work, ".runs", "job-20260101-000000-orphan");
   const launched = await launchSupervisor(
     dir,

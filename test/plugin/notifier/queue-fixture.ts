@@ -3,6 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Job } from "../../../protocol/index.ts";
 import { buildManifest, LOG_FILE, queuePaths, writeJob, writeJsonAtomic } from "../../../protocol/index.ts";
+import { sampleJob } from "../../helpers/sample-job.ts";
 
 export const CHANNEL = "#starspec-m1-wfe";
 
@@ -21,21 +22,7 @@ export interface FinishedJob {
 }
 
 export function baseJob(jobId: string, overrides: Partial<Job> = {}): Job {
-  return {
-    job_id: jobId,
-    created_at: "2026-02-10T14:30:22Z",
-    created_by: "study-builder",
-    project: "starspec-m1-wfe",
-    channel: CHANNEL,
-    type: "optimization",
-    script: "run_optimization.py",
-    args: [],
-    status: "submitted",
-    notify: { on_complete: true, on_fail: true },
-    schema_version: 1,
-    files: [],
-    ...overrides,
-  };
+  return sampleJob(jobId, { channel: CHANNEL, ...overrides });
 }
 
 /** Writes inbox/<id>/ as the runner would; withheld result files are listed but left out. */

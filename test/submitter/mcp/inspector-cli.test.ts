@@ -1,51 +1,15 @@
-import { execFile } from "node:child_process";
-import { rm } from "node:fs/promises";
-import { promisify } from "node:util";
-import { afterAll, beforeAll, expect, test } from "vitest";
-import type { QueuePaths } from "../../../protocol/index.ts";
-import { BIN, REPO } from "../../helpers/atomizer-jobs.ts";
-import { makeQueue } from "../fixtures/runner-fixture.ts";
-import { makeStudy } from "../fixtures/study-fixture.ts";
+import { expect } from "vitest";
+import { runInspector, serverFlags } from "../fixtures/mcp-clients.ts";
+import { stdioTest as test } from "../fixtures/stdio-session.ts";
 
-const run = promisify(execFile);
-let base: string;
-let queue: QueuePaths;
-let study: string;
-
-beforeAll(async () => {
-  ({ base, queue } = await makeQueue());
-  study = await makeStudy(base);
-});
-
-afterAll(async () => {
-  await rm(base, { recursive: true, force: true });
-});
-
-/** The independent MCP Inspector CLI, driving `node bin/atomizer-jobs.js mcp` over stdio. */
-async function inspector(args: string[]): Promise<Record<string, unknown>> {
-  const server = [
-    process.execPath,
-    BIN,
-    "mcp",
-    "--queue",
-    queue.root,
-    "--allow",
-    base,
-    "--agent",
-    "inspector-agent",
-  ];
-  const { stdout } = await run(
-    "npx",
-    ["--no-install", "@modelcontextprotocol/inspector", "--cli", ...server, ...args],
-    {
-      cwd: REPO,
-      timeout: 60_000,
-    },
-  );
-  return JSON.parse(stdout.slice(stdout.indexOf("{")));
-}
-
-test("the MCP Inspector CLI lists the tools and round-trips submit and status", async () => {
+test("the MCP Inspector CLI lists the tools and round-trips submit and status", async ({
+  queue,
+  base,
+  study,
+}) => {
+  // The independent MCP Inspector CLI, driving `node bin/atomizer-jobs.js mcp` over stdio.
+  const inspector = (args: string[]) =>
+    runInspector(serverFlags(queue, base, { agent: "inspector-agent" }), args);
   const listed = (await inspector(["--method", "tools/list"])) as { tools: { name: string }[] };
   expect(listed.tools.map((tool) => tool.name)).toEqual(
     expect.arrayContaining(["submit_job", "job_status", "list_jobs", "wait_for_job", "cancel_job"]),

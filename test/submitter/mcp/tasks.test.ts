@@ -1,55 +1,24 @@
 // MCP Tasks (spec 2025-11-25) through the SDK's own client task API: wait_for_job and fetch_results
 // run as tasks kept in the queue's state folder, bound to the agent that created them, and outliving
 // the server process that created them.
-import { readdir, readFile, rm } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { QueuePaths } from "../../../protocol/index.ts";
-import { callOk, connectStdio } from "../fixtures/mcp-clients.ts";
-import { acceptJob, finishJob, makeQueue, reportProgress, startJob } from "../fixtures/runner-fixture.ts";
-import { makeStudy } from "../fixtures/study-fixture.ts";
+import { describe, expect } from "vitest";
+import { callOk } from "../fixtures/mcp-clients.ts";
+import { acceptJob, finishJob, reportProgress, startJob } from "../fixtures/runner-fixture.ts";
+import { stdioTest } from "../fixtures/stdio-session.ts";
 
-let base: string;
-let queue: QueuePaths;
-let study: string;
-const open: Client[] = [];
-
-beforeAll(async () => {
-  ({ base, queue } = await makeQueue());
-  study = await makeStudy(base);
-});
-
-afterAll(async () => {
-  for (const client of open) await client.close().catch(() => undefined);
-  await rm(base, { recursive: true, force: true });
-});
-
-/** A fresh server process for `agent`; each call is a server (re)start. */
-async function serverFor(agent: string): Promise<Client> {
-  const { client } = await connectStdio([
-    "--queue",
-    queue.root,
-    "--allow",
-    base,
-    "--role",
-    "admin",
-    "--agent",
-    agent,
-  ]);
-  open.push(client);
+/** serverFor(agent): a fresh server process for `agent`; each call is a server (re)start. */
+const test = stdioTest.extend("serverFor", ({ startServer }) => async (agent: string): Promise<Client> => {
+  const client = await startServer({ role: "admin", agent });
   await client.listTools();
   return client;
-}
+});
 
-async function stop(client: Client): Promise<void> {
-  await client.close();
-  open.splice(open.indexOf(client), 1);
-}
-
-async function submit(client: Client, name: string): Promise<string> {
+async function submit(client: Client, study: string, name: string): Promise<string> {
   return (
     await callOk<{ job_id: string }>(client, "submit_job", { study_dir: study, name, project: "tasks" })
   ).job_id;
@@ -67,14 +36,18 @@ async function startTask(client: Client, name: string, args: Record<string, unkn
 }
 
 describe("MCP tasks", () => {
-  test("wait_for_job as a task outlives a server restart and ends when the job is final", async () => {
+  test("wait_for_job as a task outlives a server restart and ends when the job is final", async ({
+    queue,
+    study,
+    serverFor,
+  }) => {
     const first = await serverFor("study-builder");
-    const jobId = await submit(first, "task restart study");
+    const jobId = await submit(first, study, "task restart study");
     const taskId = await startTask(first, "wait_for_job", { job_id: jobId });
     expect(taskId).toMatch(/^[0-9a-f]{32}$/);
     const file = JSON.parse(await readFile(join(queue.tasksDir, `${taskId}.json`), "utf8"));
     expect(file).toMatchObject({ agent: "study-builder", tool: "wait_for_job", task: { status: "working" } });
-    await stop(first);
+    await first.close();
 
     const second = await serverFor("study-builder");
     expect(await second.experimental.tasks.getTask(taskId)).toMatchObject({ taskId, status: "working" });
@@ -111,9 +84,13 @@ describe("MCP tasks", () => {
     expect(plain.job.state).toBe("completed");
   });
 
-  test("fetch_results as a task streams to its result once the job has finished", async () => {
+  test("fetch_results as a task streams to its result once the job has finished", async ({
+    queue,
+    study,
+    serverFor,
+  }) => {
     const client = await serverFor("optimizer");
-    const jobId = await submit(client, "task fetch study");
+    const jobId = await submit(client, study, "task fetch study");
     await acceptJob(queue, jobId);
     await startJob(queue, jobId);
     const statuses: string[] = [];
@@ -137,7 +114,10 @@ describe("MCP tasks", () => {
     expect(await readdir(queue.fetchedDir)).toContain(`${jobId}.json`);
   });
 
-  test("a task on an unknown job fails with the error shape; a cancelled task only stops waiting", async () => {
+  test("a task on an unknown job fails with the error shape; a cancelled task only stops waiting", async ({
+    study,
+    serverFor,
+  }) => {
     const client = await serverFor("study-builder");
     const unknown = await startTask(client, "wait_for_job", { job_id: "job-20990101-000000-no-such-study" });
     expect(await client.experimental.tasks.getTask(unknown)).toMatchObject({ status: "failed" });
@@ -148,7 +128,7 @@ describe("MCP tasks", () => {
     expect(failed.isError).toBe(true);
     expect(failed.structuredContent).toMatchObject({ code: "not_found" });
 
-    const jobId = await submit(client, "task cancel study");
+    const jobId = await submit(client, study, "task cancel study");
     const waiting = await startTask(client, "wait_for_job", { job_id: jobId });
     expect(await client.experimental.tasks.cancelTask(waiting)).toMatchObject({ status: "cancelled" });
     const cancelled = (await client.experimental.tasks.getTaskResult(

@@ -1,21 +1,17 @@
 // What tools/list costs each agent, measured over a real stdio client per role: every agent pays it
 // on every turn, so it has a budget (issue 13: 31,664 characters for admin before, 6-8K tokens).
-import { execFile } from "node:child_process";
 import { rm } from "node:fs/promises";
-import { promisify } from "node:util";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { QueuePaths } from "../../../protocol/index.ts";
 import { ROLE_TOOLS, ROLES } from "../../../submitter/config/roles.ts";
-import { BIN, REPO } from "../../helpers/atomizer-jobs.ts";
-import { connectStdio } from "../fixtures/mcp-clients.ts";
+import { connectStdio, runInspector, serverFlags } from "../fixtures/mcp-clients.ts";
 import { makeQueue } from "../fixtures/runner-fixture.ts";
 
 /** About 2,500 tokens of JSON per agent. */
 const BUDGET_CHARS = 10_000;
 
-const run = promisify(execFile);
 let base: string;
 let queue: QueuePaths;
 const listed = new Map<string, Tool[]>();
@@ -25,7 +21,7 @@ beforeAll(async () => {
   for (const role of ROLES) {
     const clients: Client[] = [];
     try {
-      const { client } = await connectStdio(["--queue", queue.root, "--allow", base, "--role", role]);
+      const { client } = await connectStdio(serverFlags(queue, base, { role }));
       clients.push(client);
       listed.set(role, (await client.listTools()).tools);
     } finally {
@@ -86,33 +82,13 @@ describe("tools/list per role", () => {
   });
 
   test("the MCP Inspector CLI finds no schema portability problem (--strict)", async () => {
-    const { stdout } = await run(
-      "npx",
-      [
-        "--no-install",
-        "@modelcontextprotocol/inspector",
-        "--cli",
-        process.execPath,
-        BIN,
-        "mcp",
-        "--queue",
-        queue.root,
-        "--allow",
-        base,
-        "--role",
-        "admin",
-        "--method",
-        "tools/list",
-        "--strict",
-        "--format",
-        "json",
-      ],
-      { cwd: REPO, timeout: 60_000 },
-    );
-    const envelope = JSON.parse(stdout.slice(stdout.indexOf("{"))) as {
-      result: { tools: Tool[] };
-      schemaFindings?: unknown[];
-    };
+    const envelope = (await runInspector(serverFlags(queue, base, { role: "admin" }), [
+      "--method",
+      "tools/list",
+      "--strict",
+      "--format",
+      "json",
+    ])) as { result: { tools: Tool[] }; schemaFindings?: unknown[] };
     expect(envelope.result.tools).toHaveLength(ROLE_TOOLS.admin.length);
     expect(envelope.schemaFindings ?? []).toEqual([]);
   });

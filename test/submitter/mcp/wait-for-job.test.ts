@@ -1,13 +1,12 @@
 // wait_for_job's default (issue 13): returns on a state change, not on progress; progress reaches the
 // client as notifications/progress when it gave a progressToken; until: "progress" keeps the old way.
-import { rm } from "node:fs/promises";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CallToolResult, Progress } from "@modelcontextprotocol/sdk/types.js";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect } from "vitest";
 import type { QueuePaths } from "../../../protocol/index.ts";
-import { callOk, connectStdio } from "../fixtures/mcp-clients.ts";
-import { acceptJob, finishJob, makeQueue, reportProgress, startJob } from "../fixtures/runner-fixture.ts";
-import { makeStudy } from "../fixtures/study-fixture.ts";
+import { callOk } from "../fixtures/mcp-clients.ts";
+import { acceptJob, finishJob, reportProgress, startJob } from "../fixtures/runner-fixture.ts";
+import { stdioTest as test } from "../fixtures/stdio-session.ts";
 
 interface Waited {
   changed: boolean;
@@ -16,25 +15,10 @@ interface Waited {
   job: { state: string; seq: number; progress?: { trials_complete?: number } };
 }
 
-let base: string;
-let queue: QueuePaths;
-let study: string;
-let client: Client;
-
-beforeAll(async () => {
-  ({ base, queue } = await makeQueue());
-  study = await makeStudy(base);
-  ({ client } = await connectStdio(["--queue", queue.root, "--allow", base, "--role", "admin"]));
-});
-
-afterAll(async () => {
-  await client?.close();
-  await rm(base, { recursive: true, force: true });
-});
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function wait(
+  client: Client,
   args: Record<string, unknown>,
   onprogress?: (progress: Progress) => void,
 ): Promise<Waited> {
@@ -46,7 +30,13 @@ async function wait(
   return result.structuredContent as unknown as Waited;
 }
 
-async function progressSteps(jobId: string, from: number, to: number, everyMs: number): Promise<void> {
+async function progressSteps(
+  queue: QueuePaths,
+  jobId: string,
+  from: number,
+  to: number,
+  everyMs: number,
+): Promise<void> {
   for (let done = from; done <= to; done++) {
     await reportProgress(queue, jobId, { trials_planned: 30, trials_complete: done, best_value: 1 / done });
     await sleep(everyMs);
@@ -54,13 +44,17 @@ async function progressSteps(jobId: string, from: number, to: number, everyMs: n
 }
 
 describe("wait_for_job", () => {
-  test("queued then running at once is one return; progress alone does not return; the end does", async () => {
+  test("queued then running at once is one return; progress alone does not return; the end does", async ({
+    client,
+    queue,
+    study,
+  }) => {
     const { job_id: jobId } = await callOk<{ job_id: string }>(client, "submit_job", {
       study_dir: study,
       name: "wait default study",
       project: "waits",
     });
-    const first = wait({ job_id: jobId, seq: 0, timeout_s: 20 });
+    const first = wait(client, { job_id: jobId, seq: 0, timeout_s: 20 });
     await sleep(300);
     await acceptJob(queue, jobId);
     await sleep(100);
@@ -72,8 +66,8 @@ describe("wait_for_job", () => {
     // Five progress rewrites in a 3 s bound: no return before the bound, but five notifications.
     const notes: Progress[] = [];
     const started = Date.now();
-    const quiet = wait({ job_id: jobId, seq: woke.job.seq, timeout_s: 3 }, (p) => notes.push(p));
-    await progressSteps(jobId, 1, 5, 300);
+    const quiet = wait(client, { job_id: jobId, seq: woke.job.seq, timeout_s: 3 }, (p) => notes.push(p));
+    await progressSteps(queue, jobId, 1, 5, 300);
     const bounded = await quiet;
     expect(Date.now() - started).toBeGreaterThanOrEqual(2900);
     expect(bounded).toMatchObject({ changed: false, timed_out: true, job: { state: "running" } });
@@ -83,13 +77,13 @@ describe("wait_for_job", () => {
     expect(notes[4]?.message).toBe(`${jobId}: 5/30 trials done, best 0.2`);
 
     // until: "progress" returns on the next progress rewrite, as before.
-    const eager = wait({ job_id: jobId, seq: bounded.job.seq, timeout_s: 20, until: "progress" });
+    const eager = wait(client, { job_id: jobId, seq: bounded.job.seq, timeout_s: 20, until: "progress" });
     await sleep(300);
-    await progressSteps(jobId, 6, 6, 0);
+    await progressSteps(queue, jobId, 6, 6, 0);
     expect(await eager).toMatchObject({ changed: true, job: { progress: { trials_complete: 6 } } });
 
     // The end of the run returns at once (a final state does not linger).
-    const last = wait({ job_id: jobId, seq: bounded.job.seq, timeout_s: 20 });
+    const last = wait(client, { job_id: jobId, seq: bounded.job.seq, timeout_s: 20 });
     await sleep(300);
     await finishJob(queue, jobId, "completed", { log: "done\n" });
     const done = await last;

@@ -7,6 +7,7 @@ import { readJob, verifyManifest } from "../../../protocol/index.ts";
 import type { ServerContext } from "../../../submitter/context.ts";
 import { createServerContext } from "../../../submitter/context.ts";
 import { submitJob } from "../../../submitter/operations/submit-job.ts";
+import { sampleJobFields } from "../../helpers/sample-job.ts";
 import { makeQueue } from "../fixtures/runner-fixture.ts";
 
 let base: string;
@@ -154,16 +155,9 @@ describe("submitJob publishes", () => {
     const jobDir = join(queue.outbox, result.job_id);
     const job = await readJob(jobDir);
     expect(job).toMatchObject({
+      ...sampleJobFields(),
       job_id: result.job_id,
-      created_by: "study-builder",
-      project: "starspec-m1-wfe",
-      channel: "#starspec-m1-wfe",
-      type: "optimization",
-      script: "run_optimization.py",
       args: ["--start"],
-      status: "submitted",
-      notify: { on_complete: true, on_fail: true },
-      schema_version: 1,
       timeout_s: 3600,
     });
     expect(job.files?.map((file) => file.path)).toEqual([
