@@ -2,6 +2,7 @@ import { mkdir, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { isProcessAlive } from "../../../protocol/index.ts";
 import { readText, waitFor } from "../helpers/make-job.ts";
+import { processTest } from "../helpers/runner-process.ts";
 
 /** A supervisor's two renames: the claim of its request and the commit to launching the script. */
 export type Step = "claim" | "launch";
@@ -111,3 +112,24 @@ if ((process.argv[1] ?? "").includes("supervisor-main")) {
     },
   };
 }
+
+/**
+ * processTest with `holdSupervisors(plan)`: held supervisors for the runners the test starts next
+ * (through NODE_OPTIONS); when the test ends NODE_OPTIONS is restored, every hold released and every
+ * supervisor ended, before the queue is removed.
+ */
+export const heldTest = processTest.extend("holdSupervisors", ({ queue }, { onCleanup }) => {
+  const saved = process.env.NODE_OPTIONS;
+  const made: HeldSupervisors[] = [];
+  onCleanup(async () => {
+    if (saved === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = saved;
+    for (const holds of made.splice(0)) await holds.finish();
+  });
+  return async (plan: Record<number, HoldPoint[]>): Promise<HeldSupervisors> => {
+    const holds = await holdSupervisors(queue.scratch, plan);
+    made.push(holds);
+    process.env.NODE_OPTIONS = holds.options;
+    return holds;
+  };
+});

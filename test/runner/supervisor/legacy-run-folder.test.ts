@@ -1,38 +1,20 @@
 import { spawn } from "node:child_process";
 import { readdir, rename } from "node:fs/promises";
 import path from "node:path";
-import { afterEach, beforeEach, expect, test } from "vitest";
+import { expect } from "vitest";
 import { isProcessAlive, JOB_ENV, RESULTS_DIR } from "../../../protocol/index.ts";
 import { LEDGER_FILE } from "../../../runner/ledger.ts";
 import { supervisorEntry } from "../../../runner/supervisor/launch-supervisor.ts";
 import { runDir, runFile } from "../../../runner/supervisor/run-folder.ts";
 import { inspectRun } from "../../../runner/supervisor/run-view.ts";
 import type { TestQueue } from "../helpers/make-job.ts";
-import { makeQueue, readLines, readText, submitJob, waitFor, waitForStatus } from "../helpers/make-job.ts";
-import { startRunner, testConfig } from "../helpers/runner-harness.ts";
-import type { HeldSupervisors } from "./held-supervisors.ts";
-import { holdSupervisors } from "./held-supervisors.ts";
+import { readLines, readText, submitJob, waitFor, waitForStatus } from "../helpers/make-job.ts";
+import { testConfig } from "../helpers/runner-harness.ts";
+import { heldTest as test } from "./held-supervisors.ts";
 
 // A runner upgraded mid-run finds run folders of the layout before run tokens (spec.json,
 // claimed.json, launched.json, state.json, outcome.json), maybe with an older supervisor still
 // running: they are adopted or withdrawn as before, and the script still runs once.
-
-let queue: TestQueue;
-let holds: HeldSupervisors | undefined;
-let savedOptions: string | undefined;
-const strays: number[] = [];
-beforeEach(async () => {
-  queue = await makeQueue();
-  savedOptions = process.env.NODE_OPTIONS;
-});
-afterEach(async () => {
-  if (savedOptions === undefined) delete process.env.NODE_OPTIONS;
-  else process.env.NODE_OPTIONS = savedOptions;
-  await holds?.finish();
-  holds = undefined;
-  for (const pid of strays.splice(0)) if (await isProcessAlive(pid)) process.kill(-pid, "SIGKILL");
-  await queue.cleanup();
-});
 
 /** Renames the attempt's tokened files to the plain names of the layout before tokens; the old token. */
 async function untokened(dir: string): Promise<string> {
@@ -47,7 +29,7 @@ async function untokened(dir: string): Promise<string> {
 }
 
 /** A supervisor as an older runner started it: the run folder only, no token. */
-function olderSupervisor(dir: string, jobId: string): number {
+function olderSupervisor(queue: TestQueue, dir: string, jobId: string): number {
   const { NODE_OPTIONS: _, ...env } = process.env;
   const child = spawn(process.execPath, [supervisorEntry(), dir], {
     cwd: queue.work,
@@ -62,11 +44,10 @@ function olderSupervisor(dir: string, jobId: string): number {
     },
   });
   child.unref();
-  strays.push(child.pid ?? 0);
   return child.pid ?? 0;
 }
 
-test.each([
+test.for([
   {
     name: "launched, its older supervisor still running: adopted, and it completes",
     hold: "before-claim",
@@ -81,33 +62,33 @@ test.each([
     log: "queued again",
     requeues: 1,
   },
-] as const)("a run folder without run tokens, $name", async (want) => {
-  const counter = path.join(queue.scratch, "starts.txt");
-  holds = await holdSupervisors(queue.scratch, { 1: [want.hold] });
-  process.env.NODE_OPTIONS = holds.options;
-  const first = await startRunner(testConfig(queue, "python3"));
-  const jobId = await submitJob(queue, {
-    name: "upgraded",
-    fixture: "counted_sleep.py",
-    args: [counter, "2"],
-  });
-  const held = await holds.held(1, want.hold);
-  await first.runner.stop();
-  // What the older runner left: its supervisor is replaced by one of the older kind, or gone.
-  process.kill(held, "SIGKILL");
-  await waitFor("the held supervisor to be gone", async () => !(await isProcessAlive(held)));
-  const dir = runDir(queue.work, jobId);
-  const oldToken = await untokened(dir);
-  if (want.older) {
-    olderSupervisor(dir, jobId);
-    await waitFor(
-      "the older supervisor's launch",
-      async () => (await readText(runFile(dir, "launched"))) || undefined,
-    );
-  }
+] as const)(
+  "a run folder without run tokens, $name",
+  async (want, { queue, startRunner, holdSupervisors, strays }) => {
+    const counter = path.join(queue.scratch, "starts.txt");
+    const holds = await holdSupervisors({ 1: [want.hold] });
+    const first = await startRunner(testConfig(queue, "python3"));
+    const jobId = await submitJob(queue, {
+      name: "upgraded",
+      fixture: "counted_sleep.py",
+      args: [counter, "2"],
+    });
+    const held = await holds.held(1, want.hold);
+    await first.runner.stop();
+    // What the older runner left: its supervisor is replaced by one of the older kind, or gone.
+    process.kill(held, "SIGKILL");
+    await waitFor("the held supervisor to be gone", async () => !(await isProcessAlive(held)));
+    const dir = runDir(queue.work, jobId);
+    const oldToken = await untokened(dir);
+    if (want.older) {
+      strays.push(olderSupervisor(queue, dir, jobId));
+      await waitFor(
+        "the older supervisor's launch",
+        async () => (await readText(runFile(dir, "launched"))) || undefined,
+      );
+    }
 
-  const second = await startRunner(testConfig(queue, "python3"));
-  try {
+    const second = await startRunner(testConfig(queue, "python3"));
     await second.waitForLog(jobId, want.log);
     const done = await waitForStatus(queue, jobId, ["completed", "failed", "cancelled"]);
     expect(done).toMatchObject({ status: "completed", exit_code: 0 });
@@ -119,7 +100,5 @@ test.each([
     // Adopted: still the older layout; queued again: the new attempt is tokened.
     expect(view.token).toBe(want.older ? undefined : view.spec?.run_token);
     expect(view.spec?.run_token === oldToken).toBe(want.older);
-  } finally {
-    await second.stop();
-  }
-});
+  },
+);
