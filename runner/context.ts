@@ -24,7 +24,7 @@ export interface ActiveRun {
   jobId: string;
   /** `<work>/.runs/<job_id>/`: the supervisor's request, identities and outcome. */
   dir: string;
-  /** The script's process (from the supervisor's state.json), once known. */
+  /** The script's process (from the supervisor's state file of the current attempt), once known. */
   script?: ProcessIdentity;
   supervisor?: ProcessIdentity;
   /** The run's wall-clock limit, counted from its start (ledgered, so it survives restarts). */

@@ -125,6 +125,7 @@ export async function startRun(ctx: RunnerContext, jobId: string): Promise<void>
       run.dir,
       {
         job_id: jobId,
+        // A new token for each attempt: its supervisor acts only on the run files named with it.
         run_token: randomBytes(12).toString("hex"),
         command: choice.invocation.command,
         args: choice.invocation.args,

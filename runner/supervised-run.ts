@@ -7,7 +7,7 @@ import { processesWithEnv, signal } from "./process-tree.ts";
 import { mayRequeue, requeue } from "./requeue.ts";
 import { finishRun } from "./run-end.ts";
 import type { ProcessExit } from "./run-outcome.ts";
-import { RUN_FILES, RUN_TOKEN_ENV } from "./supervisor/run-folder.ts";
+import { parseRunFileName, RUN_TOKEN_ENV } from "./supervisor/run-folder.ts";
 import type { RunView } from "./supervisor/run-view.ts";
 import { abandonRun, inspectRun, supervisorLogTail } from "./supervisor/run-view.ts";
 import { killTree, signalGroup } from "./tree-kill.ts";
@@ -23,7 +23,7 @@ function exitOf(view: RunView): ProcessExit | undefined {
   };
 }
 
-/** Takes the supervisor's and the script's identities from the run folder's state.json. */
+/** Takes the supervisor's and the script's identities from the current attempt's state file. */
 export function learn(run: ActiveRun, view: RunView): void {
   if (view.state) {
     run.supervisor = view.state.supervisor;
@@ -109,7 +109,8 @@ export function follow(ctx: RunnerContext, run: ActiveRun, exited?: Promise<void
   let watcher: ReturnType<typeof watch> | undefined;
   try {
     watcher = watch(run.dir, (_event, name) => {
-      if (name === null || name === RUN_FILES.outcome || name === RUN_FILES.state) check();
+      const file = name === null ? undefined : parseRunFileName(name)?.file;
+      if (name === null || file === "outcome" || file === "state") check();
     });
     watcher.on("error", () => watcher?.close());
   } catch (error) {

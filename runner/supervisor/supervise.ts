@@ -59,20 +59,31 @@ async function startScript(
 /**
  * One supervised run, from the supervisor process: claim the request, record who supervises, commit to
  * launching, run the script, kill its leftovers, write the outcome. Each step's file exists before the
- * next step acts, so whoever reads the run folder later knows exactly how far it got.
+ * next step acts, so whoever reads the run folder later knows exactly how far it got. Every step acts
+ * only on the files of `token`, the attempt this supervisor was started for: a request of a later
+ * attempt is never claimed or launched by a supervisor left from a withdrawn one. `token` undefined:
+ * a request written before tokens (plain names), by an older runner still running during an upgrade.
  */
-export async function supervise(dir: string, platform: NodeJS.Platform): Promise<SuperviseResult> {
-  if (!(await moveRunFile(dir, "spec", "claimed")))
+export async function supervise(
+  dir: string,
+  platform: NodeJS.Platform,
+  token: string | undefined,
+): Promise<SuperviseResult> {
+  if (!(await moveRunFile(dir, "spec", "claimed", token)))
     return { ran: false, why: "the run request was withdrawn" };
-  const spec = await readRunFile(runFile(dir, "claimed"), asSpec);
+  const spec = await readRunFile(runFile(dir, "claimed", token), asSpec);
   if (!spec) return { ran: false, why: "the claimed run request is gone" };
+  // Left claimed, never launched: the runner withdraws it and starts the job again.
+  if (token !== undefined && spec.run_token !== token)
+    return { ran: false, why: `the run request is for run token ${spec.run_token}, not ${token}` };
   const base = { job_id: spec.job_id, run_token: spec.run_token };
+  const stateFile = runFile(dir, "state", token);
   // A first record at once (start unknown yet) so a runner reading the folder sees this pid without delay.
   const state: RunState = { ...base, supervisor: { pid: process.pid, start: null } };
-  await writeRunFile(runFile(dir, "state"), state);
+  await writeRunFile(stateFile, state);
   state.supervisor.start = await processStart(process.pid, platform);
-  await writeRunFile(runFile(dir, "state"), state);
-  if (!(await moveRunFile(dir, "claimed", "launched")))
+  await writeRunFile(stateFile, state);
+  if (!(await moveRunFile(dir, "claimed", "launched", token)))
     return { ran: false, why: "the runner gave the run up before it was launched" };
 
   let script: Awaited<ReturnType<typeof startScript>>;
@@ -89,7 +100,7 @@ export async function supervise(dir: string, platform: NodeJS.Platform): Promise
     state.child = { pid: script.pid, start: await processStart(script.pid, platform) };
     state.launched_at = new Date().toISOString();
     // Failing this write (full disk) must not abandon the script: the outcome below still records it.
-    await writeRunFile(runFile(dir, "state"), state).catch((error: unknown) =>
+    await writeRunFile(stateFile, state).catch((error: unknown) =>
       note(`cannot record the script's pid (${(error as Error).message})`),
     );
   }
@@ -108,7 +119,7 @@ export async function supervise(dir: string, platform: NodeJS.Platform): Promise
     ended_at: new Date().toISOString(),
     ...(leftovers > 0 ? { leftovers_killed: leftovers } : {}),
   };
-  await writeUntilDone(runFile(dir, "outcome"), outcome);
+  await writeUntilDone(runFile(dir, "outcome", token), outcome);
   return { ran: true, outcome };
 }
 

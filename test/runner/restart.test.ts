@@ -3,8 +3,9 @@ import path from "node:path";
 import { expect } from "vitest";
 import { RunnerHeartbeatSchema } from "../../protocol/index.ts";
 import { LEDGER_FILE } from "../../runner/ledger.ts";
-import { runDir, runFile } from "../../runner/supervisor/run-folder.ts";
+import { runDir } from "../../runner/supervisor/run-folder.ts";
 import { RunStateSchema } from "../../runner/supervisor/run-schemas.ts";
+import { currentRunFile } from "../../runner/supervisor/run-view.ts";
 import { isProcessAlive } from "../../runner/tree-kill.ts";
 import type { CliProcess } from "../helpers/atomizer-jobs.ts";
 import type { TestQueue } from "./helpers/make-job.ts";
@@ -28,7 +29,7 @@ async function kill9(runner: CliProcess): Promise<void> {
 /** The run's state once its supervisor recorded the script; both are strays of the test. */
 async function runState(queue: TestQueue, strays: number[], jobId: string) {
   const text = await waitFor(`${jobId}'s supervisor to record the script`, async () => {
-    const raw = await readText(runFile(runDir(queue.work, jobId), "state"));
+    const raw = await readText(await currentRunFile(runDir(queue.work, jobId), "state"));
     return raw && RunStateSchema.parse(JSON.parse(raw)).child ? raw : undefined;
   });
   const state = RunStateSchema.parse(JSON.parse(text));
@@ -70,8 +71,8 @@ test("a runner SIGKILLed mid-run: the running job finishes completed and started
   await kill9(first);
 
   // While no runner runs, the quick one ends; its supervisor records how.
-  await waitFor("the quick job's outcome", () =>
-    readText(runFile(runDir(queue.work, quick), "outcome")).then((t) => t || undefined),
+  await waitFor("the quick job's outcome", async () =>
+    readText(await currentRunFile(runDir(queue.work, quick), "outcome")).then((t) => t || undefined),
   );
   expect(await isProcessAlive(busyState.supervisor.pid)).toBe(true);
   expect((await inboxJob(queue, busy))?.status).toBe("running");

@@ -4,8 +4,9 @@ import path from "node:path";
 import { expect } from "vitest";
 import { LEDGER_FILE } from "../../runner/ledger.ts";
 import { launchSupervisor } from "../../runner/supervisor/launch-supervisor.ts";
-import { runDir, runFile } from "../../runner/supervisor/run-folder.ts";
+import { runDir } from "../../runner/supervisor/run-folder.ts";
 import { RunStateSchema } from "../../runner/supervisor/run-schemas.ts";
+import { currentRunFile } from "../../runner/supervisor/run-view.ts";
 import { isProcessAlive } from "../../runner/tree-kill.ts";
 import {
   FIXTURES,
@@ -64,7 +65,7 @@ test("after a reboot the recorded script pid may be a stranger's: recovery never
     args: [counter, "60"],
   });
   await waitForStatus(queue, jobId, ["running"]);
-  const stateFile = runFile(runDir(queue.work, jobId), "state");
+  const stateFile = await currentRunFile(runDir(queue.work, jobId), "state");
   const state = RunStateSchema.parse(
     JSON.parse(
       await waitFor("the script's pid", async () => {
@@ -104,8 +105,8 @@ test("a runner whose ledger lacks a run that inbox/ shows running takes it over 
   await waitForStatus(queue, jobId, ["running"]);
   first.child.kill("SIGKILL");
   await first.exited;
-  await waitFor("the outcome", () =>
-    readText(runFile(runDir(queue.work, jobId), "outcome")).then((t) => t || undefined),
+  await waitFor("the outcome", async () =>
+    readText(await currentRunFile(runDir(queue.work, jobId), "outcome")).then((t) => t || undefined),
   );
   // An older copy of the ledger (not empty, so no rebuild) that never heard of the job.
   const other = "job-20200101-000000-unrelated";
@@ -142,7 +143,9 @@ test("a supervisor whose run folder was removed ends when its script does, inste
     },
     process.env,
   );
-  await waitFor("the launch", () => readText(runFile(dir, "launched")).then((t) => t || undefined));
+  await waitFor("the launch", async () =>
+    readText(await currentRunFile(dir, "launched")).then((t) => t || undefined),
+  );
   // The supervisor may be writing into the folder as it goes: retry on ENOTEMPTY.
   await rm(dir, { recursive: true, force: true, maxRetries: 10 });
   await waitFor("the supervisor to end", async () => !(await isProcessAlive(launched.pid ?? 0)), 15_000);

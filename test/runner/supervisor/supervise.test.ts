@@ -92,23 +92,38 @@ test("a double-forked daemon in its own session, left behind by the script, is f
 test("a request withdrawn before the supervisor claims it never runs", async () => {
   await mkdir(dir, { recursive: true });
   const marker = path.join(base, "ran.txt");
-  await writeRunFile(runFile(dir, "spec"), spec("python3", ["-c", `open(${JSON.stringify(marker)}, "w")`]));
+  const request = spec("python3", ["-c", `open(${JSON.stringify(marker)}, "w")`]);
+  await writeRunFile(runFile(dir, "spec", request.run_token), request);
   expect(await abandonRun(dir)).toBe(true);
-  expect(await supervise(dir, process.platform)).toEqual({
+  expect(await supervise(dir, process.platform, request.run_token)).toEqual({
     ran: false,
     why: "the run request was withdrawn",
   });
   expect(await readText(marker)).toBe("");
-  expect((await inspectRun(dir)).abandoned).toBe(true);
+  expect(await inspectRun(dir)).toMatchObject({ token: request.run_token, abandoned: true, launched: false });
 });
 
+const TOKEN = "token-0123456789";
 test.each([
   { name: "nothing requested yet", files: [], want: true },
-  { name: "requested, not claimed", files: ["spec"], want: true },
-  { name: "claimed, not launched", files: ["claimed"], want: true },
-  { name: "launched", files: ["launched"], want: false },
+  { name: "requested, not claimed", files: [`spec.${TOKEN}.json`], want: true },
+  { name: "claimed, not launched", files: [`claimed.${TOKEN}.json`], want: true },
+  { name: "launched", files: [`launched.${TOKEN}.json`], want: false },
+  { name: "withdrawn already", files: [`abandoned.${TOKEN}.json`], want: true },
+  {
+    name: "an earlier attempt withdrawn, the next one requested",
+    files: [`abandoned.${TOKEN}.json`, "spec.token-next-attempt.json"],
+    want: true,
+  },
+  { name: "before tokens: requested, not claimed", files: ["spec.json"], want: true },
+  { name: "before tokens: claimed, not launched", files: ["claimed.json"], want: true },
+  { name: "before tokens: launched", files: ["launched.json"], want: false },
 ] as const)("abandonRun when $name: $want", async ({ files, want }) => {
   await mkdir(dir, { recursive: true });
-  for (const name of files) await writeFile(runFile(dir, name), "{}");
+  for (const name of files) await writeFile(path.join(dir, name), "{}");
   expect(await abandonRun(dir)).toBe(want);
+  // Nothing is left claimable: every request not launched is withdrawn.
+  for (const name of files)
+    if (!name.startsWith("launched") && !name.startsWith("abandoned"))
+      expect(await readText(path.join(dir, name.replace(/^(spec|claimed)/, "abandoned")))).toBe("{}");
 });
