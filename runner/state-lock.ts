@@ -1,10 +1,15 @@
-import { link, readFile, rm, writeFile } from "node:fs/promises";
+import { link, mkdir, readFile, rm, rmdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { errnoCode } from "../protocol/index.ts";
 import type { ProcessIdentity } from "./process-identity.ts";
 import { identify, liveness } from "./process-identity.ts";
 
 export const LOCK_FILE = "runner.lock";
+/** Held (as a folder: mkdir is atomic everywhere) by the one runner removing a dead runner's lock. */
+const TAKEOVER_DIR = `${LOCK_FILE}.takeover`;
+/** A takeover takes milliseconds; one older than this was left by a runner killed mid-takeover. */
+const STALE_TAKEOVER_MS = 60_000;
+const TAKEOVER_WAIT_MS = 50;
 
 export interface StateLock {
   release(): Promise<void>;
@@ -45,7 +50,7 @@ export async function lockStateDir(stateDir: string): Promise<StateLock> {
   const temp = join(stateDir, `.${LOCK_FILE}.${process.pid}.tmp`);
   await writeFile(temp, `${JSON.stringify(self)}\n`);
   try {
-    for (let attempt = 0; attempt < 3; attempt++) {
+    for (let attempt = 0; attempt < 40; attempt++) {
       try {
         await takeName(temp, path);
         return { release: () => rm(path, { force: true }) };
@@ -66,11 +71,37 @@ export async function lockStateDir(stateDir: string): Promise<StateLock> {
           `another runner (pid ${owner.pid}) uses the state folder ${stateDir}; stop it first, or give this one its own --state folder`,
         );
       }
-      // Only the stale content is removed: a lock another runner took meanwhile has other content.
-      if ((await readFile(path, "utf8").catch(() => undefined)) === text) await rm(path, { force: true });
+      // Checking the content and removing it is two steps: two runners doing both at once could each
+      // remove the lock the other just took. Only the holder of the takeover folder removes.
+      if (!(await takeOver(stateDir))) {
+        await new Promise((resolve) => setTimeout(resolve, TAKEOVER_WAIT_MS));
+        continue;
+      }
+      try {
+        if ((await readFile(path, "utf8").catch(() => undefined)) === text) await rm(path, { force: true });
+      } finally {
+        await rmdir(join(stateDir, TAKEOVER_DIR)).catch(() => undefined);
+      }
     }
     throw new Error(`could not lock the state folder ${stateDir}: ${path} keeps reappearing`);
   } finally {
     await rm(temp, { force: true });
   }
+}
+
+/** Takes the takeover folder, clearing one left by a runner killed mid-takeover; false when another holds it. */
+async function takeOver(stateDir: string): Promise<boolean> {
+  const dir = join(stateDir, TAKEOVER_DIR);
+  try {
+    await mkdir(dir);
+    return true;
+  } catch (error) {
+    if (errnoCode(error) !== "EEXIST") throw error;
+  }
+  const since = await stat(dir).then(
+    (info) => Date.now() - info.mtimeMs,
+    () => 0,
+  );
+  if (since > STALE_TAKEOVER_MS) await rmdir(dir).catch(() => undefined);
+  return false;
 }

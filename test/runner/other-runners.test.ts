@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, expect, test } from "vitest";
@@ -72,21 +72,52 @@ test("a second live runner with the same host name refuses to start: both would 
 });
 
 const LOCKER = fileURLToPath(new URL("./fixtures/take-lock.ts", import.meta.url));
+const SLOW_READS = fileURLToPath(new URL("./fixtures/slow-lock-reads.cjs", import.meta.url));
 
-test("the state folder lock is atomic: of two runners racing for it, exactly one gets it, every time", async () => {
-  const state = path.join(queue.base, "race-state");
-  await mkdir(state, { recursive: true });
-  for (let trial = 0; trial < 15; trial++) {
-    const racers = [0, 1].map(() => {
-      const child = spawn(process.execPath, [LOCKER, state], { stdio: ["ignore", "pipe", "pipe"] });
+/** Starts `count` racers for the lock of `state`; resolves with what each said once all have spoken. */
+async function race(state: string, count: number, preload: string[] = []): Promise<string[]> {
+  await rm(path.join(state, "release"), { force: true });
+  const racers = Array.from({ length: count }, () => {
+    const child = spawn(process.execPath, [...preload, LOCKER, state], { stdio: ["ignore", "pipe", "pipe"] });
+    const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+    const said = new Promise<string>((resolve) => {
       let out = "";
       child.stdout.on("data", (chunk: Buffer) => {
         out += chunk.toString();
+        if (out.includes("\n")) resolve(out.trim());
       });
-      return new Promise<string>((resolve) => child.on("exit", () => resolve(out.trim())));
+      void exited.then(() => resolve(out.trim()));
     });
-    const results = await Promise.all(racers);
-    expect(results.filter((r) => r === "locked").length, `trial ${trial}: ${results.join(", ")}`).toBe(1);
-    expect(results.filter((r) => r.startsWith("refused")).length).toBe(1);
-  }
-});
+    return { said, exited };
+  });
+  const results = await Promise.all(racers.map((racer) => racer.said));
+  await writeFile(path.join(state, "release"), "");
+  await Promise.all(racers.map((racer) => racer.exited));
+  return results;
+}
+
+test.each([
+  { lock: "none", racers: 2 },
+  { lock: "left by a dead runner", racers: 4 },
+])(
+  "the state folder lock is atomic ($lock before, $racers racers): exactly one gets it, every time",
+  async ({ lock, racers }) => {
+    const state = path.join(queue.base, "race-state");
+    await mkdir(state, { recursive: true });
+    for (let trial = 0; trial < 10; trial++) {
+      if (lock !== "none") {
+        // A pid that no longer runs: every racer judges the lock stale and tries to take it over.
+        const dead = spawn(process.execPath, ["-e", ""]);
+        await new Promise((resolve) => dead.on("exit", resolve));
+        await writeFile(
+          path.join(state, "runner.lock"),
+          `${JSON.stringify({ pid: dead.pid, start: null })}\n`,
+        );
+      }
+      // Reads of the lock made slow, so the racers' check-then-remove steps overlap.
+      const results = await race(state, racers, lock === "none" ? [] : ["--require", SLOW_READS]);
+      expect(results.filter((r) => r === "locked").length, `trial ${trial}: ${results.join(", ")}`).toBe(1);
+      expect(results.filter((r) => r.startsWith("refused: another runner")).length).toBe(racers - 1);
+    }
+  },
+);
