@@ -5,7 +5,6 @@ import { DEFAULT_STDIO_IDENTITY, parseAgent, parseRole } from "../../submitter/c
 import { createServerContext } from "../../submitter/context.ts";
 import { isLoopbackHost } from "../../submitter/mcp/http-guard.ts";
 import { DEFAULT_SESSION_IDLE_S } from "../../submitter/mcp/http-sessions.ts";
-import { serveHttp } from "../../submitter/mcp/serve-http.ts";
 import { serveStdio } from "../../submitter/mcp/serve-stdio.ts";
 import { intOption, parse, queueRoot, UsageError } from "./cli-support.ts";
 
@@ -117,6 +116,8 @@ export async function run(argv: string[]): Promise<number> {
         ? `studies under ${ctx.allowRoots.join(", ")}`
         : "no --allow: submit_job refuses every study";
     if (listen && tokens) {
+      // Loaded only here: a stdio server (one per gateway) need not hold the HTTP transport.
+      const { serveHttp } = await import("../../submitter/mcp/serve-http.ts");
       const server = await serveHttp(ctx, {
         ...listen,
         tokens,
