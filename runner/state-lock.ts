@@ -1,14 +1,15 @@
-import { link, mkdir, readFile, rm, rmdir, stat, writeFile } from "node:fs/promises";
+import { link, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { errnoCode } from "../protocol/index.ts";
 import type { ProcessIdentity } from "./process-identity.ts";
 import { identify, liveness } from "./process-identity.ts";
 
 export const LOCK_FILE = "runner.lock";
-/** Held (as a folder: mkdir is atomic everywhere) by the one runner removing a dead runner's lock. */
-const TAKEOVER_DIR = `${LOCK_FILE}.takeover`;
-/** A takeover takes milliseconds; one older than this was left by a runner killed mid-takeover. */
-const STALE_TAKEOVER_MS = 60_000;
+/**
+ * Held by the one runner removing a dead runner's lock, written like the lock itself (whole, with its
+ * holder's pid and start time), so one left by a runner killed mid-takeover is seen as dead at once.
+ */
+const TAKEOVER_FILE = `${LOCK_FILE}.takeover`;
 const TAKEOVER_WAIT_MS = 50;
 
 export interface StateLock {
@@ -72,15 +73,16 @@ export async function lockStateDir(stateDir: string): Promise<StateLock> {
         );
       }
       // Checking the content and removing it is two steps: two runners doing both at once could each
-      // remove the lock the other just took. Only the holder of the takeover folder removes.
-      if (!(await takeOver(stateDir))) {
+      // remove the lock the other just took. Only the holder of the takeover file removes.
+      const takeover = join(stateDir, TAKEOVER_FILE);
+      if (!(await takeOver(temp, takeover))) {
         await new Promise((resolve) => setTimeout(resolve, TAKEOVER_WAIT_MS));
         continue;
       }
       try {
         if ((await readFile(path, "utf8").catch(() => undefined)) === text) await rm(path, { force: true });
       } finally {
-        await rmdir(join(stateDir, TAKEOVER_DIR)).catch(() => undefined);
+        await rm(takeover, { force: true });
       }
     }
     throw new Error(`could not lock the state folder ${stateDir}: ${path} keeps reappearing`);
@@ -89,19 +91,22 @@ export async function lockStateDir(stateDir: string): Promise<StateLock> {
   }
 }
 
-/** Takes the takeover folder, clearing one left by a runner killed mid-takeover; false when another holds it. */
-async function takeOver(stateDir: string): Promise<boolean> {
-  const dir = join(stateDir, TAKEOVER_DIR);
+/**
+ * Takes the takeover file; false while a live runner holds it. One left by a dead runner is removed
+ * (its content checked first), so the next try can take it.
+ */
+async function takeOver(temp: string, takeover: string): Promise<boolean> {
   try {
-    await mkdir(dir);
+    await takeName(temp, takeover);
     return true;
   } catch (error) {
     if (errnoCode(error) !== "EEXIST") throw error;
   }
-  const since = await stat(dir).then(
-    (info) => Date.now() - info.mtimeMs,
-    () => 0,
-  );
-  if (since > STALE_TAKEOVER_MS) await rmdir(dir).catch(() => undefined);
+  const text = await readFile(takeover, "utf8").catch(() => undefined);
+  const owner = text === undefined ? undefined : parseOwner(text);
+  if (owner && (owner.pid === process.pid || (await liveness(owner)) === "gone")) {
+    if ((await readFile(takeover, "utf8").catch(() => undefined)) === text)
+      await rm(takeover, { force: true });
+  }
   return false;
 }

@@ -99,6 +99,7 @@ async function race(state: string, count: number, preload: string[] = []): Promi
 test.each([
   { lock: "none", racers: 2 },
   { lock: "left by a dead runner", racers: 4 },
+  { lock: "left by a dead runner killed mid-takeover", racers: 4 },
 ])(
   "the state folder lock is atomic ($lock before, $racers racers): exactly one gets it, every time",
   async ({ lock, racers }) => {
@@ -109,10 +110,9 @@ test.each([
         // A pid that no longer runs: every racer judges the lock stale and tries to take it over.
         const dead = spawn(process.execPath, ["-e", ""]);
         await new Promise((resolve) => dead.on("exit", resolve));
-        await writeFile(
-          path.join(state, "runner.lock"),
-          `${JSON.stringify({ pid: dead.pid, start: null })}\n`,
-        );
+        const owner = `${JSON.stringify({ pid: dead.pid, start: null })}\n`;
+        await writeFile(path.join(state, "runner.lock"), owner);
+        if (lock.endsWith("mid-takeover")) await writeFile(path.join(state, "runner.lock.takeover"), owner);
       }
       // Reads of the lock made slow, so the racers' check-then-remove steps overlap.
       const results = await race(state, racers, lock === "none" ? [] : ["--require", SLOW_READS]);
