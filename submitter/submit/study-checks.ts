@@ -4,9 +4,13 @@ import { describeFinding, findAbsolutePaths } from "./absolute-paths.ts";
 import { checkAtomizerSpec } from "./spec-check.ts";
 import type { StudyListing } from "./study-files.ts";
 
+/** Python modules beside the script that are read for absolute paths too (a study's own imports). */
+const MAX_SIBLING_MODULES = 50;
+
 /**
  * What the runner would trip over inside the study's files: a missing script, a bad AtomizerSpec, and
- * absolute paths in the script or spec (SYS_19 rule 5). One line per problem, all of them at once.
+ * absolute paths in the script, the Python modules beside it (what it imports) or the spec (SYS_19
+ * rule 5). One line per problem, all of them at once.
  */
 export async function checkStudyContent(listing: StudyListing, script: string): Promise<string[]> {
   const problems: string[] = [];
@@ -21,10 +25,13 @@ export async function checkStudyContent(listing: StudyListing, script: string): 
   }
   const specSource = bySource.get(SPEC_FILE);
   if (specSource) problems.push(...(await checkAtomizerSpec(specSource, SPEC_FILE, within)));
-  for (const [path, source] of [
-    [script, scriptSource],
-    [SPEC_FILE, specSource],
-  ] as const) {
+  const folder = script.includes("/") ? script.slice(0, script.lastIndexOf("/") + 1) : "";
+  const modules = listing.files
+    .filter(({ path }) => path !== script && path.endsWith(".py") && path.startsWith(folder))
+    .filter(({ path }) => !path.slice(folder.length).includes("/"))
+    .slice(0, MAX_SIBLING_MODULES)
+    .map(({ path, source }) => [path, source] as const);
+  for (const [path, source] of [[script, scriptSource], ...modules, [SPEC_FILE, specSource]] as const) {
     if (!source) continue;
     for (const finding of await findAbsolutePaths(source, path, within)) {
       problems.push(`${describeFinding(finding)} (SYS_19 rule 5: relative paths only)`);

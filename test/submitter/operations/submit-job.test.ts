@@ -78,6 +78,11 @@ describe("submitJob refuses, publishing nothing", () => {
       /atomizer_spec\.json:\d+: absolute Linux path "\/home\/antoine\/m1\.prt"/,
     ],
     [
+      "an absolute Linux path in a module the script imports",
+      { ...GOOD, "wfe_model.py": 'MESH = "/home/antoine/m1.fem"\n' },
+      /wfe_model\.py:1: absolute Linux path "\/home\/antoine\/m1\.fem"/,
+    ],
+    [
       "a UNC path in the script",
       { ...GOOD, "run_optimization.py": 'SHARE = r"\\\\fileserver\\models"\n' },
       /absolute network \(UNC\) path/,
