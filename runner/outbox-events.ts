@@ -1,10 +1,5 @@
 import type { Job, JobError, TerminalStatus } from "../protocol/index.ts";
-import {
-  isJobId,
-  isTerminal,
-  pathExists,
-  readCancelRequest as readQueueCancelRequest,
-} from "../protocol/index.ts";
+import { isJobId, isTerminal, pathExists, readCancelRequest } from "../protocol/index.ts";
 import type { RunnerContext } from "./context.ts";
 import { finishJob, refuseJob } from "./finish-job.ts";
 import { machineCondition } from "./fs-conditions.ts";
@@ -16,8 +11,8 @@ import { errorMessage } from "./log.ts";
 import { stopRun } from "./supervised-run.ts";
 
 /** The cancel request for a job, described for error.message; undefined when there is none. */
-export async function readCancelRequest(ctx: RunnerContext, jobId: string): Promise<string | undefined> {
-  const read = await readQueueCancelRequest(ctx.paths.queue, jobId);
+async function describeCancelRequest(ctx: RunnerContext, jobId: string): Promise<string | undefined> {
+  const read = await readCancelRequest(ctx.paths.queue, jobId);
   switch (read.kind) {
     case "absent":
       return undefined;
@@ -38,7 +33,7 @@ function intakeContext(ctx: RunnerContext): IntakeContext {
     config: ctx.config,
     platform: ctx.platform,
     pending: ctx.pending,
-    hasCancelRequest: async (jobId) => (await readCancelRequest(ctx, jobId)) !== undefined,
+    hasCancelRequest: async (jobId) => (await readCancelRequest(ctx.paths.queue, jobId)).kind !== "absent",
     nowMs: () => ctx.now().getTime(),
   };
 }
@@ -144,7 +139,7 @@ async function act(ctx: RunnerContext, name: string, result: IntakeResult): Prom
       await refuse(ctx, result.job, "failed", result.error);
       return;
     case "cancel": {
-      const message = (await readCancelRequest(ctx, name)) ?? "cancel requested";
+      const message = (await describeCancelRequest(ctx, name)) ?? "cancel requested";
       await refuse(ctx, result.job, "cancelled", {
         kind: "cancelled",
         message: `${message} (before it started)`,
@@ -180,7 +175,7 @@ export async function considerCancel(ctx: RunnerContext, jobId: string): Promise
   if (known.status !== undefined) return;
   const view = ctx.inbox.current(jobId);
   if (view && isTerminal(view.status)) return;
-  const message = (await readCancelRequest(ctx, jobId)) ?? "cancel requested";
+  const message = (await describeCancelRequest(ctx, jobId)) ?? "cancel requested";
   if (ctx.scheduler.dequeue(jobId)) {
     await finishJob(ctx, jobId, {
       status: "cancelled",
