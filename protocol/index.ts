@@ -102,6 +102,19 @@ export {
   TERMINAL_STATUSES,
   TerminalStatusSchema,
 } from "./job-schema.ts";
+export {
+  cancelSignedFields,
+  JOB_SIGNATURE_FIELD,
+  jobSignedFields,
+  RECORD_SIGNATURE_FIELD,
+  recordSignedFields,
+  signCancelRequest,
+  signJob,
+  signRecord,
+  verifyCancelSignature,
+  verifyJobSignature,
+  verifyRecordSignature,
+} from "./job-signatures.ts";
 export type { KeyedSerial } from "./keyed-serial.ts";
 export { createKeyedSerial } from "./keyed-serial.ts";
 export {
@@ -160,6 +173,23 @@ export {
   openRegularFile,
   sameFile,
 } from "./safe-open.ts";
+export type { Signature, SignatureCheck, SignatureFailure, SignedPurpose } from "./signatures.ts";
+export {
+  canonicalJson,
+  SIGNATURE_ALG,
+  SignatureSchema,
+  signedBytes,
+  signFields,
+  verifyFields,
+} from "./signatures.ts";
+export type { GeneratedKeyPair, SigningKey, TrustedKey } from "./signing-keys.ts";
+export {
+  checkKeyOutsideQueue,
+  generateKeyPairFiles,
+  keyIdOf,
+  loadSigningKey,
+  loadTrustedKeys,
+} from "./signing-keys.ts";
 export {
   assertTransition,
   asTerminalStatus,

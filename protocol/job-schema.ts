@@ -1,8 +1,12 @@
 import { z } from "zod";
 import { MAX_MANIFEST_ENTRIES } from "./limits.ts";
 
-/** Version of the on-disk protocol this code writes. Readers accept jobs without it (plain SYS_19). */
-export const SCHEMA_VERSION = 1;
+/**
+ * Version of the on-disk protocol this code writes. Readers accept jobs without it (plain SYS_19) and
+ * v1 jobs; v2 adds the optional signatures (docs/PROTOCOL.md, "Signatures"), which a runner that trusts
+ * keys requires, whatever the version a job claims.
+ */
+export const SCHEMA_VERSION = 2;
 
 export const JOB_STATUSES = ["submitted", "queued", "running", "completed", "failed", "cancelled"] as const;
 export const JobStatusSchema = z.enum(JOB_STATUSES);
@@ -22,6 +26,8 @@ export const ERROR_KINDS = [
   "runner_restart",
   "spawn_error",
   "invalid_job",
+  /** Refused by a runner that runs only signed jobs: unsigned, unknown key, or changed after signing. */
+  "untrusted",
   "internal",
 ] as const;
 export const ErrorKindSchema = z.enum(ERROR_KINDS);

@@ -1,6 +1,7 @@
 // The StarSpec M1 WFE job a study-builder submits: the one sample job.json that every side's tests
 // build on, and what the submitter's own test expects it to write.
 import type { Job } from "../../protocol/index.ts";
+import { SCHEMA_VERSION } from "../../protocol/index.ts";
 
 /** What such a job says about itself apart from its id, creation time and files. */
 export function sampleJobFields() {
@@ -13,7 +14,7 @@ export function sampleJobFields() {
     args: [] as string[],
     status: "submitted",
     notify: { on_complete: true, on_fail: true },
-    schema_version: 1,
+    schema_version: SCHEMA_VERSION,
   } satisfies Partial<Job>;
 }
 

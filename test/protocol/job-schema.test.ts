@@ -202,7 +202,7 @@ describe("the other files of the protocol", () => {
     expect(TERMINAL_STATUSES).toEqual(["completed", "failed", "cancelled"]);
     expect(TerminalStatusSchema.options).toEqual([...TERMINAL_STATUSES]);
     expect(TerminalStatusSchema.safeParse("running").success).toBe(false);
-    expect(SCHEMA_VERSION).toBe(1);
+    expect(SCHEMA_VERSION).toBe(2);
   });
 
   it("describeZodError names the root when the value is not an object", () => {

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import type { FetchReceipt } from "../../../protocol/index.ts";
+import { SCHEMA_VERSION } from "../../../protocol/index.ts";
 import { findOptunaPython, requireUnderCi } from "../../helpers/python.ts";
 import { call, callOk, textOf } from "../fixtures/mcp-clients.ts";
 import {
@@ -34,7 +35,11 @@ describe("mcp over stdio", () => {
     const jobId = await submit("mirror wfe lifecycle");
     expect(jobId).toMatch(/^job-\d{8}-\d{6}-mirror-wfe-lifecycle$/);
     const outboxJob = JSON.parse(await readFile(join(queue.outbox, jobId, "job.json"), "utf8"));
-    expect(outboxJob).toMatchObject({ status: "submitted", created_by: "study-builder", schema_version: 1 });
+    expect(outboxJob).toMatchObject({
+      status: "submitted",
+      created_by: "study-builder",
+      schema_version: SCHEMA_VERSION,
+    });
     expect(outboxJob.files.map((file: { path: string }) => file.path)).toContain("README.md");
     expect(await readdir(join(base, "queue", ".staging"))).toEqual([]);
 
