@@ -160,6 +160,10 @@ export const RunnerHeartbeatSchema = z.looseObject({
   waiting_for: z.string().min(1).optional(),
   /** Set by a runner's last heartbeat when it shuts down cleanly: it is stopped, not silent. */
   stopped_at: IsoTimeSchema.optional(),
+  /** Key ids of the submitters' public keys the runner trusts: present, it runs only jobs they signed. */
+  trusted_keys: z.array(z.string().min(1)).max(32).optional(),
+  /** Key id of the runner's own key, which signs its inbox records (`runner_signature`). */
+  record_key: z.string().min(1).optional(),
 });
 export type RunnerHeartbeat = z.infer<typeof RunnerHeartbeatSchema>;
 
