@@ -57,7 +57,20 @@ function findPython(preferred: string | undefined): PythonCheck | undefined {
   return fallback;
 }
 
-function startRunner(queue: string, root: string, python: string): ChildProcess {
+/** The two key pairs of docs/deployment.md ("Signed jobs"), in the demo folder, outside the queue. */
+interface DemoKeys {
+  submitter: string;
+  workstation: string;
+}
+
+function makeKeys(root: string): DemoKeys {
+  const dir = join(root, "keys");
+  for (const name of ["submitter", "workstation"])
+    execFileSync(process.execPath, [CLI, "keygen", "--out", dir, "--name", name], { stdio: "ignore" });
+  return { submitter: join(dir, "submitter"), workstation: join(dir, "workstation") };
+}
+
+function startRunner(queue: string, root: string, python: string, keys: DemoKeys): ChildProcess {
   const args = [
     CLI,
     "runner",
@@ -67,6 +80,11 @@ function startRunner(queue: string, root: string, python: string): ChildProcess 
     join(root, "work"),
     "--state",
     join(root, "state"),
+    // Runs only jobs the demo's MCP server signed, and signs what it reports back.
+    "--trust-key",
+    `${keys.submitter}.pub`,
+    "--signing-key",
+    `${keys.workstation}.key`,
   ];
   args.push("--python", python, "--heartbeat", "1", "--rescan", "5", "--host", "demo-workstation");
   const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
@@ -153,6 +171,7 @@ function printResults(results: Structured, queue: string): void {
   const workDir = String(results.work_dir);
   for (const image of (results.images as Structured[] | undefined) ?? [])
     say(`plot: ${join(workDir, String(image.path))}`);
+  say(`results from the workstation: runner signature ${results.runner_signature ?? "not reported"}`);
   say(`working copy: ${workDir}`);
   say(`queue: ${queue}`);
 }
@@ -183,7 +202,8 @@ async function demo(options: Options): Promise<number> {
   }
   say(`runner: python ${check.python}`);
 
-  const runner = startRunner(queue, root, check.python);
+  const keys = makeKeys(root);
+  const runner = startRunner(queue, root, check.python, keys);
   const client = new Client({ name: "atomizer-demo", version: "1.0.0" });
   await client.connect(
     new StdioClientTransport({
@@ -197,6 +217,10 @@ async function demo(options: Options): Promise<number> {
         join(CHECKOUT, "examples"),
         "--work",
         join(root, "fetched"),
+        "--signing-key",
+        `${keys.submitter}.key`,
+        "--trust-key",
+        `${keys.workstation}.pub`,
       ],
       env: {
         ...(process.env as Record<string, string>),
@@ -218,7 +242,7 @@ async function demo(options: Options): Promise<number> {
       timeout_s: 900,
     });
     const jobId = String(submitted.job_id);
-    say(`submitted ${jobId} (${submitted.files} files, ${submitted.bytes} bytes)`);
+    say(`submitted ${jobId} (${submitted.files} files, ${submitted.bytes} bytes, signed by ${submitted.signed_by ?? "nobody"})`);
     const job = await waitUntilSettled(client, jobId);
     if (job.state !== "completed") {
       const error = job.error as Structured | undefined;

@@ -107,10 +107,14 @@ describe("the plugin in real OpenClaw", () => {
     const access = JSON.parse(await readFile(join(EXAMPLES, "access.json"), "utf8")) as {
       tokens: { token: { token_env: string } }[];
     };
+    const keys = join(root, "keys");
+    for (const name of ["submitter", "workstation"])
+      expectOk(`keygen ${name}`, await runNode([BIN, "keygen", "--out", keys, "--name", name]));
     exampleEnv = {
       ATOMIZER_PLUGIN_DIR: CHECKOUT,
       ATOMIZER_QUEUE_DIR: queue,
       ATOMIZER_STUDIES_DIR: root,
+      ATOMIZER_KEYS_DIR: keys,
       OPENCLAW_GATEWAY_TOKEN: "gateway-token-for-tests-only",
     };
     for (const entry of access.tokens)
