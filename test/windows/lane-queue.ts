@@ -8,7 +8,7 @@ export interface LinuxSide {
   submit(
     study: string,
     name: string,
-    options?: { script?: string; type?: string; timeout?: number; args?: string[] },
+    options?: { script?: string; type?: string; timeout?: number; args?: string[]; cliOptions?: string[] },
   ): Promise<string>;
   job(jobId: string): Promise<Record<string, unknown> | undefined>;
   waitJob(
@@ -53,6 +53,7 @@ export function linuxSide(repo: string, queue: string): LinuxSide {
       if (options.script) args.push("--script", options.script);
       if (options.type) args.push("--type", options.type);
       if (options.timeout) args.push("--timeout", String(options.timeout));
+      if (options.cliOptions) args.push(...options.cliOptions);
       if (options.args) args.push("--", ...options.args);
       const result = await cli(args);
       if (result.code !== 0) throw new Error(`submit ${name}: ${result.stderr || result.stdout}`);

@@ -11,6 +11,7 @@ import { hostCases, licenceCase } from "./lane-host-cases.ts";
 import { linuxSide } from "./lane-queue.ts";
 import { restartCase } from "./lane-restart-cases.ts";
 import { runnerCases, stockTaskkillCase } from "./lane-run-cases.ts";
+import { signedCase } from "./lane-signed-cases.ts";
 import { prepareWine } from "./wine-setup.ts";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -52,6 +53,7 @@ async function main(): Promise<number> {
     await section("restart", () => restartCase(ctx, check));
     await section("licence", () => licenceCase(ctx, check));
     await section("host", () => hostCases(ctx, check));
+    await section("signed", () => signedCase(ctx, check));
   } finally {
     // Only this lane's own prefix: supervisors or scripts a failed case left behind.
     execFileSync("wineserver", ["-k"], { env: lane.env, stdio: "ignore" });
