@@ -11,7 +11,7 @@ export const KEY_OPTIONS = {
 /** Their lines in a command's usage. */
 export const KEY_USAGE = `  --signing-key FILE   this side's private key (or ATOMIZER_SIGNING_KEY): signs jobs and cancel requests
   --trust-key FILE     the workstation's public key (repeatable; or ATOMIZER_TRUST_KEYS, files separated
-                       by "${delimiter}"): fetch_results verifies the runner's signed records with it`;
+                       by "${delimiter}"): the runner's signed records are verified with it (results, fetch_results)`;
 
 export interface KeyValues {
   "signing-key"?: string | undefined;
