@@ -10,6 +10,10 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     summary: "create a queue folder layout (outbox/, inbox/, archive/, .stignore)",
     load: () => import("./init-command.ts"),
   },
+  keygen: {
+    summary: "write an Ed25519 key pair that signs jobs (or the runner's records)",
+    load: () => import("./keygen-command.ts"),
+  },
   mcp: {
     summary: "serve the MCP tools over stdio or Streamable HTTP",
     load: () => import("./submitter/mcp-command.ts"),

@@ -1,6 +1,6 @@
 import { realpath, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { KeyedSerial, QueuePaths } from "../protocol/index.ts";
+import type { KeyedSerial, QueuePaths, SigningKey, TrustedKey } from "../protocol/index.ts";
 import { checkQueueLayout, createKeyedSerial, queuePaths } from "../protocol/index.ts";
 import type { JobCatalog } from "./catalog/job-catalog.ts";
 import { openCatalog } from "./catalog/open-catalog.ts";
@@ -19,6 +19,10 @@ export interface ServerContext {
   catalog: JobCatalog;
   /** Serialises submissions that share an idempotency_key within this process. */
   submitLocks: KeyedSerial;
+  /** Signs job.json and cancel requests; without it they are written unsigned. */
+  signingKey?: SigningKey;
+  /** The workstation's public keys; none means fetch_results does not check runner_signature. */
+  trustedKeys: readonly TrustedKey[];
   now: () => Date;
   close: () => Promise<void>;
 }
@@ -30,6 +34,9 @@ export interface ContextOptions {
   allow?: readonly string[];
   /** Keep an in-memory index with a watcher (the MCP server); false for one-shot CLI commands. */
   withIndex: boolean;
+  /** Loaded by the caller (submitter/signing/submitter-keys.ts), which refuses key files inside the queue. */
+  signingKey?: SigningKey | undefined;
+  trustedKeys?: readonly TrustedKey[];
 }
 
 /** Checks the queue layout and allowed roots; a bad setup fails here, clearly, before serving anything. */
@@ -64,6 +71,8 @@ export async function createServerContext(options: ContextOptions): Promise<Serv
     allowRoots,
     catalog,
     submitLocks: createKeyedSerial(),
+    ...(options.signingKey ? { signingKey: options.signingKey } : {}),
+    trustedKeys: options.trustedKeys ?? [],
     now: () => new Date(),
     close: async () => {
       await catalog.close();

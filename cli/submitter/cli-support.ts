@@ -8,6 +8,9 @@ import {
   OperationError,
   toOperationError,
 } from "../../submitter/operations/operation-error.ts";
+import type { SubmitterKeys } from "../../submitter/signing/submitter-keys.ts";
+import type { KeyValues } from "./key-options.ts";
+import { commandKeys } from "./key-options.ts";
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -76,7 +79,7 @@ export function outJson(value: unknown): void {
  * Runs a command body: --help prints the usage; refusals are exit 1 with the message and advice on
  * stderr (JSON on stdout with --json), usage errors exit 2.
  */
-async function runCli(
+export async function runCli(
   argv: string[],
   usage: string,
   body: (argv: string[]) => Promise<number>,
@@ -155,10 +158,21 @@ export function queueCommand<O extends Options, A>(
       };
       const args = await spec.args(line);
       const root = queueRoot((line.values as { queue?: string }).queue, spec.usage);
-      return withContext({ ...spec.context?.(line, args), queueRoot: root, withIndex: false }, (ctx) =>
-        spec.run(ctx, args, line),
+      const keys = "signing-key" in spec.options ? await keysOrUsage(line.values as KeyValues, root) : {};
+      return withContext(
+        { ...spec.context?.(line, args), ...keys, queueRoot: root, withIndex: false },
+        (ctx) => spec.run(ctx, args, line),
       );
     });
+}
+
+/** The command's key files loaded; a missing, unsafe or misplaced one is a usage error (exit 2). */
+export async function keysOrUsage(values: KeyValues, root: string): Promise<SubmitterKeys> {
+  try {
+    return await commandKeys(values, root);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 export function intOption(value: string | undefined, name: string, usage: string): number | undefined {

@@ -6,7 +6,9 @@ import { createServerContext } from "../../submitter/context.ts";
 import { isLoopbackHost } from "../../submitter/mcp/http-guard.ts";
 import { DEFAULT_SESSION_IDLE_S } from "../../submitter/mcp/http-sessions.ts";
 import { serveStdio } from "../../submitter/mcp/serve-stdio.ts";
-import { intOption, parse, queueRoot, UsageError } from "./cli-support.ts";
+import { describeKeys } from "../../submitter/signing/submitter-keys.ts";
+import { intOption, keysOrUsage, parse, queueRoot, UsageError } from "./cli-support.ts";
+import { KEY_OPTIONS, KEY_USAGE } from "./key-options.ts";
 
 const USAGE = `usage: atomizer-jobs mcp --queue DIR --allow DIR [--http HOST:PORT --config FILE] [options]
 
@@ -22,7 +24,9 @@ Serves the job queue's MCP tools over stdio (default) or Streamable HTTP (at /mc
   --public             HTTP: allow HOST to be an address other machines reach (needs --allowed-host)
   --allowed-host NAME  HTTP: a Host name requests may use besides localhost/127.0.0.1/::1 (repeatable)
   --allowed-origin URL HTTP: a browser Origin that may call the server (repeatable)
-  --session-idle S     HTTP: close a session unused for S seconds (default ${DEFAULT_SESSION_IDLE_S})`;
+  --session-idle S     HTTP: close a session unused for S seconds (default ${DEFAULT_SESSION_IDLE_S})
+${KEY_USAGE}
+A key file inside the queue folder is refused: the server does not start (exit 2).`;
 
 const OPTIONS = {
   queue: { type: "string" },
@@ -36,6 +40,7 @@ const OPTIONS = {
   "allowed-host": { type: "string", multiple: true },
   "allowed-origin": { type: "string", multiple: true },
   "session-idle": { type: "string" },
+  ...KEY_OPTIONS,
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -105,16 +110,19 @@ export async function run(argv: string[]): Promise<number> {
     const identity = listen ? undefined : stdioIdentity(values.agent, values.role);
     const tokens = listen && values.config ? await loadAuthConfig(values.config, process.env) : undefined;
     const allow = allowedFolders(values.allow);
+    const keys = await keysOrUsage(values, root);
     const ctx = await createServerContext({
+      ...keys,
       queueRoot: root,
       withIndex: true,
       ...(values.work ? { workDir: values.work } : {}),
       allow,
     });
-    const studies =
+    const studies = `${
       ctx.allowRoots.length > 0
         ? `studies under ${ctx.allowRoots.join(", ")}`
-        : "no --allow: submit_job refuses every study";
+        : "no --allow: submit_job refuses every study"
+    }; ${describeKeys(keys)}`;
     if (listen && tokens) {
       // Loaded only here: a stdio server (one per gateway) need not hold the HTTP transport.
       const { serveHttp } = await import("../../submitter/mcp/serve-http.ts");

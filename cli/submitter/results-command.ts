@@ -1,13 +1,20 @@
 import { fetchText } from "../../submitter/mcp/tool-text.ts";
 import { fetchResults } from "../../submitter/operations/fetch-results.ts";
 import { cliAgent, oneJobId, out, outJson, QUEUE_OPTIONS, queueCommand } from "./cli-support.ts";
+import { KEY_OPTIONS, KEY_USAGE } from "./key-options.ts";
 
-const USAGE = `usage: atomizer-jobs results JOB_ID [--work DIR] [--queue DIR] [--agent NAME] [--json]
+const USAGE = `usage: atomizer-jobs results JOB_ID [--work DIR] [--queue DIR] [--agent NAME] [--trust-key FILE] [--json]
 
 Copies a finished job's results into a local working folder (default <queue>/.work/<job_id>),
-verifies them and summarises study.db, CSVs, plots and the log.`;
+verifies them and summarises study.db, CSVs, plots and the log; with --trust-key, checks the runner's signature.
+${KEY_USAGE}`;
 
-const OPTIONS = { ...QUEUE_OPTIONS, work: { type: "string" }, agent: { type: "string" } } as const;
+const OPTIONS = {
+  ...QUEUE_OPTIONS,
+  ...KEY_OPTIONS,
+  work: { type: "string" },
+  agent: { type: "string" },
+} as const;
 
 export const run = queueCommand({
   usage: USAGE,

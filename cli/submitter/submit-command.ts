@@ -4,6 +4,7 @@ import { decodeUtf8Strict, openRegularFile, readBoundedBytes } from "../../proto
 import { submitText } from "../../submitter/mcp/tool-text.ts";
 import { submitJob } from "../../submitter/operations/submit-job.ts";
 import { cliAgent, intOption, out, outJson, QUEUE_OPTIONS, queueCommand, UsageError } from "./cli-support.ts";
+import { KEY_OPTIONS, KEY_USAGE } from "./key-options.ts";
 
 const USAGE = `usage: atomizer-jobs submit STUDY_DIR --name NAME --project SLUG [options] [-- SCRIPT ARGS...]
 
@@ -21,11 +22,13 @@ Checks the study folder and publishes it to outbox/ as a new job.
   --no-notify-complete, --no-notify-fail
   --agent NAME             created_by (or ATOMIZER_AGENT; default your login name)
   --allow DIR              folders the study may be in (default: the study folder itself)
+${KEY_USAGE}
   --queue DIR, --json
 Arguments after -- are passed to the script, e.g. -- --start --trials 50`;
 
 const OPTIONS = {
   ...QUEUE_OPTIONS,
+  ...KEY_OPTIONS,
   name: { type: "string" },
   project: { type: "string" },
   channel: { type: "string" },

@@ -100,8 +100,11 @@ export abstract class FolderCatalog implements JobCatalog {
     return writes.submissionFolder(this.target, jobId);
   }
 
-  requestCancel(request: CancelRequest): Promise<{ request: CancelRequest; already: boolean }> {
-    return writes.requestCancel(this.target, request);
+  requestCancel(
+    request: CancelRequest,
+    keep?: (existing: CancelRequest) => boolean,
+  ): Promise<{ request: CancelRequest; already: boolean }> {
+    return writes.requestCancel(this.target, request, keep);
   }
 
   recordFetch(receipt: FetchReceipt): Promise<void> {

@@ -58,10 +58,12 @@ export async function publishSubmission(
 export async function requestCancel(
   target: FolderQueue,
   request: CancelRequest,
+  keep: (existing: CancelRequest) => boolean = () => true,
 ): Promise<{ request: CancelRequest; already: boolean }> {
   const existing = await readCancelRequest(target.queue, request.job_id);
   // An unusable request file is rewritten: the runner cancels on it anyway, but an agent gets a valid one.
-  if (existing.kind === "ok") return { request: existing.request, already: true };
+  // So is one `keep` refuses (not signed by this side's key): the runner ignores it, ours it obeys.
+  if (existing.kind === "ok" && keep(existing.request)) return { request: existing.request, already: true };
   await mkdir(target.queue.cancelDir, { recursive: true });
   await writeJsonAtomic(cancelRequestPath(target.queue, request.job_id), request);
   return { request, already: false };

@@ -182,7 +182,11 @@ export interface JobCatalog {
   /** Where the submission of `jobId` is (or would be) published, for submit_job's output. */
   submissionFolder(jobId: string): JobFolder;
   /** Writes the cancel request unless one is there; returns the request that stands. */
-  requestCancel(request: CancelRequest): Promise<{ request: CancelRequest; already: boolean }>;
+  /** Writes the request unless one is there that `keep` accepts (default: any readable one). */
+  requestCancel(
+    request: CancelRequest,
+    keep?: (existing: CancelRequest) => boolean,
+  ): Promise<{ request: CancelRequest; already: boolean }>;
   /** Records that fetch_results took every result file (the notifier's acknowledgement). */
   recordFetch(receipt: FetchReceipt): Promise<void>;
   /** Publishes a complete staged archived copy of `jobId` whole, under a free name for `at`. */

@@ -24,7 +24,7 @@ export const RunnerViewSchema = z.object({
   ...viewShape(RunnerHeartbeatSchema.partial().shape, ["started_at", "last_seen", "interval_s"]),
   age_s: z.number().optional(),
   silent: z.boolean(),
-  ...viewShape(RunnerHeartbeatSchema.shape, ["stopped_at", "waiting_for"]),
+  ...viewShape(RunnerHeartbeatSchema.shape, ["stopped_at", "waiting_for", "trusted_keys", "record_key"]),
   problem: z.string().optional(),
 });
 export type RunnerView = z.infer<typeof RunnerViewSchema>;
@@ -74,6 +74,9 @@ export async function readRunners(queue: QueuePaths, now: Date): Promise<RunnerV
         age_s: Math.round(age),
         ...(beat.stopped_at !== undefined ? { stopped_at: beat.stopped_at } : {}),
         ...(beat.waiting_for !== undefined ? { waiting_for: beat.waiting_for } : {}),
+        // Present: the runner runs only jobs signed by one of these keys (submit_job checks first).
+        ...(beat.trusted_keys !== undefined ? { trusted_keys: beat.trusted_keys } : {}),
+        ...(beat.record_key !== undefined ? { record_key: beat.record_key } : {}),
         silent: beat.stopped_at === undefined && age > SILENT_AFTER_INTERVALS * beat.interval_s,
       });
     } catch (error) {

@@ -1,3 +1,4 @@
+import { untrustedNext } from "../signing/signature-text.ts";
 import type { ProgressView, StatusView } from "./status-view.ts";
 
 function compactJson(value: unknown, max = 200): string {
@@ -82,7 +83,11 @@ export function describeStatus(view: StatusView): string[] {
         lines.push(`missing files: ${view.error.missing_files.join(", ")}`);
       if (view.log_tail.length > 0)
         lines.push("log tail:", ...view.log_tail.slice(-8).map((line) => `  ${line}`));
-      lines.push(`next: tail_log {job_id: "${id}"}, fetch_results or archive_job {job_id: "${id}"}`);
+      lines.push(
+        view.error.kind === "untrusted"
+          ? untrustedNext(id)
+          : `next: tail_log {job_id: "${id}"}, fetch_results or archive_job {job_id: "${id}"}`,
+      );
       break;
     case "archived":
       lines.push(

@@ -7,6 +7,7 @@ import type { RunnerStatusResult } from "../operations/runner-status.ts";
 import type { SubmitJobResult } from "../operations/submit-job.ts";
 import type { TailLogResult } from "../operations/tail-log.ts";
 import type { WaitResult } from "../operations/wait-for-job.ts";
+import { runnerSignatureLine, trustText } from "../signing/signature-text.ts";
 
 export function submitText(result: SubmitJobResult): string[] {
   return [
@@ -17,6 +18,7 @@ export function submitText(result: SubmitJobResult): string[] {
     ...(result.resumed_from !== undefined
       ? [`resumes ${result.resumed_from}'s study.db (${result.resumed_trials ?? 0} trials so far)`]
       : []),
+    ...(result.signed_by ? [`signed by ${result.signed_by}`] : []),
     ...(result.skipped.length > 0
       ? [`skipped (never synced): ${result.skipped.slice(0, 10).join(", ")}`]
       : []),
@@ -103,7 +105,7 @@ export function runnersText(result: RunnerStatusResult): string[] {
     ...result.runners.map((runner) =>
       runner.problem
         ? `${runner.host}: unreadable heartbeat: ${runner.problem}`
-        : `${runner.host}: ${runner.stopped_at ? `STOPPED at ${runner.stopped_at}` : runner.silent ? "SILENT" : "active"}, last seen ${runner.last_seen} (${runner.age_s} s ago), v${runner.version}, ${runner.slots} slots, running ${runner.running.length ? runner.running.join(", ") : "nothing"}, queued ${runner.queued.length}${runner.waiting_for ? `; queued NX jobs wait: ${runner.waiting_for}` : ""}`,
+        : `${runner.host}: ${runner.stopped_at ? `STOPPED at ${runner.stopped_at}` : runner.silent ? "SILENT" : "active"}, last seen ${runner.last_seen} (${runner.age_s} s ago), v${runner.version}, ${runner.slots} slots, running ${runner.running.length ? runner.running.join(", ") : "nothing"}, queued ${runner.queued.length}${runner.waiting_for ? `; queued NX jobs wait: ${runner.waiting_for}` : ""}; ${trustText(runner)}`,
     ),
   ];
 }
@@ -111,6 +113,7 @@ export function runnersText(result: RunnerStatusResult): string[] {
 export function fetchText(result: FetchResultsSummary): string[] {
   const lines = [
     `${result.job_id} (${result.state}): ${result.files_copied} of ${result.files_total} result files copied and verified to ${result.work_dir}`,
+    runnerSignatureLine(result),
   ];
   if (result.missing.length > 0) lines.push(`missing (still syncing?): ${result.missing.join(", ")}`);
   if (result.mismatched.length > 0)

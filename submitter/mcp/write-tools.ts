@@ -10,6 +10,7 @@ import { FetchResultsInput, FetchResultsOutput, fetchResults } from "../operatio
 import { unknownJobError } from "../operations/job-lookup.ts";
 import { jobStatus } from "../operations/job-status.ts";
 import { SubmitJobInput, SubmitJobOutput, submitJob } from "../operations/submit-job.ts";
+import { RUNNER_SIGNATURE_UNLISTED } from "../signing/record-signature.ts";
 import { okResult } from "./tool-result.ts";
 import type { ToolSpec } from "./tool-spec.ts";
 import { defineTool, writes } from "./tool-spec.ts";
@@ -59,6 +60,7 @@ export function writeTools(ctx: ServerContext, identity: Identity): ToolSpec[] {
         "Copies a finished job to a local folder, verifies it, summarises study.db (best values, params), CSVs, PNG plots (attached) and the log. As a task: waits for the job to finish.",
       input: z.object(FetchResultsInput),
       output: z.object(FetchResultsOutput),
+      unlisted: [...RUNNER_SIGNATURE_UNLISTED],
       annotations: writes({ destructiveHint: false, idempotentHint: true }),
       task: { check: (args) => fetchSettled(ctx, args), finish: (args) => fetch(args) },
       run: fetch,

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { MAX_JOB_ID_LENGTH } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
 import { isFinalState } from "../jobs/job-state.ts";
+import { keepsCancel, signCancel } from "../signing/job-signing.ts";
 import { knownJob } from "./job-lookup.ts";
 import { OperationError } from "./operation-error.ts";
 
@@ -39,12 +40,18 @@ export async function cancelJob(
       state === "archived" ? "nothing to do" : `archive it with archive_job {job_id: "${jobId}"} when done`,
     );
   }
-  const { request, already } = await ctx.catalog.requestCancel({
-    job_id: jobId,
-    requested_at: ctx.now().toISOString(),
-    requested_by: agent,
-    ...(args.reason ? { reason: args.reason } : {}),
-  });
+  const { request, already } = await ctx.catalog.requestCancel(
+    signCancel(
+      {
+        job_id: jobId,
+        requested_at: ctx.now().toISOString(),
+        requested_by: agent,
+        ...(args.reason ? { reason: args.reason } : {}),
+      },
+      ctx.signingKey,
+    ),
+    keepsCancel(ctx.signingKey),
+  );
   return {
     job_id: jobId,
     state,

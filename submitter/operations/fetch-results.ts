@@ -23,6 +23,7 @@ import type { ImageNote, LoadedImage } from "../results/png-images.ts";
 import { loadPngImages, MAX_IMAGES } from "../results/png-images.ts";
 import type { StudySummary } from "../results/study-summary.ts";
 import { StudySummarySchema, summarizeStudyDb } from "../results/study-summary.ts";
+import { checkRunnerSignature, RunnerSignatureOutput } from "../signing/record-signature.ts";
 import { knownJob } from "./job-lookup.ts";
 import { OperationError } from "./operation-error.ts";
 
@@ -59,6 +60,7 @@ export const FetchResultsOutput = {
     z.object({ path: z.string(), size: z.number(), included: z.boolean(), note: z.string().optional() }),
   ),
   log_tail: z.array(z.string()),
+  ...RunnerSignatureOutput,
   next: z.string(),
 };
 const FetchResultsOutputSchema = z.object(FetchResultsOutput);
@@ -188,6 +190,7 @@ export async function fetchResults(
       csv,
       images: notes.slice(0, 20),
       log_tail: logTail,
+      ...checkRunnerSignature(job, ctx.trustedKeys),
       next,
     },
     images,

@@ -24,6 +24,8 @@ import {
 } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
 import { cleanStaleStaging, makeStagingDir } from "../jobs/staging-dirs.ts";
+import { signerOf, signSubmission } from "../signing/job-signing.ts";
+import { checkRunnerTrust } from "../signing/runner-trust.ts";
 import type { JobContent } from "../submit/idempotency.ts";
 import { sameContent } from "../submit/idempotency.ts";
 import { generateReadme } from "../submit/readme.ts";
@@ -96,12 +98,16 @@ export const SubmitJobOutput = {
   /** The job whose study.db this one carries, and the trials already in it. */
   resumed_from: z.string().optional(),
   resumed_trials: z.number().int().optional(),
+  /** The key id that signed job.json; absent when it is unsigned. */
+  signed_by: z.string().optional(),
   next: z.string(),
 };
 const SubmitJobOutputSchema = z.object(SubmitJobOutput);
 export type SubmitJobResult = z.infer<typeof SubmitJobOutputSchema>;
 
 const MAX_PUBLISH_ATTEMPTS = 50;
+
+const signedBy = (keyId: string | undefined) => (keyId ? { signed_by: keyId } : {});
 
 /** Second resolution is what job ids and SYS_19's created_at use. */
 function isoSeconds(at: Date): string {
@@ -169,6 +175,7 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
   const type = args.type ?? TYPE_DEFAULT;
   const jobArgs = args.args ?? [];
   const notify = args.notify ?? NOTIFY_DEFAULT;
+  await checkRunnerTrust(ctx);
   const staging = await makeStagingDir(ctx.stagingDir, "submit", slug);
   try {
     const files: FileEntry[] = [];
@@ -239,6 +246,7 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
           created_by: existing.created_by,
           outbox_dir: ctx.catalog.submissionFolder(existing.job_id).dir,
           existing: true,
+          ...signedBy(signerOf(existing)),
           next: `next: job_status {job_id: "${existing.job_id}"} (this key was submitted before; no second job was made)`,
         };
       }
@@ -248,13 +256,16 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
     for (let attempt = 1; attempt <= MAX_PUBLISH_ATTEMPTS; attempt++) {
       const jobId = attempt === 1 ? baseId : withCollisionSuffix(baseId, attempt);
       if (await ctx.catalog.isTaken(jobId)) continue;
-      const job = SubmittedJobSchema.parse({
-        job_id: jobId,
-        created_at: isoSeconds(now),
-        created_by: agent,
-        status: "submitted",
-        ...content,
-      });
+      const job = signSubmission(
+        SubmittedJobSchema.parse({
+          job_id: jobId,
+          created_at: isoSeconds(now),
+          created_by: agent,
+          status: "submitted",
+          ...content,
+        }),
+        ctx.signingKey,
+      );
       await writeJsonAtomic(join(staging, JOB_FILE), job);
       const published = await ctx.catalog.publishSubmission(jobId, staging);
       if (!published.published) continue;
@@ -266,6 +277,7 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
         created_by: agent,
         outbox_dir: published.folder.dir,
         existing: false,
+        ...signedBy(ctx.signingKey?.keyId),
         next: `next: wait_for_job {job_id: "${jobId}", seq: 0} or job_status {job_id: "${jobId}"}; Syncthing delivers it to the runner in 5-30 s`,
       };
     }
