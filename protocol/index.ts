@@ -1,4 +1,4 @@
-// The on-disk job queue protocol (SYS_19, protocol v1): the only code the submitting side, the runner
+// The on-disk job queue protocol (SYS_19, protocol v2): the only code the submitting side, the runner
 // and the plugin share. Every read of the queue more than one side needs lives here.
 export type { ArchiveDir } from "./archive-listing.ts";
 export {
