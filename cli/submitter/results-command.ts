@@ -5,7 +5,8 @@ import { cliAgent, oneJobId, out, outJson, QUEUE_OPTIONS, queueCommand } from ".
 const USAGE = `usage: atomizer-jobs results JOB_ID [--work DIR] [--queue DIR] [--agent NAME] [--json]
 
 Copies a finished job's results into a local working folder (default <queue>/.work/<job_id>),
-verifies them and summarises study.db, CSVs, plots and the log.`;
+verifies them and summarises study.db, CSVs, plots and the log; draws plots from study.db into
+<work>/plots/ and writes <work>/report.html (one page to open in a browser).`;
 
 const OPTIONS = { ...QUEUE_OPTIONS, work: { type: "string" }, agent: { type: "string" } } as const;
 

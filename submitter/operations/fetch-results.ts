@@ -189,7 +189,7 @@ export async function fetchResults(
     ...(studyError ? { studyError } : {}),
     files: { copied: copied.length, total: wanted.length, complete },
     logTail,
-    readmeFile: join(sourceDir, README_FILE),
+    readmeFiles: [join(sourceDir, README_FILE), join(record.folders.submitted.dir, README_FILE)],
     attach: Math.min(MAX_PLOTS_ATTACHED, args.max_images ?? MAX_IMAGES),
   });
   return {

@@ -26,8 +26,8 @@ export interface VisualsInput {
   studyError?: string;
   files: { copied: number; total: number; complete: boolean };
   logTail: readonly string[];
-  /** The job's README.md in its job folder (read-only, bounded). */
-  readmeFile: string;
+  /** The job's README.md in its job folders, the first found is shown (read-only, bounded). */
+  readmeFiles: readonly string[];
   /** Plots to attach: MAX_PLOTS_ATTACHED at most. */
   attach: number;
 }
@@ -42,13 +42,17 @@ export interface JobVisuals {
   plotError?: string;
 }
 
-async function readReadme(file: string): Promise<string | undefined> {
-  try {
-    return (await readRegularFileBytes(file, MAX_README_BYTES)).toString("utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return code === "ENOENT" ? undefined : `(README.md not shown: ${(error as Error).message})`;
+async function readReadme(files: readonly string[]): Promise<string | undefined> {
+  for (const file of files) {
+    try {
+      return (await readRegularFileBytes(file, MAX_README_BYTES)).toString("utf8");
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "ENOTDIR")
+        return `(README.md not shown: ${(error as Error).message})`;
+    }
   }
+  return undefined;
 }
 
 /**
@@ -84,7 +88,7 @@ export async function writeJobVisuals(input: VisualsInput): Promise<JobVisuals> 
       : {}),
     plots,
     logTail: input.logTail,
-    ...(await readReadme(input.readmeFile).then((readme) => (readme === undefined ? {} : { readme }))),
+    ...(await readReadme(input.readmeFiles).then((readme) => (readme === undefined ? {} : { readme }))),
   });
   await writeFileAtomic(report, html);
   return {

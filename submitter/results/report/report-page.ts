@@ -20,7 +20,7 @@ export interface ReportData {
 const STYLE = `body{font:14px/1.45 "DejaVu Sans","Segoe UI",Arial,sans-serif;margin:0;color:#222;background:#f6f6f4}
 main{max-width:1000px;margin:0 auto;padding:24px}h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
 .sub{color:#666}table{border-collapse:collapse;background:#fff;margin:6px 0}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#eee}.plots img{max-width:100%;display:block;margin:10px 0;border:1px solid #ddd;background:#fff}
+th{background:#eee}.row{display:flex;flex-wrap:wrap;gap:0 28px}.plots img{max-width:100%;display:block;margin:10px 0;border:1px solid #ddd;background:#fff}
 pre{background:#fff;border:1px solid #ddd;padding:10px;overflow:auto;white-space:pre-wrap;max-height:420px}
 .state{display:inline-block;padding:1px 8px;border-radius:10px;background:#ddd}.completed{background:#cdeccd}.failed{background:#f5c6c6}.cancelled{background:#eee0c0}`;
 
@@ -35,14 +35,14 @@ function timing(job: Job | undefined): string {
   if (!job) return "";
   const seconds = (from?: string, to?: string) =>
     from && to ? showDuration((Date.parse(to) - Date.parse(from)) / 1000) : undefined;
-  return `<h2>Timing</h2><table>${rows([
+  return `<div><h2>Timing</h2><table>${rows([
     ["created", job.created_at],
     ["queued", job.queued_at],
     ["started", job.started_at],
     ["finished", job.finished_at],
     ["waited before start", seconds(job.created_at, job.started_at)],
     ["ran for", seconds(job.started_at, job.finished_at)],
-  ])}</table>`;
+  ])}</table></div>`;
 }
 
 function table(head: readonly string[], body: readonly (readonly string[])[]): string {
@@ -82,7 +82,7 @@ function studySection(study: StudySummary): string {
           )}`
         : "<p>No trial completed with a finite value.</p>";
   }
-  return `<h2>Study ${escapeHtml(study.study_name)}</h2><p class="sub">direction ${escapeHtml(study.directions.join(", "))}</p>${counts}${best}`;
+  return `<h2>Study ${escapeHtml(study.study_name)}</h2><p class="sub">direction ${escapeHtml(study.directions.join(", "))}</p><div class="row"><div>${counts}</div><div>${best}</div></div>`;
 }
 
 /** One self-contained HTML file: inline CSS, plots as data: URIs, no script, nothing fetched. */
@@ -94,7 +94,7 @@ export function renderReport(data: ReportData): string {
     ["project", job?.project],
     ["submitted by", job?.created_by],
     ["script", job ? [job.script, ...job.args].join(" ") : undefined],
-    ["runner", job?.runner ? JSON.stringify(job.runner) : undefined],
+    ["runner", job?.runner?.host],
     [
       "exit code",
       job?.exit_code === undefined || job?.exit_code === null ? undefined : String(job.exit_code),
@@ -120,8 +120,8 @@ export function renderReport(data: ReportData): string {
 <body><main>
 <h1>${escapeHtml(data.jobId)}</h1>
 <p class="sub"><span class="state ${escapeHtml(stateClass)}">${escapeHtml(data.state)}</span> report written ${escapeHtml(data.generatedAt.toISOString())}</p>
-<h2>Summary</h2><table>${summary}</table>
-${timing(job)}
+<div class="row"><div><h2>Summary</h2><table>${summary}</table></div>
+${timing(job)}</div>
 ${data.studies.map(studySection).join("\n")}
 ${data.studyError ? `<h2>Study</h2><p>${escapeHtml(data.studyError)}</p>` : ""}
 ${plots ? `<h2>Plots</h2><div class="plots">${plots}</div>` : data.studies.length > 0 ? "<h2>Plots</h2><p>No plots: no trial completed with a finite value.</p>" : ""}
