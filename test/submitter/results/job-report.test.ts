@@ -126,7 +126,12 @@ describe.runIf(hasPython && hasChromium())("report.html in headless Chromium", (
         expect(text).toContain("all done");
         expect(text).toContain("Trade-off <script>alert(1)</script> & more.");
         expect(errors).toEqual([]);
-        if (study === "two") await page.screenshot({ path: SCREENSHOT, fullPage: true, clip: { x: 0, y: 0, width: 1100, height: 1500 } });
+        if (study === "two")
+          await page.screenshot({
+            path: SCREENSHOT,
+            fullPage: true,
+            clip: { x: 0, y: 0, width: 1100, height: 1500 },
+          });
       } finally {
         await chromium.close();
       }
