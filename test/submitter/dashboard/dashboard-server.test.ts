@@ -1,4 +1,6 @@
 import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { JobCatalog } from "../../../submitter/catalog/job-catalog.ts";
 import { openCatalog } from "../../../submitter/catalog/open-catalog.ts";
@@ -16,7 +18,10 @@ import {
 } from "../fixtures/runner-fixture.ts";
 import { makeQueueWithStudy } from "../fixtures/study-fixture.ts";
 
-const SCREENSHOT = new URL("../../../docs/images/dashboard.png", import.meta.url).pathname;
+// ATOMIZER_SCREENSHOTS=1 refreshes the one in docs/; otherwise it goes to the temp folder.
+const SCREENSHOT = process.env.ATOMIZER_SCREENSHOTS
+  ? new URL("../../../docs/images/dashboard.png", import.meta.url).pathname
+  : join(tmpdir(), `atomizer-dashboard.png`);
 let setup: Awaited<ReturnType<typeof makeQueueWithStudy>>;
 let catalog: JobCatalog;
 let server: DashboardHandle;

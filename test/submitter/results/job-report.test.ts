@@ -15,7 +15,10 @@ import { findOptunaPython, requireUnderCi } from "../../helpers/python.ts";
 import { acceptJob, finishJob, makeQueue } from "../fixtures/runner-fixture.ts";
 
 const hasPython = requireUnderCi(findOptunaPython() !== undefined, "python3 with optuna");
-const SCREENSHOT = new URL("../../../docs/images/report.png", import.meta.url).pathname;
+// ATOMIZER_SCREENSHOTS=1 refreshes the one in docs/; otherwise it goes to the temp folder.
+const SCREENSHOT = process.env.ATOMIZER_SCREENSHOTS
+  ? new URL("../../../docs/images/report.png", import.meta.url).pathname
+  : join(tmpdir(), `atomizer-report.png`);
 let base: string;
 const fetched: Record<string, FetchResultsResult> = {};
 
