@@ -32,6 +32,10 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     summary: "fetch a finished job's results",
     load: () => import("./submitter/results-command.ts"),
   },
+  dashboard: {
+    summary: "serve a live, read-only page of the queue in the browser",
+    load: () => import("./submitter/dashboard-command.ts"),
+  },
   log: { summary: "print a job's stdout.log", load: () => import("./submitter/log-command.ts") },
   cancel: {
     summary: "ask the runner to cancel a job",

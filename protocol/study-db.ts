@@ -1,6 +1,11 @@
 import { lstatSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { describeFileKind } from "./safe-open.ts";
+import type { StudyTrials } from "./study-trials.ts";
+import { readStudyTrials } from "./study-trials.ts";
+import { decodeParam, optunaTimeToIso } from "./study-values.ts";
+
+export { decodeParam, optunaTimeToIso };
 
 // An Optuna study.db read with SQL only (no Python, no Optuna): the runner's progress and the submitting
 // side's results summary ask the same questions of the same tables, so the queries live here once.
@@ -16,48 +21,6 @@ export const OPTUNA_TABLES = [
   "trial_params",
   "study_directions",
 ] as const;
-
-/**
- * A parameter as the study saw it. Optuna stores every value as a float: a categorical as the index
- * into its distribution's choices (a choice may itself be null: Optuna allows None), an integer
- * parameter as a float that may carry rounding noise. An index out of range, or a distribution that
- * does not parse, leaves the raw number rather than a guess.
- */
-export function decodeParam(value: number, distributionJson: string): unknown {
-  try {
-    const distribution = JSON.parse(distributionJson) as {
-      name?: unknown;
-      attributes?: { choices?: unknown };
-    };
-    const name = typeof distribution.name === "string" ? distribution.name : "";
-    if (name === "CategoricalDistribution") {
-      const choices = distribution.attributes?.choices;
-      return Array.isArray(choices) && Number.isInteger(value) && value >= 0 && value < choices.length
-        ? choices[value]
-        : value;
-    }
-    // IntDistribution, and Optuna 2's IntUniformDistribution and IntLogUniformDistribution.
-    if (
-      name === "IntDistribution" ||
-      name === "IntUniformDistribution" ||
-      name === "IntLogUniformDistribution"
-    ) {
-      return Math.round(value);
-    }
-  } catch {
-    // an unreadable distribution: report the raw number
-  }
-  return value;
-}
-
-/** Optuna stores naive local times ("2026-02-10 14:30:22.123456"): read as local time of this host. */
-export function optunaTimeToIso(value: unknown): string | null {
-  if (typeof value !== "string" || value.length === 0) return null;
-  const match = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(\.\d{1,3})?/.exec(value);
-  if (!match) return null;
-  const date = new Date(`${match[1]}T${match[2]}${match[3] ?? ""}`);
-  return Number.isNaN(date.getTime()) ? null : date.toISOString();
-}
 
 export interface StudyRow {
   study_id: number;
@@ -104,6 +67,8 @@ export interface StudyDb {
   trialParams(trialId: number, limit?: number): Record<string, unknown>;
   /** Complete trials' objective values, trial by trial (null where a value is not finite). */
   trialValues(studyId: number): Iterable<{ trial_id: number; objective: number; value: number | null }>;
+  /** The first `limit` trials by number, every state, with values, parameters and constraints. */
+  trials(studyId: number, limit: number): StudyTrials;
   close(): void;
 }
 
@@ -217,6 +182,9 @@ function studyDbOver(db: DatabaseSync): StudyDb {
           value: row.value === null ? null : Number(row.value),
         };
       }
+    },
+    trials(studyId, limit) {
+      return readStudyTrials(db, studyId, limit);
     },
     close() {
       db.close();

@@ -6,7 +6,9 @@ import { KEY_OPTIONS, KEY_USAGE } from "./key-options.ts";
 const USAGE = `usage: atomizer-jobs results JOB_ID [--work DIR] [--queue DIR] [--agent NAME] [--trust-key FILE] [--json]
 
 Copies a finished job's results into a local working folder (default <queue>/.work/<job_id>),
-verifies them and summarises study.db, CSVs, plots and the log; with --trust-key, checks the runner's signature.
+verifies them and summarises study.db, CSVs, plots and the log; draws plots from study.db into
+<work>/plots/ and writes <work>/report.html (one page to open in a browser). With --trust-key, checks
+the runner's signature.
 ${KEY_USAGE}`;
 
 const OPTIONS = {

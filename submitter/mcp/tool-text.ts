@@ -7,6 +7,8 @@ import type { RunnerStatusResult } from "../operations/runner-status.ts";
 import type { SubmitJobResult } from "../operations/submit-job.ts";
 import type { TailLogResult } from "../operations/tail-log.ts";
 import type { WaitResult } from "../operations/wait-for-job.ts";
+import { visualsLines } from "../results/job-visuals.ts";
+import { paretoLines } from "../results/pareto-set.ts";
 import { runnerSignatureLine, trustText } from "../signing/signature-text.ts";
 
 export function submitText(result: SubmitJobResult): string[] {
@@ -131,6 +133,7 @@ export function fetchText(result: FetchResultsSummary): string[] {
       );
     }
     if (study.note) lines.push(study.note);
+    if (study.pareto) lines.push(...paretoLines(study.pareto));
   }
   if (result.study_error) lines.push(`study.db: ${result.study_error}`);
   for (const csv of result.csv)
@@ -138,6 +141,7 @@ export function fetchText(result: FetchResultsSummary): string[] {
   for (const image of result.images) {
     lines.push(`${image.path}: ${image.included ? "image attached" : `not attached (${image.note})`}`);
   }
+  lines.push(...visualsLines(result));
   if (result.log_tail.length > 0)
     lines.push("log tail:", ...result.log_tail.slice(-10).map((line) => `  ${line}`));
   lines.push(result.next);

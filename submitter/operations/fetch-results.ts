@@ -8,6 +8,7 @@ import {
   JOB_FILE,
   LOG_FILE,
   MAX_JOB_ID_LENGTH,
+  README_FILE,
   RESULTS_DIR,
   readLogTail,
   STUDY_DB,
@@ -19,8 +20,10 @@ import { isFinalState } from "../jobs/job-state.ts";
 import { plainLogText } from "../jobs/log-file.ts";
 import type { CsvPreview } from "../results/csv-preview.ts";
 import { CsvPreviewSchema, previewCsv } from "../results/csv-preview.ts";
+import { MAX_PLOTS_ATTACHED, writeJobVisuals } from "../results/job-visuals.ts";
 import type { ImageNote, LoadedImage } from "../results/png-images.ts";
 import { loadPngImages, MAX_IMAGES } from "../results/png-images.ts";
+import { PlotNoteSchema } from "../results/study-plots.ts";
 import type { StudySummary } from "../results/study-summary.ts";
 import { StudySummarySchema, summarizeStudyDb } from "../results/study-summary.ts";
 import { checkRunnerSignature, RunnerSignatureOutput } from "../signing/record-signature.ts";
@@ -59,6 +62,10 @@ export const FetchResultsOutput = {
   images: z.array(
     z.object({ path: z.string(), size: z.number(), included: z.boolean(), note: z.string().optional() }),
   ),
+  /** Plots drawn from study.db into <work_dir>/plots/ (the first attached as images). */
+  plots: z.array(PlotNoteSchema),
+  /** <work_dir>/report.html: one self-contained page with the summary, plots, log tail and README. */
+  report: z.string(),
   log_tail: z.array(z.string()),
   ...RunnerSignatureOutput,
   next: z.string(),
@@ -174,6 +181,19 @@ export async function fetchResults(
       : refused.length > 0
         ? `next: ${refused.length} result files were refused and not copied (${refused[0]}${refused.length > 1 ? "; see refused for the rest" : ""}); ask the runner's operator to republish them as regular files`
         : `next: ${missing.length + mismatched.length} result files are still syncing; call fetch_results again in a minute`;
+  const visuals = await writeJobVisuals({
+    jobId,
+    state: archive ? `archived (${archive.name})` : record.state,
+    job,
+    workDir,
+    dbFile: dbPath && !studyError ? local(dbPath) : undefined,
+    study,
+    ...(studyError ? { studyError } : {}),
+    files: { copied: copied.length, total: wanted.length, complete },
+    logTail,
+    readmeFiles: [join(sourceDir, README_FILE), join(record.folders.submitted.dir, README_FILE)],
+    attach: Math.min(MAX_PLOTS_ATTACHED, args.max_images ?? MAX_IMAGES),
+  });
   return {
     summary: {
       job_id: jobId,
@@ -189,10 +209,12 @@ export async function fetchResults(
       ...(studyError ? { study_error: studyError } : {}),
       csv,
       images: notes.slice(0, 20),
+      plots: visuals.plots,
+      report: visuals.report,
       log_tail: logTail,
       ...checkRunnerSignature(job, ctx.trustedKeys),
       next,
     },
-    images,
+    images: [...visuals.images, ...images],
   };
 }

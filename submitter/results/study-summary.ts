@@ -1,6 +1,6 @@
 import { z } from "zod";
-import type { StudyDb } from "../../protocol/index.ts";
 import { openStudyDb } from "../../protocol/index.ts";
+import { ParetoSetSchema, paretoSet } from "./pareto-set.ts";
 
 export const ObjectiveBestSchema = z.object({
   objective: z.number().int(),
@@ -18,6 +18,8 @@ export const StudySummarySchema = z.object({
   best: z.array(ObjectiveBestSchema),
   /** Multi-objective: size of the Pareto front among complete trials. */
   pareto_front_size: z.number().int().optional(),
+  /** Multi-objective: the front's first trials with values and parameters. */
+  pareto: ParetoSetSchema.optional(),
   note: z.string().optional(),
 });
 export type StudySummary = z.infer<typeof StudySummarySchema>;
@@ -25,48 +27,6 @@ export type StudySummary = z.infer<typeof StudySummarySchema>;
 const MAX_STUDIES = 5;
 /** Parameters shown for a best trial. */
 const MAX_PARAMS = 50;
-/** Beyond this the front is reported as "at least": memory stays bounded whatever the trial count. */
-const MAX_FRONT = 5000;
-
-function dominates(a: readonly number[], b: readonly number[]): boolean {
-  let better = false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] ?? 0;
-    const y = b[i] ?? 0;
-    if (x > y) return false;
-    if (x < y) better = true;
-  }
-  return better;
-}
-
-/** Pareto front size over complete trials, streaming rows: memory holds the front, never all trials. */
-function paretoFrontSize(
-  db: StudyDb,
-  studyId: number,
-  signs: readonly number[],
-): { size: number; capped: boolean } {
-  let front: number[][] = [];
-  let capped = false;
-  let current: { id: number; values: (number | null)[] } | undefined;
-  const settle = () => {
-    if (!current || current.values.length !== signs.length || current.values.some((v) => v === null)) return;
-    const point = current.values.map((v, i) => (v as number) * (signs[i] ?? 1));
-    if (front.some((other) => dominates(other, point))) return;
-    front = front.filter((other) => !dominates(point, other));
-    if (front.length < MAX_FRONT) front.push(point);
-    else capped = true;
-  };
-  for (const row of db.trialValues(studyId)) {
-    if (!current || current.id !== row.trial_id) {
-      settle();
-      current = { id: row.trial_id, values: [] };
-    }
-    current.values[row.objective] = row.value;
-  }
-  settle();
-  return { size: front.length, capped };
-}
-
 /**
  * Summary of an Optuna study.db with SQL only (protocol/study-db.ts): trial counts by state,
  * directions, best value(s) and parameters, Pareto front size when multi-objective. Opened
@@ -103,10 +63,10 @@ export function summarizeStudyDb(path: string): StudySummary[] {
         best,
       };
       if (directions.length > 1) {
-        const signs = directions.map((direction) => (direction.toUpperCase() === "MAXIMIZE" ? -1 : 1));
-        const front = paretoFrontSize(db, study.study_id, signs);
-        summary.pareto_front_size = front.size;
-        summary.note = `multi-objective: best per objective shown separately; ${front.capped ? "at least " : ""}${front.size} trials on the Pareto front`;
+        const pareto = paretoSet(db, study.study_id, directions);
+        summary.pareto_front_size = pareto.total;
+        summary.pareto = pareto;
+        summary.note = `multi-objective: best per objective shown separately; ${pareto.total} trials on the Pareto front${pareto.feasible_only ? " of feasible trials" : ""}`;
       }
       return summary;
     });
