@@ -71,6 +71,13 @@ export const RunnerConfigSchema = z.object({
   licenceServer: z.string().min(1).optional(),
   /** How often a runner whose licence server is down knocks on its port again. */
   licencePollS: PeriodSeconds.default(5),
+  /**
+   * Public key files of the submitters (docs/runner.md, "Signed jobs"): with any, only jobs signed by
+   * one of them run. Paths only: the keys are loaded at start, into the runner's context.
+   */
+  trustKeys: z.array(z.string().min(1)).default([]),
+  /** The runner's own private key file: it signs every inbox job.json (`runner_signature`). */
+  signingKey: z.string().min(1).optional(),
   /** Lines of stdout.log put into error.log_tail. */
   logTailLines: z.number().int().positive().default(30),
 });

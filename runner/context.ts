@@ -7,6 +7,7 @@ import type { LicenceGate } from "./licence-gate.ts";
 import type { Logger } from "./log.ts";
 import type { RunnerPaths } from "./paths.ts";
 import type { ProcessIdentity } from "./process-identity.ts";
+import type { RunnerKeys } from "./runner-keys.ts";
 import type { Scheduler } from "./slot-scheduler.ts";
 
 /** Why the runner ended a run itself. */
@@ -57,6 +58,8 @@ export interface RunnerContext {
   serial: KeyedSerial;
   log: Logger;
   runnerInfo: RunnerInfo;
+  /** The keys it trusts (none: unsigned jobs run) and its own record key, loaded at start. */
+  keys: RunnerKeys;
   /** The licence check before an NX job starts (docs/runner.md, "NX licence"). */
   licence: LicenceGate;
   active: Map<string, ActiveRun>;

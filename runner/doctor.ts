@@ -3,6 +3,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { checkQueueLayout, pathExists, queuePaths, tempPathFor } from "../protocol/index.ts";
 import type { DoctorCheck } from "./doctor-check.ts";
+import { keyChecks } from "./key-doctor.ts";
 import { nxChecks } from "./licence-doctor.ts";
 import { errorMessage } from "./log.ts";
 
@@ -15,6 +16,9 @@ export interface DoctorOptions {
   python: string;
   /** Below this many free bytes on the work disk the check warns. */
   minFreeBytes?: number;
+  /** The runner's --trust-key files and --signing-key file (docs/runner.md, "Signed jobs"). */
+  trustKeys?: readonly string[];
+  signingKey?: string;
   /** Licence servers (port@host;...) instead of SPLM_LICENSE_SERVER. */
   licenceServer?: string;
   platform?: NodeJS.Platform;
@@ -120,6 +124,13 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
     }
     checks.push(await checkWritable(name, dir));
   }
+  checks.push(
+    ...(await keyChecks({
+      trustKeys: options.trustKeys ?? [],
+      ...(options.signingKey ? { signingKey: options.signingKey } : {}),
+      ...(options.queueDir ? { queueDir: options.queueDir } : {}),
+    })),
+  );
   checks.push(
     ...(await nxChecks({
       env: options.env ?? process.env,

@@ -1,6 +1,14 @@
 import { mkdir } from "node:fs/promises";
-import type { Job, JobStatus } from "../protocol/index.ts";
-import { jobOf, readJobAt, transition, update, writeJob } from "../protocol/index.ts";
+import type { Job, JobStatus, SigningKey } from "../protocol/index.ts";
+import {
+  jobOf,
+  RECORD_SIGNATURE_FIELD,
+  readJobAt,
+  signRecord,
+  transition,
+  update,
+  writeJob,
+} from "../protocol/index.ts";
 import { machineCondition } from "./fs-conditions.ts";
 import type { RunnerPaths } from "./paths.ts";
 
@@ -16,6 +24,7 @@ const RUNNER_FIELDS = [
   "error",
   "progress",
   "results",
+  RECORD_SIGNATURE_FIELD,
 ] as const;
 
 /** The submitted job as the runner starts from it: status submitted, no runner fields. */
@@ -53,12 +62,31 @@ export interface InboxWriter {
   forget(jobId: string): void;
 }
 
-export function createInboxWriter(paths: RunnerPaths, now: () => Date = () => new Date()): InboxWriter {
+/**
+ * The record as published: signed over its final content with the runner's key (docs/runner.md, "Signed
+ * jobs"), or without any runner signature, so one left by an earlier, keyed start never vouches for
+ * fields it did not cover.
+ */
+function sealed(job: Job, recordKey: SigningKey | undefined): Job {
+  if (recordKey) return signRecord(job, recordKey);
+  const copy: Record<string, unknown> = { ...job };
+  delete copy[RECORD_SIGNATURE_FIELD];
+  return copy as Job;
+}
+
+/** `recordKey`: the runner's own key; every record written here carries its signature. */
+export function createInboxWriter(
+  paths: RunnerPaths,
+  now: () => Date = () => new Date(),
+  recordKey?: SigningKey,
+): InboxWriter {
   const views = new Map<string, Job>();
   const unwritten = new Set<string>();
   // The view is the runner's word the moment it is decided; the file is its publication. A write
   // that fails (full disk) keeps the view, so the next write or flush() publishes the latest state.
-  const write = async (job: Job): Promise<Job> => {
+  // Every write passes here, so every record (heartbeats and the final one alike) is signed as written.
+  const write = async (unsealed: Job): Promise<Job> => {
+    const job = sealed(unsealed, recordKey);
     const dir = paths.inboxJob(job.job_id);
     try {
       await mkdir(dir, { recursive: true });

@@ -1,4 +1,4 @@
-import type { Job, JobError } from "../protocol/index.ts";
+import type { Job, JobError, TrustedKey } from "../protocol/index.ts";
 import { JobSchema, parseJobId } from "../protocol/index.ts";
 import type { RunnerConfig } from "./config.ts";
 import type { RunnerPaths } from "./paths.ts";
@@ -32,6 +32,9 @@ export interface IntakeContext {
   config: Pick<RunnerConfig, "graceS" | "settleS" | "python">;
   platform: NodeJS.Platform;
   pending: Map<string, PendingJob>;
+  /** The submitters' keys the runner trusts; with any, only jobs signed by one of them are taken. */
+  trusted: readonly TrustedKey[];
+  /** Whether a cancel request counts for the job (with trusted keys: only a signed one). */
   hasCancelRequest: (jobId: string) => Promise<boolean>;
   nowMs: () => number;
 }

@@ -23,6 +23,7 @@ import { copyOrClean, copyVerified, promote, signatureOf, stagingFor, statAll } 
 import { examinePlain } from "./intake-plain.ts";
 import type { IntakeContext, IntakeResult, PendingJob } from "./intake-result.ts";
 import { reject, salvageJob, waitOrExpire } from "./intake-result.ts";
+import { changedAfterSigning, checkJobTrust } from "./intake-trust.ts";
 import { chooseInterpreter } from "./interpreter.ts";
 import type { RunnerPaths } from "./paths.ts";
 import { localPath } from "./paths.ts";
@@ -132,6 +133,9 @@ export async function examineJob(ctx: IntakeContext, jobId: string): Promise<Int
       `${JOB_FILE} in outbox has status ${JSON.stringify(job.status)}; a submitted job must have status "submitted"`,
     );
   }
+  // Before anything of it is copied, and before a cancel request is honoured for it.
+  const untrusted = checkJobTrust(job, ctx.trusted);
+  if (untrusted) return untrusted;
   if (await ctx.hasCancelRequest(jobId)) return { kind: "cancel", job };
 
   const problem = scriptProblem(ctx, job);
@@ -188,6 +192,8 @@ async function examineManifest(
   }
   const signature = signatureOf(await statAll(dir, paths));
   if (state.mismatch?.signature === signature) {
+    if (ctx.trusted.length > 0 && state.mismatch.paths.length > 0)
+      return changedAfterSigning(job, state.mismatch.paths);
     return waitOrExpire(
       ctx,
       state,

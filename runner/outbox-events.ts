@@ -1,5 +1,6 @@
 import type { Job, JobError, TerminalStatus } from "../protocol/index.ts";
-import { isJobId, isTerminal, pathExists, readCancelRequest } from "../protocol/index.ts";
+import { isJobId, isTerminal, pathExists } from "../protocol/index.ts";
+import { decideCancel } from "./cancel-request.ts";
 import type { RunnerContext } from "./context.ts";
 import { finishJob, refuseJob } from "./finish-job.ts";
 import { machineCondition } from "./fs-conditions.ts";
@@ -10,21 +11,21 @@ import { examineJob, salvageJob } from "./job-intake.ts";
 import { errorMessage } from "./log.ts";
 import { stopRun } from "./supervised-run.ts";
 
-/** The cancel request for a job, described for error.message; undefined when there is none. */
+/**
+ * The job's cancel request, when it counts: its description for error.message. One that does not count
+ * (unsigned or forged, with trusted keys) is logged once and the job runs on.
+ */
 async function describeCancelRequest(ctx: RunnerContext, jobId: string): Promise<string | undefined> {
-  const read = await readCancelRequest(ctx.paths.queue, jobId);
-  switch (read.kind) {
-    case "absent":
-      return undefined;
-    case "unreadable":
-      return "cancel requested (the request file could not be read)";
-    case "invalid":
-      return "cancel requested (the request file is not a valid cancel request)";
-    case "ok": {
-      const { requested_by, reason } = read.request;
-      return `cancelled at the request of ${requested_by}${reason ? `: ${reason}` : ""}`;
-    }
-  }
+  const decision = await decideCancel(ctx.paths.queue, jobId, ctx.keys.trusted);
+  if (decision.kind === "ignored")
+    noteOnce(
+      ctx,
+      `cancel:${jobId}:${decision.problem}`,
+      "ignored",
+      jobId,
+      `forged or unsigned cancel request ignored: ${decision.problem}`,
+    );
+  return decision.kind === "cancel" ? decision.message : undefined;
 }
 
 function intakeContext(ctx: RunnerContext): IntakeContext {
@@ -33,7 +34,8 @@ function intakeContext(ctx: RunnerContext): IntakeContext {
     config: ctx.config,
     platform: ctx.platform,
     pending: ctx.pending,
-    hasCancelRequest: async (jobId) => (await readCancelRequest(ctx.paths.queue, jobId)).kind !== "absent",
+    trusted: ctx.keys.trusted,
+    hasCancelRequest: async (jobId) => (await describeCancelRequest(ctx, jobId)) !== undefined,
     nowMs: () => ctx.now().getTime(),
   };
 }
@@ -175,7 +177,10 @@ export async function considerCancel(ctx: RunnerContext, jobId: string): Promise
   if (known.status !== undefined) return;
   const view = ctx.inbox.current(jobId);
   if (view && isTerminal(view.status)) return;
-  const message = (await describeCancelRequest(ctx, jobId)) ?? "cancel requested";
+  const described = await describeCancelRequest(ctx, jobId);
+  // Signed jobs only: a cancel counts only as a signed request naming the job, never as an event alone.
+  if (described === undefined && ctx.keys.trusted.length > 0) return;
+  const message = described ?? "cancel requested";
   if (ctx.scheduler.dequeue(jobId)) {
     await finishJob(ctx, jobId, {
       status: "cancelled",

@@ -30,6 +30,7 @@ import { recover } from "./recovery.ts";
 import { rescanQueue } from "./rescan.ts";
 import { startRun } from "./run-start.ts";
 import { writeRunnerHeartbeat } from "./runner-heartbeat.ts";
+import { heartbeatKeys, keyLogLines, loadRunnerKeys } from "./runner-keys.ts";
 import { createScheduler } from "./slot-scheduler.ts";
 import { lockStateDir } from "./state-lock.ts";
 import { checkRun, stopRun } from "./supervised-run.ts";
@@ -64,6 +65,8 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
     queueDir: path.resolve(parsed.queueDir),
     workDir: path.resolve(parsed.workDir),
     stateDir: path.resolve(parsed.stateDir),
+    trustKeys: parsed.trustKeys.map((file) => path.resolve(file)),
+    ...(parsed.signingKey ? { signingKey: path.resolve(parsed.signingKey) } : {}),
   };
   const log = options.log ?? createLogger();
   const now = options.now ?? (() => new Date());
@@ -118,6 +121,7 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
       started_at: ctx.startedAt.toISOString(),
       last_seen: ctx.now().toISOString(),
       interval_s: config.heartbeatS,
+      ...heartbeatKeys(ctx.keys),
     });
 
   const others = createOtherRunnerGuard({
@@ -160,6 +164,8 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
     async start() {
       const problems = await checkQueueLayout(config.queueDir);
       if (problems.length > 0) throw new Error(problems.join("; "));
+      // Before the lock and any job: a runner told to trust a key it cannot load must not run anything.
+      const keys = await loadRunnerKeys(config, config.queueDir);
       await mkdir(config.workDir, { recursive: true });
       await mkdir(config.stateDir, { recursive: true });
       const lock = await lockStateDir(config.stateDir);
@@ -187,7 +193,8 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
         paths,
         platform: options.platform ?? process.platform,
         ledger,
-        inbox: createInboxWriter(paths, now),
+        inbox: createInboxWriter(paths, now, keys.recordKey),
+        keys,
         scheduler: createScheduler(config.slots),
         serial: createKeyedSerial(),
         log,
@@ -226,6 +233,7 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
         undefined,
         `queue ${config.queueDir}, work ${config.workDir}, state ${config.stateDir}, ${config.slots} slot(s), python ${config.python}`,
       );
+      for (const [event, detail] of keyLogLines(keys)) log(event, undefined, detail);
       await watchForOtherRunners(ctx);
       await recover(ctx);
       if (ledger.fresh) await rebuildLedger(ctx);

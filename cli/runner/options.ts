@@ -1,6 +1,8 @@
+import path from "node:path";
+
 /**
- * The options the runner and the doctor share: the folders and programs the runner uses are the ones
- * the doctor checks.
+ * The options the runner and the doctor share: the folders, programs and keys the runner uses are the
+ * ones the doctor checks.
  */
 export const HOST_OPTIONS = {
   queue: { type: "string" },
@@ -8,8 +10,30 @@ export const HOST_OPTIONS = {
   state: { type: "string" },
   python: { type: "string" },
   "licence-server": { type: "string" },
+  "trust-key": { type: "string", multiple: true },
+  "signing-key": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
+
+/** The usage lines of the key options, the same for runner and doctor. */
+export const KEY_USAGE = `  --trust-key FILE      a submitter's public key (.pub); repeatable, for key rotation (or
+                        ATOMIZER_TRUST_KEYS, files separated by "${path.delimiter}"). With any, only jobs
+                        and cancel requests signed by one of them are honoured
+  --signing-key FILE    this runner's private key: signs its inbox records (or ATOMIZER_SIGNING_KEY)
+`;
+
+/** The key files from the options, else from the environment: `--trust-key` replaces ATOMIZER_TRUST_KEYS. */
+export function keyFiles(
+  values: { "trust-key"?: string[] | undefined; "signing-key"?: string | undefined },
+  env: NodeJS.ProcessEnv = process.env,
+): { trustKeys: string[]; signingKey?: string } {
+  const trustKeys =
+    values["trust-key"] && values["trust-key"].length > 0
+      ? values["trust-key"]
+      : (env.ATOMIZER_TRUST_KEYS ?? "").split(path.delimiter).filter((file) => file.trim() !== "");
+  const signingKey = values["signing-key"] ?? (env.ATOMIZER_SIGNING_KEY || undefined);
+  return signingKey ? { trustKeys, signingKey } : { trustKeys };
+}
 
 /**
  * A runner-side command's `run(argv)`: `read` turns the command line into what `body` takes, or "help";

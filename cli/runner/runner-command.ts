@@ -3,8 +3,18 @@ import { parseArgs } from "node:util";
 import type { RunnerConfigInput } from "../../runner/config.ts";
 import { defaultPython } from "../../runner/config.ts";
 import { createLogger } from "../../runner/log.ts";
+import { KeySetupError } from "../../runner/runner-keys.ts";
 import { createRunner } from "../../runner/runner-lifecycle.ts";
-import { HOST_OPTIONS, hostCommand, MAX_PERIOD_S, parseCount, parseSeconds, UsageError } from "./options.ts";
+import {
+  HOST_OPTIONS,
+  hostCommand,
+  KEY_USAGE,
+  keyFiles,
+  MAX_PERIOD_S,
+  parseCount,
+  parseSeconds,
+  UsageError,
+} from "./options.ts";
 
 const USAGE = `usage: atomizer-jobs runner --queue DIR --work DIR --state DIR [options]
 
@@ -29,7 +39,7 @@ Runs the jobs that arrive in DIR/outbox/ and publishes their state and results t
   --licence-server S    licence servers port@host[;port@host] (default: SPLM_LICENSE_SERVER)
   --licence-poll S      while no licence server answers, knock on its port every S seconds (default 5)
   --log-file FILE       append the log to FILE instead of stderr (the Windows service uses this)
-  --allow-other-runners take jobs even while another runner is live on this queue (a job could
+${KEY_USAGE}  --allow-other-runners take jobs even while another runner is live on this queue (a job could
                         then run twice: only for runners that share no jobs)
   --help                show this help
 `;
@@ -88,7 +98,7 @@ function toConfig(argv: string[]): { config: RunnerConfigInput; logFile?: string
     licencePollS: parseSeconds("licence-poll", values["licence-poll"], false, MAX_PERIOD_S),
   };
   const defined = Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined));
-  const config = { queueDir, workDir: values.work, stateDir: values.state, ...defined };
+  const config = { queueDir, workDir: values.work, stateDir: values.state, ...defined, ...keyFiles(values) };
   return { config, ...(values["log-file"] ? { logFile: values["log-file"] } : {}) };
 }
 
@@ -105,6 +115,11 @@ export const run = hostCommand("runner", USAGE, toConfig, async (parsed) => {
     await runner.stop();
   } catch (error) {
     await runner.stop().catch(() => undefined);
+    // A key it cannot use is a setup mistake, like a bad option: nothing was looked at, exit 2.
+    if (error instanceof KeySetupError) {
+      process.stderr.write(`atomizer-jobs runner: ${error.message}\n`);
+      return 2;
+    }
     throw error;
   } finally {
     process.off("SIGINT", stop);

@@ -13,7 +13,8 @@ const USAGE = `usage: atomizer-jobs service install --queue DIR --work DIR --sta
 Windows: registers the runner as a Task Scheduler task that starts at boot and is restarted when it
 stops, as the user that holds the NX licence environment, logging to STATE\\runner.log.
 
-  --queue, --work, --state DIR, --slots N, --python PATH, --host NAME, --nx-job-types LIST
+  --queue, --work, --state DIR, --slots N, --python PATH, --host NAME, --nx-job-types LIST,
+  --trust-key FILE (repeatable), --signing-key FILE
                         passed to the runner (see atomizer-jobs runner --help)
   --user DOMAIN\\USER    the task's user (default: this user, %USERDOMAIN%\\%USERNAME%)
   --logon password|s4u  password (default): runs logged on or not, with the user's network access;
@@ -25,7 +26,18 @@ stops, as the user that holds the NX licence environment, logging to STATE\\runn
   --help                show this help
 `;
 
-const RUNNER_OPTIONS = ["queue", "work", "state", "slots", "python", "host", "nx-job-types"] as const;
+const RUNNER_OPTIONS = [
+  "queue",
+  "work",
+  "state",
+  "slots",
+  "python",
+  "host",
+  "nx-job-types",
+  "signing-key",
+] as const;
+/** Options naming a folder or file: made absolute, since the task starts elsewhere (system32). */
+const PATH_OPTIONS: ReadonlySet<string> = new Set(["queue", "work", "state", "signing-key"]);
 
 interface Call {
   code: number | null;
@@ -49,6 +61,7 @@ function schtasks(args: string[], interactive = false): Promise<Call> {
 }
 
 type Values = Partial<Record<(typeof RUNNER_OPTIONS)[number] | "user" | "logon" | "name", string>> & {
+  "trust-key"?: string[];
   "no-start"?: boolean;
   print?: boolean;
   help?: boolean;
@@ -65,9 +78,9 @@ function definition(values: Values): ServiceDefinition {
   for (const option of RUNNER_OPTIONS) {
     const value = values[option];
     if (value === undefined) continue;
-    const dir = option === "queue" || option === "work" || option === "state";
-    runnerArgs.push(`--${option}`, dir ? absolute(value) : value);
+    runnerArgs.push(`--${option}`, PATH_OPTIONS.has(option) ? absolute(value) : value);
   }
+  for (const file of values["trust-key"] ?? []) runnerArgs.push("--trust-key", absolute(file));
   const user = values.user ?? [process.env.USERDOMAIN, process.env.USERNAME].filter(Boolean).join("\\");
   if (!user) throw new UsageError("cannot tell this user's name: pass --user DOMAIN\\USER");
   return {
@@ -159,6 +172,7 @@ export async function run(argv: string[]): Promise<number> {
       strict: true,
       options: {
         ...Object.fromEntries(RUNNER_OPTIONS.map((o) => [o, { type: "string" as const }])),
+        "trust-key": { type: "string", multiple: true },
         user: { type: "string" },
         logon: { type: "string" },
         name: { type: "string" },

@@ -21,6 +21,7 @@ beforeEach(async () => {
     config: { graceS: 60, settleS: 10, python: "python3" },
     platform: "linux",
     pending: new Map<string, PendingJob>(),
+    trusted: [],
     hasCancelRequest: async () => false,
     nowMs: () => clock,
   };
