@@ -171,6 +171,9 @@ function printResults(results: Structured, queue: string): void {
   const workDir = String(results.work_dir);
   for (const image of (results.images as Structured[] | undefined) ?? [])
     say(`plot: ${join(workDir, String(image.path))}`);
+  for (const plot of (results.plots as Structured[] | undefined) ?? [])
+    say(`plot from study.db: ${join(workDir, String(plot.path))}`);
+  if (results.report) say(`report page: ${results.report}`);
   say(`results from the workstation: runner signature ${results.runner_signature ?? "not reported"}`);
   say(`working copy: ${workDir}`);
   say(`queue: ${queue}`);
@@ -242,7 +245,9 @@ async function demo(options: Options): Promise<number> {
       timeout_s: 900,
     });
     const jobId = String(submitted.job_id);
-    say(`submitted ${jobId} (${submitted.files} files, ${submitted.bytes} bytes, signed by ${submitted.signed_by ?? "nobody"})`);
+    say(
+      `submitted ${jobId} (${submitted.files} files, ${submitted.bytes} bytes, signed by ${submitted.signed_by ?? "nobody"})`,
+    );
     const job = await waitUntilSettled(client, jobId);
     if (job.state !== "completed") {
       const error = job.error as Structured | undefined;

@@ -81,8 +81,10 @@ describe.runIf(ready)("a queue with signed jobs, end to end", () => {
 
   async function settled(jobId: string, states: readonly string[]): Promise<Structured> {
     return waitFor(`${jobId} to be ${states.join(" or ")}`, async () => {
-      const status = await callTool(client, "job_status", { job_id: jobId });
-      return states.includes(String(status.state)) ? status : undefined;
+      const { job } = await callTool<{ job: Structured }>(client, "job_status", { job_id: jobId });
+      return states.includes(String(job.state)) ? job : undefined;
+    }).catch((error: Error) => {
+      throw new Error(`${error.message}; runner said:\n${runner.output.slice(-15).join("\n")}`);
     });
   }
 
@@ -139,13 +141,16 @@ describe.runIf(ready)("a queue with signed jobs, end to end", () => {
     const jobId = String(submitted.job_id);
     await settled(jobId, ["running"]);
     const forged = { job_id: jobId, requested_at: new Date().toISOString(), requested_by: "study-builder" };
+    await mkdir(join(queueRoot, "outbox", ".cancel"), { recursive: true });
     await writeJsonAtomic(join(queueRoot, "outbox", ".cancel", `${jobId}.json`), forged);
     await waitFor("the runner to notice the forged cancel", async () =>
       runner.output.some((line) => line.includes(jobId) && /cancel request ignored/.test(line))
         ? true
         : undefined,
     );
-    expect((await callTool(client, "job_status", { job_id: jobId })).state).toBe("running");
+    expect((await callTool<{ job: Structured }>(client, "job_status", { job_id: jobId })).job.state).toBe(
+      "running",
+    );
 
     await callTool(client, "cancel_job", { job_id: jobId, reason: "wrong mesh" });
     const cancelled = await settled(jobId, ["cancelled", "completed", "failed"]);

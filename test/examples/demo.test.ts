@@ -25,7 +25,8 @@ describe.runIf(ready)("npm run demo (the README's main command)", () => {
       [DEMO, "--dir", dir, "--trials", "6", "--python", python as string],
       { timeout: 120_000 },
     );
-    expect(stdout).toMatch(/submitted job-\d{8}-\d{6}-mirror-wfe-demo/);
+    expect(stdout).toMatch(/submitted job-\d{8}-\d{6}-mirror-wfe-demo .*signed by ed25519:[0-9a-f]{16}\)/);
+    expect(stdout).toMatch(/results from the workstation: runner signature verified/);
     expect(stdout).toMatch(/running: \d+\/6 trials|completed/);
     expect(stdout).toMatch(/study mirror_wfe_demo: 6 trials/);
     expect(stdout).toMatch(/best minimize value: \d+\.\d+ \(trial \d+\)/);
@@ -33,5 +34,8 @@ describe.runIf(ready)("npm run demo (the README's main command)", () => {
     const plot = /plot: (.+convergence\.png)/.exec(stdout)?.[1];
     expect(plot, stdout).toBeDefined();
     expect((await stat(plot as string)).size).toBeGreaterThan(1000);
+    const report = /report page: (.+report\.html)/.exec(stdout)?.[1];
+    expect(report, stdout).toBeDefined();
+    expect((await stat(report as string)).size).toBeGreaterThan(10_000);
   });
 });
