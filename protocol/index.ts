@@ -127,6 +127,7 @@ export {
   MAX_NAME_BYTES,
   MAX_PATH_BYTES,
   MAX_PROJECT_LENGTH,
+  MAX_TRUSTED_KEYS,
   QUEUE_LIMITS,
 } from "./limits.ts";
 export type { LogTail, LogTailOptions } from "./log-tail.ts";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { MAX_MANIFEST_ENTRIES } from "./limits.ts";
+import { MAX_MANIFEST_ENTRIES, MAX_TRUSTED_KEYS } from "./limits.ts";
 
 /**
  * Version of the on-disk protocol this code writes. Readers accept jobs without it (plain SYS_19) and
@@ -161,7 +161,7 @@ export const RunnerHeartbeatSchema = z.looseObject({
   /** Set by a runner's last heartbeat when it shuts down cleanly: it is stopped, not silent. */
   stopped_at: IsoTimeSchema.optional(),
   /** Key ids of the submitters' public keys the runner trusts: present, it runs only jobs they signed. */
-  trusted_keys: z.array(z.string().min(1)).max(32).optional(),
+  trusted_keys: z.array(z.string().min(1)).max(MAX_TRUSTED_KEYS).optional(),
   /** Key id of the runner's own key, which signs its inbox records (`runner_signature`). */
   record_key: z.string().min(1).optional(),
 });

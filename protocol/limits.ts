@@ -62,3 +62,6 @@ export const MAX_AGENT_NAME_LENGTH = 64;
 
 /** Longest idempotency key a submission may carry (job.json `idempotency_key`). */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
+
+/** Most public keys one reader trusts at once (a runner heartbeat lists their ids): rotation needs two. */
+export const MAX_TRUSTED_KEYS = 32;

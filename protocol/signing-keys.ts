@@ -3,6 +3,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync } fr
 import { lstat, mkdir, readFile, realpath, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { errnoCode, ProtocolError } from "./errors.ts";
+import { MAX_TRUSTED_KEYS } from "./limits.ts";
 
 // Ed25519 keys as PEM files (PKCS#8 private, SPKI public): what `openssl pkey` and Node's crypto read
 // and write, so an engineer can inspect or make them with standard tools. Node's built-in crypto, no
@@ -92,6 +93,11 @@ export async function loadSigningKey(
 
 /** Loads the public keys a reader trusts; several, so a key can be rotated without a gap. */
 export async function loadTrustedKeys(files: readonly string[]): Promise<TrustedKey[]> {
+  if (files.length > MAX_TRUSTED_KEYS)
+    throw new ProtocolError(
+      "invalid_job",
+      `${files.length} trusted keys given; at most ${MAX_TRUSTED_KEYS} (MAX_TRUSTED_KEYS): trust the current and the next key, drop retired ones`,
+    );
   const keys: TrustedKey[] = [];
   for (const file of files) {
     const text = await readKeyText(file, "trusted key");

@@ -192,6 +192,9 @@ describe("key files", () => {
     await expect(loadTrustedKeys([a.privatePath])).rejects.toThrow(/holds a private key/);
     await expect(loadTrustedKeys([notKey])).rejects.toThrow(/not a PEM public key/);
     await expect(loadTrustedKeys([path.join(dir, "absent.pub")])).rejects.toThrow(/does not exist.*keygen/);
+    await expect(loadTrustedKeys(Array.from({ length: 33 }, () => a.publicPath))).rejects.toThrow(
+      /at most 32/,
+    );
   });
 
   it("refuses a key inside the synced queue folder, also through a link", async () => {
