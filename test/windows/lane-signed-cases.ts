@@ -1,5 +1,6 @@
 import { cp, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { runAtomizerJobs } from "../helpers/atomizer-jobs.ts";
 import type { LaneContext } from "./lane-context.ts";
 import { assert } from "./lane-context.ts";
 import { isFinal } from "./lane-queue.ts";
@@ -16,7 +17,7 @@ type Check = (name: string, body: () => Promise<void>) => Promise<void>;
  */
 export async function signedCase(ctx: LaneContext, check: Check): Promise<void> {
   const keys = path.join(ctx.dir, "keys");
-  const linuxKeygen = await ctx.linux.cli(["keygen", "--out", keys, "--name", "submitter"]);
+  const linuxKeygen = await runAtomizerJobs(["keygen", "--out", keys, "--name", "submitter"]);
   assert.equal(linuxKeygen.code, 0, linuxKeygen.stderr);
   const winKeys = "C:\\atomizer-lane\\keys";
   const keygen = await runWine(
