@@ -202,7 +202,13 @@ export {
 } from "./state-machine.ts";
 export type { BestTrial, StudyDb, StudyDbOptions, StudyRow } from "./study-db.ts";
 export { decodeParam, OPTUNA_TABLES, openStudyDb, optunaTimeToIso } from "./study-db.ts";
-export type { ParamDistribution, StudyTrial, StudyTrials } from "./study-trials.ts";
+export type {
+  CompleteTrials,
+  ParamDistribution,
+  StudyTrial,
+  StudyTrials,
+  TrialSelection,
+} from "./study-trials.ts";
 export { isConflictCopy, isSyncthingArtefact, syncthingTempTarget } from "./syncthing-names.ts";
 export { packageVersion } from "./version.ts";
 export { writeAll } from "./write-all.ts";

@@ -1,8 +1,8 @@
 import { lstatSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { describeFileKind } from "./safe-open.ts";
-import type { StudyTrials } from "./study-trials.ts";
-import { readStudyTrials } from "./study-trials.ts";
+import type { CompleteTrials, StudyTrials, TrialSelection } from "./study-trials.ts";
+import { readCompleteTrials, readStudyTrials } from "./study-trials.ts";
 import { decodeParam, optunaTimeToIso } from "./study-values.ts";
 
 export { decodeParam, optunaTimeToIso };
@@ -67,8 +67,10 @@ export interface StudyDb {
   trialParams(trialId: number, limit?: number): Record<string, unknown>;
   /** Complete trials' objective values, trial by trial (null where a value is not finite). */
   trialValues(studyId: number): Iterable<{ trial_id: number; objective: number; value: number | null }>;
-  /** The first `limit` trials by number, every state, with values, parameters and constraints. */
-  trials(studyId: number, limit: number): StudyTrials;
+  /** A spread sample of trials (every state) and the included ones, with values, parameters and constraints. */
+  trials(studyId: number, selection: TrialSelection): StudyTrials;
+  /** The first `limit` complete trials' values and constraints, without parameters. */
+  completeTrials(studyId: number, limit: number): CompleteTrials;
   close(): void;
 }
 
@@ -183,8 +185,11 @@ function studyDbOver(db: DatabaseSync): StudyDb {
         };
       }
     },
-    trials(studyId, limit) {
-      return readStudyTrials(db, studyId, limit);
+    trials(studyId, selection) {
+      return readStudyTrials(db, studyId, selection);
+    },
+    completeTrials(studyId, limit) {
+      return readCompleteTrials(db, studyId, limit);
     },
     close() {
       db.close();

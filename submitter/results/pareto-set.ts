@@ -2,8 +2,8 @@ import { z } from "zod";
 import type { StudyDb } from "../../protocol/index.ts";
 import { directionSigns, isFeasible, paretoFront, rankable } from "./pareto-front.ts";
 
-/** Trials read to find the front: bounded, so memory stays small at any study size. */
-export const MAX_FRONT_TRIALS = 20_000;
+/** Complete trials whose values are read to find the front (values only: about 100 bytes each). */
+export const MAX_FRONT_TRIALS = 200_000;
 /** Front trials listed in fetch_results; `total` gives the rest's count. */
 export const MAX_FRONT_LISTED = 10;
 const MAX_PARAMS = 20;
@@ -32,24 +32,31 @@ export type ParetoSet = z.infer<typeof ParetoSetSchema>;
  * record constraints (Optuna's constraints_func), only feasible trials (every constraint <= 0) rank.
  */
 export function paretoSet(db: StudyDb, studyId: number, directions: readonly string[]): ParetoSet {
-  const { trials, total } = db.trials(studyId, MAX_FRONT_TRIALS);
+  const { trials, total } = db.completeTrials(studyId, MAX_FRONT_TRIALS);
   const candidates = rankable(trials, directions.length);
   const constrained = candidates.some((trial) => trial.constraints !== undefined);
   const feasible = constrained ? candidates.filter(isFeasible) : candidates;
   const front = paretoFront(feasible, directionSigns(directions));
+  const listed = front.slice(0, MAX_FRONT_LISTED);
+  // Parameters only for the listed trials: the front itself needs values alone.
+  const withParams = new Map(
+    db
+      .trials(studyId, { limit: 0, include: listed.map((trial) => trial.number) })
+      .trials.map((trial) => [trial.number, trial.params]),
+  );
   const notes: string[] = [];
-  if (total > trials.length) notes.push(`front of the first ${trials.length} of ${total} trials`);
-  const unranked = trials.filter((t) => t.state === "COMPLETE").length - candidates.length;
+  if (total > trials.length) notes.push(`front of the first ${trials.length} of ${total} complete trials`);
+  const unranked = trials.length - candidates.length;
   if (unranked > 0) notes.push(`${unranked} complete trials with an infinite or missing value not ranked`);
   return {
     total: front.length,
     order: "by trial number",
     feasible_only: constrained,
     ...(constrained ? { infeasible: candidates.length - feasible.length } : {}),
-    trials: front.slice(0, MAX_FRONT_LISTED).map((trial) => ({
+    trials: listed.map((trial) => ({
       number: trial.number,
       values: trial.values as number[],
-      params: Object.fromEntries(Object.entries(trial.params).slice(0, MAX_PARAMS)),
+      params: Object.fromEntries(Object.entries(withParams.get(trial.number) ?? {}).slice(0, MAX_PARAMS)),
       ...(trial.constraints ? { constraints: trial.constraints } : {}),
     })),
     ...(notes.length > 0 ? { note: notes.join("; ") } : {}),

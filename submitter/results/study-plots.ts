@@ -1,16 +1,27 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
+import type { StudyTrial } from "../../protocol/index.ts";
 import { openStudyDb, writeFileAtomic } from "../../protocol/index.ts";
+import { directionSigns, isFeasible, paretoFront, rankable } from "./pareto-front.ts";
 import { historySvg } from "./plots/history-plot.ts";
 import { parallelSvg } from "./plots/parallel-plot.ts";
 import { paretoSvg } from "./plots/pareto-plot.ts";
 import { renderPlot } from "./plots/plot-render.ts";
 import type { PlotStudy } from "./plots/plot-study.ts";
+import { bestSoFar } from "./plots/plot-study.ts";
 import { sliceSvg } from "./plots/slice-plot.ts";
 
-/** Trials a plot shows at most (the first by number); the subtitle says when there were more. */
-export const MAX_PLOT_TRIALS = 5000;
+/**
+ * Trials a scatter plot draws at most, spread over the whole study (every k-th by number), beside the
+ * best trials; the subtitle says when there were more. Past about a thousand points a 720 px plot is a
+ * blot, and each point costs render time and PNG bytes.
+ */
+export const MAX_PLOT_TRIALS = 500;
+/** Complete trials whose values feed best-so-far lines and fronts (values only). */
+const MAX_COMPLETE_TRIALS = 200_000;
+/** Best trials (best-so-far steps, front members) always drawn and given parameters. */
+const MAX_BEST_INCLUDED = 500;
 /** Studies of one study.db plotted (an Optuna file may hold several). */
 const MAX_PLOTTED_STUDIES = 3;
 /** Slice plots per study: one per objective, for the first objectives only. */
@@ -58,17 +69,35 @@ function fileName(index: number, study: string, suffix: string): string {
   return `${index + 1}-${safe}-${suffix}.png`;
 }
 
+/** The trials a plot must show whatever the sample: each new best (one objective), the front (several). */
+function bestNumbers(complete: readonly StudyTrial[], directions: readonly string[]): number[] {
+  if (directions.length === 1)
+    return bestSoFar(complete, directions[0] === "maximize").map((point) => point.number);
+  const front = paretoFront(
+    rankable(complete, directions.length).filter(isFeasible),
+    directionSigns(directions),
+  );
+  return front.map((trial) => trial.number);
+}
+
 /** The studies of a study.db as plots read them. */
 export function readPlotStudies(dbFile: string): PlotStudy[] {
   const db = openStudyDb(dbFile);
   try {
     const missing = db.missingTable();
     if (missing) throw new Error(`not an Optuna study.db (no ${missing} table)`);
-    return db.studies(MAX_PLOTTED_STUDIES).map((row) => ({
-      name: row.study_name,
-      directions: db.directions(row.study_id).map((direction) => direction.toLowerCase()),
-      ...db.trials(row.study_id, MAX_PLOT_TRIALS),
-    }));
+    return db.studies(MAX_PLOTTED_STUDIES).map((row) => {
+      const directions = db.directions(row.study_id).map((direction) => direction.toLowerCase());
+      const complete = db.completeTrials(row.study_id, MAX_COMPLETE_TRIALS).trials;
+      const include = bestNumbers(complete, directions).slice(0, MAX_BEST_INCLUDED);
+      return {
+        name: row.study_name,
+        directions,
+        complete,
+        counts: db.trialCounts(row.study_id),
+        ...db.trials(row.study_id, { limit: MAX_PLOT_TRIALS, include }),
+      };
+    });
   } finally {
     db.close();
   }

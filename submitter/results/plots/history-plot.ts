@@ -1,5 +1,5 @@
 import type { PlotStudy } from "./plot-study.ts";
-import { objectiveTitle, objectiveValues, stateLine } from "./plot-study.ts";
+import { bestSoFar, objectiveTitle, objectiveValues, stateLine } from "./plot-study.ts";
 import {
   axes,
   COLORS,
@@ -25,9 +25,11 @@ export function historySvg(study: PlotStudy): string | undefined {
   const { finite, infinite } = objectiveValues(study, 0);
   if (finite.length === 0) return undefined;
   const maximize = study.directions[0] === "maximize";
-  const numbers = study.trials.map((trial) => trial.number);
+  // The line is of every complete trial, not of the sample the points are.
+  const corners = bestSoFar(study.complete, maximize);
+  const numbers = [...study.trials.map((trial) => trial.number), ...corners.map((corner) => corner.number)];
   const xDomain = extent(numbers);
-  const yDomain = extent(finite.map((point) => point.value));
+  const yDomain = extent([...finite.map((point) => point.value), ...corners.map((corner) => corner.value)]);
   const x = linearScale(xDomain, [BOX.left, BOX.left + BOX.width]);
   const y = linearScale(yDomain, [BOX.top + BOX.height, BOX.top]);
   const body = axes(
@@ -38,12 +40,10 @@ export function historySvg(study: PlotStudy): string | undefined {
   for (const point of finite) body.push(circle(x(point.trial.number), y(point.value), 3, COLORS.point, 0.7));
   const steps: [number, number][] = [];
   let best: number | undefined;
-  for (const point of finite) {
-    if (best === undefined || (maximize ? point.value > best : point.value < best)) {
-      if (best !== undefined) steps.push([x(point.trial.number), y(best)]);
-      best = point.value;
-      steps.push([x(point.trial.number), y(best)]);
-    }
+  for (const corner of corners) {
+    if (best !== undefined) steps.push([x(corner.number), y(best)]);
+    best = corner.value;
+    steps.push([x(corner.number), y(best)]);
   }
   if (best !== undefined) steps.push([x(xDomain[1]), y(best)]);
   body.push(polyline(steps, COLORS.best, 2));

@@ -16,9 +16,12 @@ const RIGHT = 650;
  */
 export function parallelSvg(study: PlotStudy): string | undefined {
   const objectives = study.directions.length;
-  const trials = rankable(study.trials, objectives);
-  if (trials.length === 0) return undefined;
-  const front = new Set(paretoFront(trials.filter(isFeasible), directionSigns(study.directions)));
+  // The front is of every complete trial; the grey lines are the sample's.
+  const all = rankable(study.complete, objectives);
+  if (all.length === 0) return undefined;
+  const front = paretoFront(all.filter(isFeasible), directionSigns(study.directions));
+  const onFront = new Set(front.map((trial) => trial.number));
+  const trials = [...rankable(study.trials, objectives), ...front];
   const step = (RIGHT - LEFT) / (objectives - 1);
   const scales = study.directions.map((direction, objective) => {
     const domain = extent(trials.map((trial) => trial.values[objective] as number));
@@ -29,7 +32,8 @@ export function parallelSvg(study: PlotStudy): string | undefined {
   const line = (trial: (typeof trials)[number]): [number, number][] =>
     scales.map((axis, objective) => [LEFT + objective * step, axis.scale(trial.values[objective] as number)]);
   const body: string[] = [];
-  for (const trial of trials) if (!front.has(trial)) body.push(polyline(line(trial), "#c4c4c4", 1, true));
+  for (const trial of trials)
+    if (!onFront.has(trial.number)) body.push(polyline(line(trial), "#c4c4c4", 1, true));
   for (const trial of front) body.push(polyline(line(trial), COLORS.front, 1, true));
   scales.forEach((axis, objective) => {
     const px = LEFT + objective * step;
@@ -44,9 +48,14 @@ export function parallelSvg(study: PlotStudy): string | undefined {
     }
   });
   body.push(
-    text(LEFT, BOTTOM + 36, `red: Pareto front (${front.size} trials); grey: dominated; better end on top`, {
-      size: 11,
-    }),
+    text(
+      LEFT,
+      BOTTOM + 36,
+      `red: Pareto front (${front.length} trials); grey: dominated; better end on top`,
+      {
+        size: 11,
+      },
+    ),
   );
   return svgDocument(
     WIDTH,

@@ -13,13 +13,15 @@ const BOX = { left: 78, top: 60, width: 620, height: 340 };
  * when no trial has two finite values.
  */
 export function paretoSvg(study: PlotStudy): string | undefined {
-  const trials = rankable(study.trials, 2);
-  if (trials.length === 0) return undefined;
-  const feasible = trials.filter(isFeasible);
+  // The front and the counts are of every complete trial; the grey points are the sample's.
+  const all = rankable(study.complete, 2);
+  if (all.length === 0) return undefined;
+  const feasible = all.filter(isFeasible);
   const front = paretoFront(feasible, directionSigns(study.directions));
-  const onFront = new Set(front);
-  const xDomain = extent(trials.map((trial) => trial.values[0] as number));
-  const yDomain = extent(trials.map((trial) => trial.values[1] as number));
+  const onFront = new Set(front.map((trial) => trial.number));
+  const trials = rankable(study.trials, 2);
+  const xDomain = extent([...trials, ...front].map((trial) => trial.values[0] as number));
+  const yDomain = extent([...trials, ...front].map((trial) => trial.values[1] as number));
   const x = linearScale(xDomain, [BOX.left, BOX.left + BOX.width]);
   const y = linearScale(yDomain, [BOX.top + BOX.height, BOX.top]);
   const at = (trial: (typeof trials)[number]): [number, number] => [
@@ -32,7 +34,7 @@ export function paretoSvg(study: PlotStudy): string | undefined {
     { scale: y, domain: yDomain, title: objectiveTitle(study, 1) },
   );
   for (const trial of trials) {
-    if (onFront.has(trial)) continue;
+    if (onFront.has(trial.number)) continue;
     const [px, py] = at(trial);
     body.push(
       isFeasible(trial)
@@ -52,7 +54,7 @@ export function paretoSvg(study: PlotStudy): string | undefined {
     circle(legendX + 180, 54, 3.5, "none", 1, COLORS.infeasible),
     text(legendX + 188, 58, "infeasible", { size: 11 }),
   );
-  const infeasible = trials.length - feasible.length;
+  const infeasible = all.length - feasible.length;
   return svgDocument(
     WIDTH,
     HEIGHT,

@@ -1,22 +1,25 @@
 import type { ParamDistribution, StudyTrial } from "../../../protocol/index.ts";
 
-/** One study as the plots read it: its directions and its first trials (protocol's readStudyTrials). */
+/** One study as the plots read it (protocol's study-trials.ts). */
 export interface PlotStudy {
   name: string;
   /** "minimize" or "maximize" by objective. */
   directions: string[];
+  /** What scatter plots draw: a spread sample of every state, with parameters, and the best trials. */
   trials: StudyTrial[];
+  /** Every complete trial's values (no parameters): best-so-far lines and fronts are of these. */
+  complete: StudyTrial[];
   /** Trials in the study, also those beyond `trials`. */
   total: number;
+  /** Trials by Optuna state, counted over the whole study. */
+  counts: Map<string, number>;
   distributions: Map<string, ParamDistribution>;
 }
 
-/** "40 trials: 36 complete, 1 pruned, 1 fail, 1 running (first 5000 plotted)". */
+/** "20000 trials: 19000 complete, 600 pruned, 400 fail (1006 plotted)". */
 export function stateLine(study: PlotStudy): string {
-  const counts = new Map<string, number>();
-  for (const trial of study.trials) counts.set(trial.state, (counts.get(trial.state) ?? 0) + 1);
-  const parts = [...counts].map(([state, n]) => `${n} ${state.toLowerCase()}`);
-  const bound = study.total > study.trials.length ? ` (first ${study.trials.length} plotted)` : "";
+  const parts = [...study.counts].map(([state, n]) => `${n} ${state.toLowerCase()}`);
+  const bound = study.total > study.trials.length ? ` (${study.trials.length} plotted)` : "";
   return `${study.total} trials: ${parts.join(", ")}${bound}`;
 }
 
@@ -35,6 +38,28 @@ export function objectiveValues(
     else infinite++;
   }
   return { finite, infinite };
+}
+
+/**
+ * The trials that set a new best value of objective 0, in trial order (complete, finite values only):
+ * the corners of a best-so-far step line.
+ */
+export function bestSoFar(
+  trials: readonly StudyTrial[],
+  maximize: boolean,
+): { number: number; value: number }[] {
+  const steps: { number: number; value: number }[] = [];
+  let best: number | undefined;
+  for (const trial of trials) {
+    const value = trial.values[0];
+    if (trial.state !== "COMPLETE" || value === null || value === undefined || !Number.isFinite(value))
+      continue;
+    if (best === undefined || (maximize ? value > best : value < best)) {
+      best = value;
+      steps.push({ number: trial.number, value });
+    }
+  }
+  return steps;
 }
 
 export function objectiveTitle(study: PlotStudy, objective: number): string {

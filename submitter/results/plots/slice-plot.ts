@@ -4,10 +4,18 @@ import { axes, COLORS, circle, extent, linearScale, svgDocument } from "./svg-ki
 
 /** Panels per figure; a study with more parameters says how many were left out. */
 export const MAX_SLICE_PARAMS = 6;
+/** Points per panel: a 150 px panel shows where good values lie with a few hundred. */
+const MAX_SLICE_POINTS = 400;
 const COLUMNS = 3;
 const PANEL_W = 230;
 const PANEL_H = 170;
 const INNER = { left: 62, top: 14, width: 150, height: 104 };
+
+/** Every k-th point, in order, so a panel spans the whole study. */
+function thinned<T>(points: readonly T[], max: number): T[] {
+  const step = Math.ceil(points.length / max);
+  return step <= 1 ? [...points] : points.filter((_, index) => index % step === 0);
+}
 
 function numeric(value: unknown): number | undefined {
   return typeof value === "number" && Number.isFinite(value) ? value : undefined;
@@ -18,7 +26,9 @@ function numeric(value: unknown): number | undefined {
  * categorical parameter gets one column per choice; a log-sampled one a log axis.
  */
 export function sliceSvg(study: PlotStudy, objective: number): string | undefined {
-  const { finite, infinite } = objectiveValues(study, objective);
+  const values = objectiveValues(study, objective);
+  const { infinite } = values;
+  const finite = thinned(values.finite, MAX_SLICE_POINTS);
   const names = [...study.distributions.keys()];
   if (finite.length === 0 || names.length === 0) return undefined;
   const shown = names.slice(0, MAX_SLICE_PARAMS);

@@ -4,7 +4,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { openStudyDb } from "../../../protocol/index.ts";
 import { paretoSet } from "../../../submitter/results/pareto-set.ts";
+import { historySvg } from "../../../submitter/results/plots/history-plot.ts";
+import { paretoSvg } from "../../../submitter/results/plots/pareto-plot.ts";
 import { MAX_PLOT_BYTES } from "../../../submitter/results/plots/plot-render.ts";
+import { bestSoFar } from "../../../submitter/results/plots/plot-study.ts";
 import { makeStudyPlots, readPlotStudies } from "../../../submitter/results/study-plots.ts";
 import type { StudyCase } from "../../helpers/optuna-studies.ts";
 import { optunaStudies } from "../../helpers/optuna-studies.ts";
@@ -31,7 +34,7 @@ describe.runIf(hasPython)("plots drawn from real Optuna studies", () => {
     { study: "two", kinds: ["pareto", "slice", "slice"], width: 720, height: 460 },
     { study: "three", kinds: ["parallel", "slice", "slice"], width: 720, height: 440 },
     // Five objectives' crossing lines are rendered narrower to stay within the size bound.
-    { study: "five", kinds: ["parallel", "slice", "slice"], width: 504, height: 308 },
+    { study: "five", kinds: ["parallel", "slice", "slice"], width: 527, height: 322 },
     { study: "running", kinds: ["history", "slice"], width: 720, height: 420 },
   ] as const)(
     "$study: $kinds, PNGs that decode, bounded in size",
@@ -84,7 +87,7 @@ describe.runIf(hasPython)("the Pareto set", () => {
     try {
       const [study] = db.studies(1);
       const id = study?.study_id ?? 0;
-      return { set: paretoSet(db, id, db.directions(id)), trials: db.trials(id, 1000).trials };
+      return { set: paretoSet(db, id, db.directions(id)), trials: db.trials(id, { limit: 1000 }).trials };
     } finally {
       db.close();
     }
@@ -118,4 +121,38 @@ describe.runIf(hasPython)("the Pareto set", () => {
       }
     },
   );
+});
+
+function frontNumbers(file: string): number[] {
+  const db = openStudyDb(file);
+  try {
+    const id = db.studies(1)[0]?.study_id ?? 0;
+    return paretoSet(db, id, db.directions(id)).trials.map((trial) => trial.number);
+  } finally {
+    db.close();
+  }
+}
+
+describe.runIf(hasPython)("plots of a sampled study", () => {
+  test("the best-so-far line and the front are of every complete trial, not of the drawn sample", () => {
+    for (const name of ["minimize", "two"] as const) {
+      const [study] = readPlotStudies(studyDb(name));
+      if (!study) throw new Error(`no study in ${name}`);
+      // A sample without the best trials, which a spread sample could miss: the front red points and the
+      // best line must still come from the complete trials.
+      const best =
+        name === "minimize"
+          ? bestSoFar(study.complete, false).map((point) => point.number)
+          : frontNumbers(studyDb(name));
+      expect(best.length).toBeGreaterThan(0);
+      const sampled = { ...study, trials: study.trials.filter((trial) => !best.includes(trial.number)) };
+      const svg = name === "minimize" ? historySvg(sampled) : paretoSvg(sampled);
+      const full = name === "minimize" ? historySvg(study) : paretoSvg(study);
+      const subtitle = (text: string | undefined) =>
+        /; (best [^<]+|\d+ on the front[^<]*)</.exec(text ?? "")?.[1];
+      expect(subtitle(svg)).toBeDefined();
+      expect(subtitle(svg)).toBe(subtitle(full));
+      expect(svg).toContain(`(${sampled.trials.length} plotted)`);
+    }
+  });
 });
