@@ -2,7 +2,7 @@ import { lstatSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { describeFileKind } from "./safe-open.ts";
 import type { CompleteTrials, StudyTrials, TrialSelection } from "./study-trials.ts";
-import { readCompleteTrials, readStudyTrials } from "./study-trials.ts";
+import { readBestSoFar, readCompleteTrials, readStudyTrials } from "./study-trials.ts";
 import { decodeParam, optunaTimeToIso } from "./study-values.ts";
 
 export { decodeParam, optunaTimeToIso };
@@ -71,6 +71,8 @@ export interface StudyDb {
   trials(studyId: number, selection: TrialSelection): StudyTrials;
   /** The first `limit` complete trials' values and constraints, without parameters. */
   completeTrials(studyId: number, limit: number): CompleteTrials;
+  /** The trials that set a new best of objective 0 (direction "MINIMIZE"/"MAXIMIZE", any case), by number. */
+  bestSoFar(studyId: number, direction: string): { number: number; value: number }[];
   close(): void;
 }
 
@@ -190,6 +192,9 @@ function studyDbOver(db: DatabaseSync): StudyDb {
     },
     completeTrials(studyId, limit) {
       return readCompleteTrials(db, studyId, limit);
+    },
+    bestSoFar(studyId, direction) {
+      return readBestSoFar(db, studyId, direction);
     },
     close() {
       db.close();

@@ -177,6 +177,30 @@ export function readStudyTrials(db: DatabaseSync, studyId: number, selection: Tr
   return { total, trials, distributions };
 }
 
+/**
+ * The complete trials that set a new best finite value of objective 0, by trial number: the corners of
+ * a best-so-far line, found by SQL (a window over every trial) without reading the trials into memory.
+ */
+export function readBestSoFar(
+  db: DatabaseSync,
+  studyId: number,
+  direction: string,
+): { number: number; value: number }[] {
+  const maximize = direction.toUpperCase() === "MAXIMIZE";
+  const finite = hasValueType(db) ? "AND v.value_type = 'FINITE'" : "";
+  const rows = db
+    .prepare(
+      `SELECT number, value FROM (
+         SELECT t.number AS number, v.value AS value,
+                ${maximize ? "MAX" : "MIN"}(v.value) OVER (ORDER BY t.number ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
+         FROM trials t JOIN trial_values v ON v.trial_id = t.trial_id
+         WHERE t.study_id = ? AND t.state = 'COMPLETE' AND v.objective = 0 AND v.value IS NOT NULL ${finite}
+       ) WHERE before IS NULL OR value ${maximize ? ">" : "<"} before ORDER BY number`,
+    )
+    .all(studyId) as Row[];
+  return rows.map((row) => ({ number: Number(row.number), value: Number(row.value) }));
+}
+
 export interface CompleteTrials {
   /** Complete trials in the study, counted beyond the bound. */
   total: number;
@@ -196,7 +220,7 @@ export function readCompleteTrials(db: DatabaseSync, studyId: number, limit: num
        FROM (SELECT trial_id, number FROM trials WHERE study_id = ? AND state = 'COMPLETE' ORDER BY number LIMIT ?) t
        LEFT JOIN trial_values v ON v.trial_id = t.trial_id ORDER BY t.number`,
     )
-    .all(studyId, limit) as Row[];
+    .iterate(studyId, limit) as Iterable<Row>;
   const byId = new Map<number, StudyTrial>();
   for (const row of rows) {
     const id = Number(row.trial_id);

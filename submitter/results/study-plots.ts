@@ -9,7 +9,6 @@ import { parallelSvg } from "./plots/parallel-plot.ts";
 import { paretoSvg } from "./plots/pareto-plot.ts";
 import { renderPlot } from "./plots/plot-render.ts";
 import type { PlotStudy } from "./plots/plot-study.ts";
-import { bestSoFar } from "./plots/plot-study.ts";
 import { sliceSvg } from "./plots/slice-plot.ts";
 
 /**
@@ -69,10 +68,8 @@ function fileName(index: number, study: string, suffix: string): string {
   return `${index + 1}-${safe}-${suffix}.png`;
 }
 
-/** The trials a plot must show whatever the sample: each new best (one objective), the front (several). */
-function bestNumbers(complete: readonly StudyTrial[], directions: readonly string[]): number[] {
-  if (directions.length === 1)
-    return bestSoFar(complete, directions[0] === "maximize").map((point) => point.number);
+/** Front members a plot must show whatever the sample. */
+function frontNumbers(complete: readonly StudyTrial[], directions: readonly string[]): number[] {
   const front = paretoFront(
     rankable(complete, directions.length).filter(isFeasible),
     directionSigns(directions),
@@ -88,14 +85,18 @@ export function readPlotStudies(dbFile: string): PlotStudy[] {
     if (missing) throw new Error(`not an Optuna study.db (no ${missing} table)`);
     return db.studies(MAX_PLOTTED_STUDIES).map((row) => {
       const directions = db.directions(row.study_id).map((direction) => direction.toLowerCase());
-      const complete = db.completeTrials(row.study_id, MAX_COMPLETE_TRIALS).trials;
-      const include = bestNumbers(complete, directions).slice(0, MAX_BEST_INCLUDED);
+      // One objective needs only the best-so-far corners (SQL finds them); a front needs every trial.
+      const single = directions.length === 1;
+      const best = single ? db.bestSoFar(row.study_id, directions[0] ?? "minimize") : [];
+      const complete = single ? [] : db.completeTrials(row.study_id, MAX_COMPLETE_TRIALS).trials;
+      const include = single ? best.map((point) => point.number) : frontNumbers(complete, directions);
       return {
         name: row.study_name,
         directions,
         complete,
+        best,
         counts: db.trialCounts(row.study_id),
-        ...db.trials(row.study_id, { limit: MAX_PLOT_TRIALS, include }),
+        ...db.trials(row.study_id, { limit: MAX_PLOT_TRIALS, include: include.slice(0, MAX_BEST_INCLUDED) }),
       };
     });
   } finally {
@@ -119,7 +120,7 @@ export async function makeStudyPlots(
   for (const [index, study] of studies.entries()) {
     for (const { kind, suffix, svg } of studySvgs(study)) {
       if (!svg) continue;
-      const { png, width, height } = renderPlot(svg);
+      const { png, width, height } = await renderPlot(svg);
       const name = fileName(index, study.name, suffix);
       if (plots.length === 0) await mkdir(outDir, { recursive: true });
       await writeFileAtomic(join(outDir, name), png);

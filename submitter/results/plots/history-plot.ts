@@ -1,5 +1,5 @@
 import type { PlotStudy } from "./plot-study.ts";
-import { bestSoFar, objectiveTitle, objectiveValues, stateLine } from "./plot-study.ts";
+import { objectiveTitle, objectiveValues, stateLine } from "./plot-study.ts";
 import {
   axes,
   COLORS,
@@ -24,9 +24,8 @@ const BOX = { left: 78, top: 60, width: 620, height: 300 };
 export function historySvg(study: PlotStudy): string | undefined {
   const { finite, infinite } = objectiveValues(study, 0);
   if (finite.length === 0) return undefined;
-  const maximize = study.directions[0] === "maximize";
   // The line is of every complete trial, not of the sample the points are.
-  const corners = bestSoFar(study.complete, maximize);
+  const corners = study.best;
   const numbers = [...study.trials.map((trial) => trial.number), ...corners.map((corner) => corner.number)];
   const xDomain = extent(numbers);
   const yDomain = extent([...finite.map((point) => point.value), ...corners.map((corner) => corner.value)]);

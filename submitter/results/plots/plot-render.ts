@@ -1,4 +1,4 @@
-import { Resvg } from "@resvg/resvg-js";
+import { renderAsync } from "@resvg/resvg-js";
 
 /** A plot's PNG stays about this small: it is attached to tool results an agent pays tokens for. */
 export const MAX_PLOT_BYTES = 50 * 1024;
@@ -15,26 +15,27 @@ export interface RenderedPlot {
 /**
  * SVG to PNG with resvg (no browser, no Python). System fonts are loaded for the text (DejaVu on
  * Debian, Arial on Windows; the SVG names both); a busy plot is rendered narrower until it fits.
+ * Rendered on libuv's thread pool: the server answers other calls meanwhile, and resvg's parsed tree
+ * is freed when the render ends, not whenever V8 gets round to collecting a wrapper it sees as small.
  */
-export function renderPlot(svg: string, maxBytes = MAX_PLOT_BYTES): RenderedPlot {
+export async function renderPlot(svg: string, maxBytes = MAX_PLOT_BYTES): Promise<RenderedPlot> {
   const natural = Number(/width="(\d+)"/.exec(svg)?.[1] ?? 720);
-  const render = (factor: number): RenderedPlot => {
-    const resvg = new Resvg(svg, {
+  const render = async (factor: number): Promise<RenderedPlot> => {
+    const image = await renderAsync(svg, {
       fitTo: { mode: "width", value: Math.round(natural * factor) },
       font: { loadSystemFonts: true, defaultFontFamily: "DejaVu Sans" },
       background: "#ffffff",
     });
-    const image = resvg.render();
     return { png: image.asPng(), width: image.width, height: image.height };
   };
   let factor = 1;
-  let plot = render(factor);
+  let plot = await render(factor);
   // Measured on scatter plots, a PNG's size grows about linearly with its width (the points stay the
   // same size): one guess at the width that fits, then the narrowest. Each render costs ~50 ms.
   for (let attempt = 0; attempt < 2 && plot.png.length > maxBytes && factor > MIN_FACTOR; attempt++) {
     const guess = attempt === 0 ? factor * (maxBytes / plot.png.length) * 0.95 : MIN_FACTOR;
     factor = Math.max(MIN_FACTOR, Math.min(factor - 0.05, guess));
-    plot = render(factor);
+    plot = await render(factor);
   }
   return plot;
 }

@@ -7,8 +7,10 @@ export interface PlotStudy {
   directions: string[];
   /** What scatter plots draw: a spread sample of every state, with parameters, and the best trials. */
   trials: StudyTrial[];
-  /** Every complete trial's values (no parameters): best-so-far lines and fronts are of these. */
+  /** Several objectives: every complete trial's values (no parameters), what fronts are of. */
   complete: StudyTrial[];
+  /** One objective: the trials that set a new best, over the whole study (the best-so-far line). */
+  best: { number: number; value: number }[];
   /** Trials in the study, also those beyond `trials`. */
   total: number;
   /** Trials by Optuna state, counted over the whole study. */
@@ -38,28 +40,6 @@ export function objectiveValues(
     else infinite++;
   }
   return { finite, infinite };
-}
-
-/**
- * The trials that set a new best value of objective 0, in trial order (complete, finite values only):
- * the corners of a best-so-far step line.
- */
-export function bestSoFar(
-  trials: readonly StudyTrial[],
-  maximize: boolean,
-): { number: number; value: number }[] {
-  const steps: { number: number; value: number }[] = [];
-  let best: number | undefined;
-  for (const trial of trials) {
-    const value = trial.values[0];
-    if (trial.state !== "COMPLETE" || value === null || value === undefined || !Number.isFinite(value))
-      continue;
-    if (best === undefined || (maximize ? value > best : value < best)) {
-      best = value;
-      steps.push({ number: trial.number, value });
-    }
-  }
-  return steps;
 }
 
 export function objectiveTitle(study: PlotStudy, objective: number): string {

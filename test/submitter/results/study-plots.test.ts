@@ -7,7 +7,6 @@ import { paretoSet } from "../../../submitter/results/pareto-set.ts";
 import { historySvg } from "../../../submitter/results/plots/history-plot.ts";
 import { paretoSvg } from "../../../submitter/results/plots/pareto-plot.ts";
 import { MAX_PLOT_BYTES } from "../../../submitter/results/plots/plot-render.ts";
-import { bestSoFar } from "../../../submitter/results/plots/plot-study.ts";
 import { makeStudyPlots, readPlotStudies } from "../../../submitter/results/study-plots.ts";
 import type { StudyCase } from "../../helpers/optuna-studies.ts";
 import { optunaStudies } from "../../helpers/optuna-studies.ts";
@@ -141,9 +140,7 @@ describe.runIf(hasPython)("plots of a sampled study", () => {
       // A sample without the best trials, which a spread sample could miss: the front red points and the
       // best line must still come from the complete trials.
       const best =
-        name === "minimize"
-          ? bestSoFar(study.complete, false).map((point) => point.number)
-          : frontNumbers(studyDb(name));
+        name === "minimize" ? study.best.map((point) => point.number) : frontNumbers(studyDb(name));
       expect(best.length).toBeGreaterThan(0);
       const sampled = { ...study, trials: study.trials.filter((trial) => !best.includes(trial.number)) };
       const svg = name === "minimize" ? historySvg(sampled) : paretoSvg(sampled);
