@@ -124,7 +124,9 @@ export async function loadTrustedKeys(files: readonly string[]): Promise<Trusted
 
 function isWithin(parent: string, child: string): boolean {
   const relative = path.relative(parent, child);
-  return relative === "" || (!relative.startsWith("..") && !path.isAbsolute(relative));
+  // "..keys/x.pub" is inside: only a ".." segment leads out.
+  const outside = relative === ".." || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative);
+  return !outside;
 }
 
 async function resolved(target: string): Promise<string> {
@@ -165,8 +167,40 @@ export interface GeneratedKeyPair {
   publicPath: string;
 }
 
-/** Writes `<name>.key` (mode 600) and `<name>.pub` into `dir`; never overwrites an existing key. */
+async function exists(target: string): Promise<boolean> {
+  return lstat(target).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * The nearest folder at or above `dir` that Syncthing shares (it holds `.stfolder`) or that is a queue
+ * root (it holds outbox/ and inbox/): a key written there would be synced before anything refused it.
+ */
+export async function syncedFolderAbove(dir: string): Promise<string | undefined> {
+  let current = path.resolve(dir);
+  for (;;) {
+    if (await exists(path.join(current, ".stfolder"))) return current;
+    if ((await exists(path.join(current, "outbox"))) && (await exists(path.join(current, "inbox"))))
+      return current;
+    const parent = path.dirname(current);
+    if (parent === current) return undefined;
+    current = parent;
+  }
+}
+
+/**
+ * Writes `<name>.key` (mode 600) and `<name>.pub` into `dir`; never overwrites an existing key, and
+ * never writes inside a synced folder or a queue.
+ */
 export async function generateKeyPairFiles(dir: string, name: string): Promise<GeneratedKeyPair> {
+  const synced = await syncedFolderAbove(dir);
+  if (synced)
+    throw new ProtocolError(
+      "unsafe_file",
+      `${dir} is inside ${synced}, a synced folder or a queue: a private key there would be copied to every device that shares it; choose a folder outside it (docs/deployment.md, "Signed jobs")`,
+    );
   if (!/^[a-z0-9][a-z0-9._-]{0,63}$/i.test(name))
     throw new ProtocolError(
       "invalid_name",

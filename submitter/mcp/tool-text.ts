@@ -114,7 +114,9 @@ export function runnersText(result: RunnerStatusResult): string[] {
 
 export function fetchText(result: FetchResultsSummary): string[] {
   const lines = [
-    `${result.job_id} (${result.state}): ${result.files_copied} of ${result.files_total} result files copied and verified to ${result.work_dir}`,
+    result.complete || result.missing.length + result.mismatched.length + result.refused.length > 0
+      ? `${result.job_id} (${result.state}): ${result.files_copied} of ${result.files_total} result files copied and verified to ${result.work_dir}`
+      : `${result.job_id} (${result.state}): no results manifest, so nothing can be verified; ${result.files_copied} files copied as found to ${result.work_dir}`,
     runnerSignatureLine(result),
   ];
   if (result.missing.length > 0) lines.push(`missing (still syncing?): ${result.missing.join(", ")}`);

@@ -2,7 +2,6 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import {
-  copyVerifiedFile,
   copyVerifiedFiles,
   isTerminal,
   JOB_FILE,
@@ -14,6 +13,7 @@ import {
   STUDY_DB,
   tailLines,
   wantedFiles,
+  writeJsonAtomic,
 } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
 import { isFinalState } from "../jobs/job-state.ts";
@@ -115,7 +115,9 @@ export async function fetchResults(
     );
   }
   const job = read.job;
-  const manifest = job.results?.files;
+  // With the workstation's keys, a file is the workstation's only when its signed record lists it: a
+  // record without a results manifest (a job that never ran) gets nothing copied, whatever lies beside it.
+  const manifest = job.results?.files ?? (ctx.trustedKeys.length > 0 ? [] : undefined);
   const workDir = join(ctx.workDir, jobId);
   await mkdir(workDir, { recursive: true });
   const wanted = await wantedFiles(
@@ -132,7 +134,8 @@ export async function fetchResults(
   const refused = report.refused.map((refusal) =>
     refusal.rule ? `results manifest entry ${refusal.reason}` : refusal.reason,
   );
-  await copyVerifiedFile(join(sourceDir, JOB_FILE), join(workDir, JOB_FILE), undefined, copy);
+  // The record that was read and checked, not a second read of a file that may have changed since.
+  await writeJsonAtomic(join(workDir, JOB_FILE), job);
   const copiedPaths = new Set(copied.map((entry) => entry.path));
   const local = (path: string) => join(workDir, ...path.split("/"));
 
@@ -164,7 +167,7 @@ export async function fetchResults(
     await readLogTail(local(LOG_FILE), { maxBytes: LOG_TAIL_BYTES, maxLines: 30 }),
   ).map(plainLogText);
   const complete =
-    manifest !== undefined && missing.length === 0 && mismatched.length === 0 && refused.length === 0;
+    job.results !== undefined && missing.length === 0 && mismatched.length === 0 && refused.length === 0;
   if (complete && isTerminal(job.status)) {
     // The receipt acknowledges the notifier's hand-off to the post-processing agent (plugin/notifier).
     await ctx.catalog.recordFetch({

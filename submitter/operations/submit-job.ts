@@ -24,7 +24,7 @@ import {
 } from "../../protocol/index.ts";
 import type { ServerContext } from "../context.ts";
 import { cleanStaleStaging, makeStagingDir } from "../jobs/staging-dirs.ts";
-import { signerOf, signSubmission } from "../signing/job-signing.ts";
+import { existingSigner, signSubmission } from "../signing/job-signing.ts";
 import { checkRunnerTrust } from "../signing/runner-trust.ts";
 import type { JobContent } from "../submit/idempotency.ts";
 import { sameContent } from "../submit/idempotency.ts";
@@ -246,7 +246,7 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
           created_by: existing.created_by,
           outbox_dir: ctx.catalog.submissionFolder(existing.job_id).dir,
           existing: true,
-          ...signedBy(signerOf(existing)),
+          ...signedBy(existingSigner(existing, ctx.signingKey)),
           next: `next: job_status {job_id: "${existing.job_id}"} (this key was submitted before; no second job was made)`,
         };
       }

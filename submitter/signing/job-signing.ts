@@ -1,15 +1,32 @@
 import type { CancelRequest, Job, SigningKey, SubmittedJob } from "../../protocol/index.ts";
-import { SignatureSchema, signCancelRequest, signJob, verifyCancelSignature } from "../../protocol/index.ts";
+import {
+  signCancelRequest,
+  signJob,
+  verifyCancelSignature,
+  verifyJobSignature,
+} from "../../protocol/index.ts";
+import { OperationError } from "../operations/operation-error.ts";
 
 /** The job as published: signed when this side has a key, else as it was (a runner without --trust-key runs it). */
 export function signSubmission(job: SubmittedJob, key: SigningKey | undefined): SubmittedJob {
   return key ? signJob(job, key) : job;
 }
 
-/** The key id a job.json says signed it; undefined for an unsigned one. */
-export function signerOf(job: Job): string | undefined {
-  const parsed = SignatureSchema.safeParse((job as Record<string, unknown>).signature);
-  return parsed.success ? parsed.data.key_id : undefined;
+/**
+ * Who signed the job an idempotency_key found, as far as this server can prove it: with a key, the job
+ * must verify against it, else the key is refused (a runner that trusts only this key would refuse that
+ * job, and the job.json there may not even be this server's). Without a key: none.
+ */
+export function existingSigner(existing: Job, key: SigningKey | undefined): string | undefined {
+  if (!key) return undefined;
+  const own = [{ keyId: key.keyId, publicKey: key.publicKey, file: key.file }];
+  if (verifyJobSignature(existing, own).ok) return key.keyId;
+  throw new OperationError(
+    "conflict",
+    `${existing.job_id}, submitted before with this idempotency_key, is not signed by this server's key ${key.keyId} (it was submitted before signing was set up, with another key, or not by this server)`,
+    "use a new idempotency_key to submit the study as a new, signed job",
+    { job_id: existing.job_id },
+  );
 }
 
 export function signCancel(request: CancelRequest, key: SigningKey | undefined): CancelRequest {

@@ -19,11 +19,13 @@ const ADVICE: Record<string, string> = {
 };
 
 /** fetch_results: one line on the runner's signature, loud when trusted keys were given and it failed. */
-export function runnerSignatureLine(report: RunnerSignatureReport): string {
+export function runnerSignatureLine(report: RunnerSignatureReport & { complete: boolean }): string {
   const key = report.runner_key_id ? ` (${report.runner_key_id})` : "";
   switch (report.runner_signature) {
     case "verified":
-      return `runner_signature: verified${key}: these results come from the workstation`;
+      return report.complete
+        ? `runner_signature: verified${key}: these results come from the workstation`
+        : `runner_signature: verified${key}: the record is the workstation's; only the files it lists count as its results`;
     case "not_checked":
       return `runner_signature: not checked${key} (this server has no --trust-key)`;
     default:

@@ -6,6 +6,7 @@ import { isFinalState } from "../jobs/job-state.ts";
 import { knownJob } from "../operations/job-lookup.ts";
 import { OperationError } from "../operations/operation-error.ts";
 import { summarizeStudyDb } from "../results/study-summary.ts";
+import { checkRunnerSignature } from "../signing/record-signature.ts";
 
 /** Job-relative path of the Optuna database a resumed job carries (and the script opens). */
 export const RESUMED_STUDY_PATH = `${RESULTS_DIR}/${STUDY_DB}`;
@@ -84,6 +85,17 @@ export async function findResumeSource(ctx: ServerContext, rawJobId: string): Pr
     );
   }
   refuseUnlessResumable(read.job);
+  // A signed job carries what it resumes: with the workstation's keys, only a study the workstation signed.
+  if (ctx.trustedKeys.length > 0) {
+    const check = checkRunnerSignature(read.job, ctx.trustedKeys);
+    if (check.runner_signature !== "verified") {
+      throw new OperationError(
+        "forbidden",
+        `${job.job_id}'s record in ${folder.dir} is ${check.runner_signature === "unsigned" ? "not signed" : `not signed by a trusted workstation key (${check.runner_signature})`}: its study.db cannot be shown to come from the workstation, so it is not carried into a signed job`,
+        "check the job with fetch_results (runner_signature says what failed), or submit without resume_from to start the study afresh",
+      );
+    }
+  }
   const entry = read.job.results?.files.find((file) => file.path === RESUMED_STUDY_PATH);
   if (!entry) {
     throw new OperationError(

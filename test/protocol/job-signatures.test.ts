@@ -177,6 +177,18 @@ describe("key files", () => {
     expect(await readFile(a.privatePath, "utf8")).toBe(text);
   });
 
+  it.each([
+    [".stfolder", "a Syncthing folder"],
+    ["outbox", "a queue root"],
+  ])("keygen refuses to write inside %s (%s), at any depth", async (marker) => {
+    const dir = await tempDir();
+    await mkdir(path.join(dir, marker));
+    if (marker === "outbox") await mkdir(path.join(dir, "inbox"));
+    await expect(generateKeyPairFiles(path.join(dir, "keys", "deep"), "submitter")).rejects.toThrow(
+      /inside .*a synced folder or a queue/,
+    );
+  });
+
   it.skipIf(!POSIX)("refuses a private key others can read, as ssh does", async () => {
     const { a } = await keys();
     await chmod(a.privatePath, 0o644);
@@ -211,6 +223,12 @@ describe("key files", () => {
     const link = path.join(dir, "linked.key");
     await symlink(inside, link);
     await expect(checkKeyOutsideQueue(link, [queue], "signing key")).rejects.toThrow(/inside the synced/);
+    const dotted = path.join(queue, "..keys");
+    await mkdir(dotted);
+    await writeFile(path.join(dotted, "submitter.key"), "x");
+    await expect(
+      checkKeyOutsideQueue(path.join(dotted, "submitter.key"), [queue], "signing key"),
+    ).rejects.toThrow(/inside the synced/);
     await expect(checkKeyOutsideQueue(a.privatePath, [queue], "signing key")).resolves.toBeUndefined();
   });
 });

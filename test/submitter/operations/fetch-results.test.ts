@@ -14,7 +14,7 @@ vi.mock("node:crypto", async (original) =>
   (await import("../fixtures/hash-count.ts")).countingCrypto(await original(), hashes),
 );
 
-test("fetch_results hashes every result file once (and job.json as it is copied), and writes its receipt", async () => {
+test("fetch_results hashes every result file once, writes the job.json it checked, and writes its receipt", async () => {
   const setup = await makeQueueWithStudy();
   const ctx = await createServerContext({
     queueRoot: setup.queue.root,
@@ -37,7 +37,10 @@ test("fetch_results hashes every result file once (and job.json as it is copied)
     hashes.sha256 = 0;
     const { summary } = await fetchResults(ctx, { job_id: jobId, max_images: 0 }, "atlas");
     expect(summary).toMatchObject({ complete: true, files_total: 3, files_copied: 3 });
-    expect(hashes.sha256).toBe(results.length + 1);
+    // job.json is not read a second time: the local copy is the record whose manifest was used.
+    expect(hashes.sha256).toBe(results.length);
+    const local = JSON.parse(await readFile(join(summary.work_dir, "job.json"), "utf8"));
+    expect(local).toMatchObject({ job_id: jobId, status: "completed", results: finished.results });
     const receipt = JSON.parse(await readFile(join(setup.queue.fetchedDir, `${jobId}.json`), "utf8"));
     expect(receipt).toMatchObject({ job_id: jobId, fetched_by: "atlas", status: "completed" });
   } finally {
