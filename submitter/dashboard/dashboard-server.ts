@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { CatalogEvent, JobCatalog } from "../catalog/job-catalog.ts";
 import type { TokenTable } from "../config/auth-config.ts";
 import type { RunnerView } from "../jobs/runners.ts";
 import { hostPolicy, hostProblem } from "../mcp/http-guard.ts";
+import { listenOn } from "../mcp/http-listen.ts";
 import { DASHBOARD_SCRIPT } from "./dashboard-client.ts";
 import { dashboardPage } from "./dashboard-page.ts";
 import { jobRowHtml, rowId, runnersHtml } from "./dashboard-view.ts";
@@ -153,14 +153,9 @@ export async function serveDashboard(options: DashboardOptions): Promise<Dashboa
         send(res, 500, "text/plain; charset=utf-8", `failed: ${(error as Error).message}`);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    http.once("error", reject);
-    http.listen(options.port, options.host, () => resolve());
-  });
-  const address = http.address() as AddressInfo;
-  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const origin = await listenOn(http, options.port, options.host);
   return {
-    url: `http://${host}:${address.port}/`,
+    url: `${origin}/`,
     streams: () => streams.size,
     close: async () => {
       clearInterval(timer);

@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import { createKeyedSerial } from "../../protocol/index.ts";
@@ -10,6 +9,7 @@ import type { ServerContext } from "../context.ts";
 import { buildMcpServer } from "./build-server.ts";
 import { HttpRequestError, readJsonBody } from "./http-body.ts";
 import { hostPolicy, hostProblem } from "./http-guard.ts";
+import { listenOn } from "./http-listen.ts";
 import { DEFAULT_SESSION_IDLE_S, SessionTable } from "./http-sessions.ts";
 
 export interface HttpOptions {
@@ -141,14 +141,9 @@ export async function serveHttp(ctx: ServerContext, options: HttpOptions): Promi
       sendJson(res, error instanceof SyntaxError ? 400 : 500, rpcError(`request failed: ${message}`));
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    http.once("error", reject);
-    http.listen(options.port, options.host, () => resolve());
-  });
-  const address = http.address() as AddressInfo;
-  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const origin = await listenOn(http, options.port, options.host);
   return {
-    url: `http://${host}:${address.port}${MCP_PATH}`,
+    url: `${origin}${MCP_PATH}`,
     sessions: () => sessions.size,
     close: async () => {
       await sessions.closeAll();
