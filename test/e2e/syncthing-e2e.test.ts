@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hasSyncthing, SyncthingPair } from "../../bench/syncthing-pair.ts";
-import { initQueue, isConflictCopy } from "../../protocol/index.ts";
+import { generateKeyPairFiles, initQueue, isConflictCopy } from "../../protocol/index.ts";
 import { isProcessAlive } from "../../runner/tree-kill.ts";
 import { findOptunaPython, requireUnderCi } from "../helpers/python.ts";
 import { callTool, connectMcp, type RunnerProcess, startRunner, stopRunner } from "./helpers/processes.ts";
@@ -126,11 +126,18 @@ describe.runIf(ready)("end to end through two real Syncthing instances", () => {
       "2",
     );
     runnerArgs.push("--kill-grace", "2", "--host", "nx-workstation");
+    // Signed, as deployed (docs/deployment.md "Signed jobs"): each side's keys outside its queue.
+    const submitterKey = await generateKeyPairFiles(join(root, "A", "keys"), "submitter");
+    const workstationKey = await generateKeyPairFiles(join(root, "B", "keys"), "workstation");
+    runnerArgs.push("--trust-key", submitterKey.publicPath, "--signing-key", workstationKey.privatePath);
     runner = startRunner(runnerArgs);
-    client = await connectMcp(["--queue", queueA, "--allow", root, "--work", join(root, "A", "fetched")], {
-      ATOMIZER_AGENT: "study-builder",
-      ATOMIZER_ROLE: "admin",
-    });
+    client = await connectMcp(
+      [
+        ...["--queue", queueA, "--allow", root, "--work", join(root, "A", "fetched")],
+        ...["--signing-key", submitterKey.privatePath, "--trust-key", workstationKey.publicPath],
+      ],
+      { ATOMIZER_AGENT: "study-builder", ATOMIZER_ROLE: "admin" },
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -157,9 +164,12 @@ describe.runIf(ready)("end to end through two real Syncthing instances", () => {
     const results = await callTool<{
       complete: boolean;
       work_dir: string;
+      runner_signature: string;
       study: Array<{ trials_total: number; best: Array<{ value: number; trial_number: number }> }>;
     }>(client, "fetch_results", { job_id: jobId });
     expect(results.complete).toBe(true);
+    // Signed on B, carried by Syncthing, verified on A with the workstation's public key.
+    expect(results.runner_signature).toBe("verified");
     expect(results.study[0]?.trials_total).toBe(12);
     const fetchedDb = join(results.work_dir, "3_results", "study.db");
     const optunaSays = execFileSync(
