@@ -27,17 +27,28 @@ const PROGRESS_FIELDS = [
   "results",
 ] as const;
 
+/**
+ * seq is not covered by the runner's signature, so any record's seq may be an intruder's: one beyond
+ * what a runner could ever count to is not taken, so the next write cannot overflow a safe integer.
+ */
+const MAX_PLAUSIBLE_SEQ = 2 ** 40;
+
+function plausibleSeq(seq: number | undefined): number {
+  return seq !== undefined && seq <= MAX_PLAUSIBLE_SEQ ? seq : 0;
+}
+
 /** The fields that decide what runs; copied from the work copy at start (start-check.ts). */
 export const RUN_FIELDS = ["script", "args", "type", "timeout_s", "files", "signature"] as const;
 
 /**
  * `own` with the progress of `view` (its seq, its published status, progress and timestamps) laid
  * over it. A view of another job, or one that went back to `submitted`, adds nothing but its seq, so
- * the next write still counts up from what watchers last saw.
+ * the next write still counts up from what watchers last saw; `seenSeq` is the seq of a record that
+ * did not count (see inbox-evidence.ts), for the same reason.
  */
-export function withProgressOf(own: Job, view: Job | undefined): Job {
+export function withProgressOf(own: Job, view: Job | undefined, seenSeq?: number): Job {
   const merged: Record<string, unknown> = { ...own };
-  const seen = Math.max(own.seq ?? 0, view?.seq ?? 0);
+  const seen = Math.max(own.seq ?? 0, plausibleSeq(view?.seq), plausibleSeq(seenSeq));
   if (seen > 0) merged.seq = seen;
   if (!view || view.job_id !== own.job_id || view.status === "submitted") return merged as Job;
   for (const field of PROGRESS_FIELDS) if (view[field] !== undefined) merged[field] = view[field];

@@ -3,7 +3,7 @@ import { asTerminalStatus, JOB_ENV, pathExists } from "../protocol/index.ts";
 import { adoptRun } from "./adoption.ts";
 import type { RunnerContext } from "./context.ts";
 import { finishJob, internalFailure } from "./finish-job.ts";
-import { countedJob, readInboxEvidence } from "./inbox-evidence.ts";
+import { countedJob, readInboxEvidence, seenSeq } from "./inbox-evidence.ts";
 import type { LedgerEntry } from "./ledger.ts";
 import { errorMessage } from "./log.ts";
 import { ownRecordFromWork, withProgressOf } from "./own-record.ts";
@@ -89,7 +89,7 @@ export async function recover(ctx: RunnerContext): Promise<void> {
       }
       if (!own) throw new Error("the ledger lost the job of an unfinished run (internal error)");
       // What runs comes from the runner's own record; inbox/ adds only how far the job got.
-      ctx.inbox.adopt(withProgressOf(own, view));
+      ctx.inbox.adopt(withProgressOf(own, view, seenSeq(evidence)));
       if (!view) await ctx.inbox.update(jobId, {});
       if (entry.started_at !== undefined && entry.supervised) {
         await ctx.serial.run(jobId, () => adoptRun(ctx, entry));
