@@ -66,6 +66,8 @@ export interface RunnerContext {
   pending: Map<string, PendingJob>;
   /** Names already logged as ignored, so a rescan does not repeat the line. */
   noted: Set<string>;
+  /** Job ids whose archive/ folders intake has looked for (once per id: see intake-guards.ts). */
+  archiveChecked: Set<string>;
   goneSince: Map<string, number>;
   startedAt: Date;
   now: () => Date;

@@ -1,9 +1,12 @@
 import { readdir } from "node:fs/promises";
 import type { Job } from "../protocol/index.ts";
-import { asTerminalStatus, isJobId, pathExists } from "../protocol/index.ts";
+import { asTerminalStatus, isJobId } from "../protocol/index.ts";
 import { adoptRun } from "./adoption.ts";
 import type { RunnerContext } from "./context.ts";
+import { countedJob, readInboxEvidence } from "./inbox-evidence.ts";
+import { refuseBeforeInbox } from "./intake-guards.ts";
 import type { LedgerRecord } from "./ledger.ts";
+import { ownRecordFromWork, withProgressOf } from "./own-record.ts";
 import { runDir } from "./supervisor/run-folder.ts";
 import { inspectRun } from "./supervisor/run-view.ts";
 
@@ -17,8 +20,9 @@ export type InboxImport = "unknown" | "final" | "adopted" | "queued" | "foreign"
  * is queued again; anything else (another runner's, or a work folder that is gone) is left alone.
  */
 export async function importFromInbox(ctx: RunnerContext, jobId: string): Promise<InboxImport> {
-  const record = await ctx.inbox.readRecord(jobId);
-  if ("missing" in record) return "unknown";
+  // With a record key, a record this runner did not sign is no record: the ledger and intake decide.
+  const record = await readInboxEvidence(ctx, jobId);
+  if ("missing" in record || "ignored" in record) return "unknown";
   if ("unreadable" in record) {
     // A record that exists but cannot be read proves nothing either way: never start the job on it.
     await ctx.ledger.append({
@@ -51,12 +55,24 @@ export async function importFromInbox(ctx: RunnerContext, jobId: string): Promis
   }
   const run = await inspectRun(runDir(ctx.paths.workDir, jobId));
   const hasRun = run.spec !== undefined || run.state !== undefined || run.outcome !== undefined;
-  if (hasRun) {
-    ctx.inbox.adopt(view);
+  // What it runs comes from the work copy intake checked, never from inbox/ (see own-record.ts).
+  const own =
+    hasRun || view.status === "queued" ? await ownRecordFromWork(ctx, jobId, view.queued_at) : undefined;
+  if (own && !own.ok) {
+    await ctx.ledger.append({ event: "imported", job_id: jobId, at, inbox_status: view.status });
+    const why = hasRun
+      ? `inbox/ says ${view.status} and its run is in this work folder, but ${own.problem}; it is never started from here`
+      : foreignReason(view);
+    ctx.log("NOT TAKEN", jobId, why);
+    return "foreign";
+  }
+  const job = own?.ok ? withProgressOf(own.job, view) : undefined;
+  if (job && hasRun) {
+    ctx.inbox.adopt(job);
     const startedAt = view.started_at ?? run.spec?.created_at ?? at;
     // One write: a crash between the two would leave "accepted, not started" for a run that started.
     await ctx.ledger.append([
-      { event: "accepted", job_id: jobId, at, job: view },
+      { event: "accepted", job_id: jobId, at, job },
       { event: "started", job_id: jobId, at: startedAt, supervised: true },
     ]);
     const entry = ctx.ledger.get(jobId);
@@ -64,9 +80,9 @@ export async function importFromInbox(ctx: RunnerContext, jobId: string): Promis
     ctx.log("known from inbox/", jobId, `${view.status} with its run in this work folder: taken over`);
     return "adopted";
   }
-  if (view.status === "queued" && (await pathExists(ctx.paths.workJob(jobId)))) {
-    ctx.inbox.adopt(view);
-    await ctx.ledger.append({ event: "accepted", job_id: jobId, at, job: view });
+  if (job && view.status === "queued") {
+    ctx.inbox.adopt(job);
+    await ctx.ledger.append({ event: "accepted", job_id: jobId, at, job });
     ctx.scheduler.enqueue(jobId, view.queued_at ?? at);
     ctx.log("known from inbox/", jobId, "accepted here before, never started: queued again");
     return "queued";
@@ -96,7 +112,9 @@ export async function rebuildLedger(ctx: RunnerContext): Promise<void> {
   const at = ctx.now().toISOString();
   for (const name of names) {
     if (!isJobId(name) || ctx.ledger.get(name)) continue;
-    const view = await ctx.inbox.read(name);
+    // Left to intake, which refuses it as untrusted: see refuseBeforeInbox.
+    if (await refuseBeforeInbox(ctx, name)) continue;
+    const view = countedJob(await readInboxEvidence(ctx, name));
     const final = view ? asTerminalStatus(view.status) : undefined;
     if (view && final) {
       // One durable write for all of them: a history of thousands of jobs must not cost an fsync each.

@@ -1,5 +1,11 @@
 import type { DoctorCheck } from "./doctor-check.ts";
-import { describeTrusted, loadRecordKey, loadTrust, SIGNED_JOBS_DOC } from "./runner-keys.ts";
+import {
+  describeTrusted,
+  loadRecordKey,
+  loadTrust,
+  SIGNED_JOBS_DOC,
+  UNAUTHENTICATED_RECORDS,
+} from "./runner-keys.ts";
 
 export interface KeyDoctorOptions {
   trustKeys: readonly string[];
@@ -54,7 +60,8 @@ export async function keyChecks(options: KeyDoctorOptions): Promise<DoctorCheck[
       name: "record key",
       level: "warn",
       message:
-        "no --signing-key: inbox records are not signed, so fetch_results cannot tell they came from this workstation",
+        "no --signing-key: inbox records are not signed, so fetch_results cannot tell they came from this workstation" +
+        (options.trustKeys.length > 0 ? `; and ${UNAUTHENTICATED_RECORDS}` : ""),
     });
   return checks;
 }

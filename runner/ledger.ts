@@ -63,6 +63,8 @@ export const LedgerRecordSchema = z.discriminatedUnion("event", [
     inbox_status: JobStatusSchema,
     status: TerminalStatusSchema.optional(),
   }),
+  /** Found in outbox/ with a folder of it in archive/: a replay of a finished job, never started. */
+  z.object({ event: z.literal("archived"), job_id: z.string(), at: IsoTimeSchema }),
   z.object({
     event: z.literal("finished"),
     job_id: z.string(),
@@ -117,6 +119,15 @@ function apply(entries: Map<string, LedgerEntry>, record: LedgerRecord): void {
       accepted_at: record.at,
       refused: false,
       ...(record.status ? { finished_at: record.at, status: record.status } : { foreign: true }),
+    });
+    return;
+  }
+  if (record.event === "archived") {
+    entries.set(record.job_id, {
+      job_id: record.job_id,
+      accepted_at: record.at,
+      refused: false,
+      foreign: true,
     });
     return;
   }

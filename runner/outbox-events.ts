@@ -6,6 +6,7 @@ import { finishJob, refuseJob } from "./finish-job.ts";
 import { machineCondition } from "./fs-conditions.ts";
 import { importFromInbox } from "./inbox-record.ts";
 import { firstView } from "./inbox-writer.ts";
+import { archivedBefore, refuseBeforeInbox } from "./intake-guards.ts";
 import type { IntakeContext, IntakeResult } from "./job-intake.ts";
 import { examineJob, salvageJob } from "./job-intake.ts";
 import { errorMessage } from "./log.ts";
@@ -71,8 +72,18 @@ export async function considerEntry(ctx: RunnerContext, name: string): Promise<v
     }
     return;
   }
+  if (isJobId(name) && (await archivedBefore(ctx, name))) {
+    await ctx.ledger.append({ event: "archived", job_id: name, at: ctx.now().toISOString() });
+    ctx.pending.delete(name);
+    ctx.log("ignored", name, "already archived: it never runs twice");
+    return;
+  }
   // The queue's own record first: a job some runner already took is never accepted again.
-  if (isJobId(name) && (await importFromInbox(ctx, name)) !== "unknown") {
+  if (
+    isJobId(name) &&
+    !(await refuseBeforeInbox(ctx, name)) &&
+    (await importFromInbox(ctx, name)) !== "unknown"
+  ) {
     ctx.pending.delete(name);
     ctx.pump();
     return;

@@ -1,9 +1,12 @@
+import type { Job } from "../protocol/index.ts";
 import { asTerminalStatus, JOB_ENV, pathExists } from "../protocol/index.ts";
 import { adoptRun } from "./adoption.ts";
 import type { RunnerContext } from "./context.ts";
 import { finishJob, internalFailure } from "./finish-job.ts";
+import { countedJob, readInboxEvidence, seenSeq } from "./inbox-evidence.ts";
 import type { LedgerEntry } from "./ledger.ts";
 import { errorMessage } from "./log.ts";
+import { ownRecordFromWork, withProgressOf } from "./own-record.ts";
 import { publishResults, workLogTail } from "./results-publisher.ts";
 import { isJobProcess, killTree } from "./tree-kill.ts";
 
@@ -36,6 +39,21 @@ async function failUnsupervised(ctx: RunnerContext, entry: LedgerEntry): Promise
 }
 
 /**
+ * The ledger's job, else (a ledger that lost it) the job.json intake left in the work folder. `alone`:
+ * no inbox record counts, so a start the ledger recorded is the job's published state (running, since).
+ */
+async function ownRecordOf(ctx: RunnerContext, entry: LedgerEntry, alone: boolean): Promise<Job | undefined> {
+  let own = entry.job;
+  if (!own) {
+    const read = await ownRecordFromWork(ctx, entry.job_id, entry.accepted_at);
+    own = read.ok ? read.job : undefined;
+  }
+  if (own && alone && entry.started_at !== undefined && own.status === "queued")
+    return { ...own, status: "running", started_at: entry.started_at };
+  return own;
+}
+
+/**
  * Brings the ledger and inbox/ back in line after a start: runs started before are adopted (see
  * adoption.ts), accepted jobs that never started are queued again, and a job.json a crash kept from
  * being published is published now. Where the ledger and inbox/ disagree, the log says so and the
@@ -58,17 +76,20 @@ export async function recover(ctx: RunnerContext): Promise<void> {
         }
         continue;
       }
-      const view = await ctx.inbox.read(jobId);
+      // With a record key, only a record this runner signed says how far the job got.
+      const evidence = await readInboxEvidence(ctx, jobId);
+      const view = countedJob(evidence);
+      const own = await ownRecordOf(ctx, entry, view === undefined);
       const ended = view ? asTerminalStatus(view.status) : undefined;
       if (view && ended) {
         // The crash came between publishing the end and recording it.
-        ctx.inbox.adopt(view);
+        ctx.inbox.adopt(own ? withProgressOf(own, view) : view);
         await finishJob(ctx, jobId, { status: ended });
         continue;
       }
-      const known = view ?? entry.job;
-      if (!known) throw new Error("the ledger lost the job of an unfinished run (internal error)");
-      ctx.inbox.adopt(known);
+      if (!own) throw new Error("the ledger lost the job of an unfinished run (internal error)");
+      // What runs comes from the runner's own record; inbox/ adds only how far the job got.
+      ctx.inbox.adopt(withProgressOf(own, view, seenSeq(evidence)));
       if (!view) await ctx.inbox.update(jobId, {});
       if (entry.started_at !== undefined && entry.supervised) {
         await ctx.serial.run(jobId, () => adoptRun(ctx, entry));

@@ -3,11 +3,14 @@ import { mkdir } from "node:fs/promises";
 import { JOB_ENV } from "../protocol/index.ts";
 import { newRun, runLimitS } from "./active-run.ts";
 import type { RunnerContext } from "./context.ts";
+import { finishJob } from "./finish-job.ts";
 import { machineCondition } from "./fs-conditions.ts";
 import { chooseInterpreter } from "./interpreter.ts";
 import { errorMessage } from "./log.ts";
+import { sameRunFields } from "./own-record.ts";
 import { localPath } from "./paths.ts";
 import { finishRun } from "./run-end.ts";
+import { checkBeforeStart } from "./start-check.ts";
 import { follow, killRun } from "./supervised-run.ts";
 import { launchSupervisor } from "./supervisor/launch-supervisor.ts";
 import { abandonRun } from "./supervisor/run-view.ts";
@@ -31,12 +34,27 @@ function jobEnvironment(ctx: RunnerContext, jobId: string): NodeJS.ProcessEnv {
  */
 export async function startRun(ctx: RunnerContext, jobId: string): Promise<void> {
   const entry = ctx.ledger.get(jobId);
-  const job = ctx.inbox.current(jobId);
-  if (ctx.isStopping() || !entry || entry.status !== undefined || entry.foreign || !job) {
+  const view = ctx.inbox.current(jobId);
+  if (ctx.isStopping() || !entry || entry.status !== undefined || entry.foreign || !view) {
     // Stays queued in the ledger: the next start runs it.
     ctx.scheduler.finish(jobId);
     return;
   }
+  // Defense in depth: what starts is the work copy intake checked, checked once more.
+  const checked = await checkBeforeStart(ctx, jobId, view);
+  if (!checked.ok) {
+    ctx.scheduler.finish(jobId);
+    const { error } = checked;
+    await finishJob(ctx, jobId, {
+      status: "failed",
+      fields: { error },
+      detail: `${error.kind}: ${error.message}`,
+    });
+    ctx.pump();
+    return;
+  }
+  const job = checked.job;
+  if (!sameRunFields(job, view)) ctx.inbox.adopt(job);
   // Before the ledger's "started": a job held for its licence server has provably not started.
   const admission = await ctx.licence.admit(job.type);
   if (ctx.isStopping()) {

@@ -51,6 +51,16 @@ export async function loadRunnerKeys(
   return recordKey ? { trusted, recordKey } : { trusted };
 }
 
+/** The runner's own public key as a reader trusts it: what its inbox records are checked against. */
+export function recordReaders(keys: RunnerKeys): TrustedKey[] {
+  const key = keys.recordKey;
+  return key ? [{ keyId: key.keyId, publicKey: key.publicKey, file: key.file }] : [];
+}
+
+/** Why signed jobs without a record key are weaker: said at start and by doctor. */
+export const UNAUTHENTICATED_RECORDS =
+  "inbox records cannot be authenticated without --signing-key: a job.json forged into inbox/ by anyone who can write to the queue can make this runner count a signed job as finished or taken elsewhere (it never runs it); pass --signing-key FILE with this runner's own key";
+
 export const SIGNED_JOBS_DOC = `docs/deployment.md, "Signed jobs"`;
 
 /** "ed25519:ab.. (/keys/a.pub), ed25519:cd.. (/keys/b.pub)" */
@@ -71,8 +81,10 @@ export function keyLogLines(keys: RunnerKeys): Array<[string, string]> {
   if (keys.recordKey)
     lines.push([
       "records signed",
-      `inbox records are signed with ${keys.recordKey.keyId} (${keys.recordKey.file})`,
+      `inbox records are signed with ${keys.recordKey.keyId} (${keys.recordKey.file}); only records it signed count after a restart`,
     ]);
+  else if (keys.trusted.length > 0)
+    lines.push(["records unauthenticated", `${UNAUTHENTICATED_RECORDS} (${SIGNED_JOBS_DOC})`]);
   return lines;
 }
 

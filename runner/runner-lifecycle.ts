@@ -214,6 +214,7 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
         active: new Map(),
         pending: new WatchedPendingJobs(arrivals, (jobId, task) => ctx.serial.run(jobId, task)),
         noted: new Set(),
+        archiveChecked: new Set(),
         goneSince: new Map(),
         startedAt: now(),
         now,

@@ -20,7 +20,8 @@ ${KEY_USAGE}  --help          show this help
 
 function readArgs(argv: string[]) {
   const { values } = parseArgs({ args: argv, strict: true, options: HOST_OPTIONS });
-  return values.help ? "help" : values;
+  // The key options are read here, so a --trust-key naming no file is a usage error (exit 2).
+  return values.help ? "help" : { ...values, keys: keyFiles(values) };
 }
 
 export const run = hostCommand("doctor", USAGE, readArgs, async (values) => {
@@ -31,7 +32,7 @@ export const run = hostCommand("doctor", USAGE, readArgs, async (values) => {
     ...(values.work ? { workDir: values.work } : {}),
     ...(values.state ? { stateDir: values.state } : {}),
     ...(values["licence-server"] ? { licenceServer: values["licence-server"] } : {}),
-    ...keyFiles(values),
+    ...values.keys,
   });
   for (const check of checks)
     process.stdout.write(`${check.level.padEnd(4)}  ${check.name}: ${check.message}\n`);

@@ -22,16 +22,31 @@ export const KEY_USAGE = `  --trust-key FILE      a submitter's public key (.pub
   --signing-key FILE    this runner's private key: signs its inbox records (or ATOMIZER_SIGNING_KEY)
 `;
 
-/** The key files from the options, else from the environment: `--trust-key` replaces ATOMIZER_TRUST_KEYS. */
+/**
+ * The key files from the options, else from the environment: `--trust-key` replaces ATOMIZER_TRUST_KEYS.
+ * Entries are trimmed and empty ones dropped; a --trust-key or ATOMIZER_TRUST_KEYS that is given but
+ * names no file is a mistake (UsageError), never "no keys": that would run unsigned jobs. An empty
+ * ATOMIZER_TRUST_KEYS ("") is unset.
+ */
 export function keyFiles(
   values: { "trust-key"?: string[] | undefined; "signing-key"?: string | undefined },
   env: NodeJS.ProcessEnv = process.env,
 ): { trustKeys: string[]; signingKey?: string } {
-  const trustKeys =
-    values["trust-key"] && values["trust-key"].length > 0
-      ? values["trust-key"]
-      : (env.ATOMIZER_TRUST_KEYS ?? "").split(path.delimiter).filter((file) => file.trim() !== "");
-  const signingKey = values["signing-key"] ?? (env.ATOMIZER_SIGNING_KEY || undefined);
+  const option = values["trust-key"] ?? [];
+  const fromOption = option.length > 0;
+  const listed = fromOption ? option : (env.ATOMIZER_TRUST_KEYS?.split(path.delimiter) ?? []);
+  const trustKeys = listed.map((file) => file.trim()).filter((file) => file !== "");
+  // "" splits into [""]: an empty variable is unset, a variable of only separators or blanks is not.
+  if (trustKeys.length === 0 && (fromOption || (env.ATOMIZER_TRUST_KEYS ?? "") !== ""))
+    throw new UsageError(
+      `${fromOption ? "--trust-key" : "ATOMIZER_TRUST_KEYS"} is given but names no key file (${JSON.stringify(listed.join(path.delimiter))}); name the submitters' public key files, or leave it out to accept unsigned jobs`,
+    );
+  const signingValue = values["signing-key"] ?? (env.ATOMIZER_SIGNING_KEY || undefined);
+  const signingKey = signingValue?.trim();
+  if (signingValue !== undefined && !signingKey)
+    throw new UsageError(
+      `${values["signing-key"] !== undefined ? "--signing-key" : "ATOMIZER_SIGNING_KEY"} is given but names no key file`,
+    );
   return signingKey ? { trustKeys, signingKey } : { trustKeys };
 }
 

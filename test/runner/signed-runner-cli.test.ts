@@ -130,6 +130,26 @@ describe("runner", () => {
     expect(await inboxJob(queue, waiting)).toBeUndefined();
     expect(notCopied(queue, waiting)).toBe(true);
   });
+
+  test.for([
+    {
+      name: "an ATOMIZER_TRUST_KEYS of separators only",
+      args: [],
+      env: { ATOMIZER_TRUST_KEYS: path.delimiter },
+    },
+    { name: "an ATOMIZER_TRUST_KEYS of blanks", args: [], env: { ATOMIZER_TRUST_KEYS: "  " } },
+    { name: "a blank --trust-key", args: ["--trust-key", " "], env: { ATOMIZER_TRUST_KEYS: "" } },
+  ])(
+    "refuses to start with $name (exit 2): it names no key, so it would run unsigned jobs",
+    async ({ args, env }) => {
+      const unsigned = await submitJob(queue, job("unsigned"));
+      const result = await runnerOnce(args, { ...env, ATOMIZER_SIGNING_KEY: "" });
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(/(--trust-key|ATOMIZER_TRUST_KEYS) is given but names no key file/);
+      expect(await inboxJob(queue, unsigned)).toBeUndefined();
+      expect(notCopied(queue, unsigned)).toBe(true);
+    },
+  );
 });
 
 describe("doctor", () => {
@@ -152,6 +172,20 @@ describe("doctor", () => {
       `signed jobs: runs only jobs signed by ${old.key.keyId} (${old.publicPath})`,
     );
     expect(result.stdout).toContain(`record key: inbox records are signed with ${workstation.key.keyId}`);
+  });
+
+  test("with trusted keys but no signing key warns that inbox records cannot be authenticated", async () => {
+    const result = await doctor(["--trust-key", old.publicPath]);
+    expect(result.code, result.stdout).toBe(0);
+    expect(result.stdout).toMatch(
+      /^warn\s+record key: no --signing-key: .*inbox records cannot be authenticated without --signing-key/m,
+    );
+  });
+
+  test("refuses a blank --trust-key as a usage error (exit 2)", async () => {
+    const result = await doctor(["--trust-key", ""]);
+    expect(result.code, result.stdout).toBe(2);
+    expect(result.stderr).toContain("--trust-key is given but names no key file");
   });
 
   test("fails on a key the runner would refuse (exit 1)", async () => {
