@@ -8,9 +8,10 @@ import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hasSyncthing, SyncthingPair } from "../../bench/syncthing-pair.ts";
-import { generateKeyPairFiles, initQueue, isConflictCopy } from "../../protocol/index.ts";
+import { generateKeyPairFiles, initQueue } from "../../protocol/index.ts";
 import { isProcessAlive } from "../../runner/tree-kill.ts";
 import { findOptunaPython, requireUnderCi } from "../helpers/python.ts";
+import { exists, findConflictCopies, until } from "./helpers/observers.ts";
 import { callTool, connectMcp, type RunnerProcess, startRunner, stopRunner } from "./helpers/processes.ts";
 import { copyExample, longRunningStudy, studyWithLargeModel } from "./helpers/studies.ts";
 
@@ -25,29 +26,6 @@ const ready =
   );
 
 const LARGE_MODEL_BYTES = 24 * 1024 * 1024;
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** Polls a file-system condition (a test observer, not product code) until true or the deadline. */
-async function until(what: string, condition: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-async function findConflictCopies(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
-  for (const entry of entries) if (isConflictCopy(entry.name)) found.push(join(entry.parentPath, entry.name));
-  return found;
-}
 
 describe.runIf(ready)("end to end through two real Syncthing instances", () => {
   let root: string;
