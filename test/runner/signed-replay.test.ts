@@ -4,27 +4,15 @@
 import { cp, mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, test as plainTest } from "vitest";
+import type { Job } from "../../protocol/index.ts";
 import { archiveDirName, writeJsonAtomic } from "../../protocol/index.ts";
 import type { RunnerContext } from "../../runner/context.ts";
+import { asSubmitted } from "../../runner/inbox-writer.ts";
 import { archivedBefore } from "../../runner/intake-guards.ts";
 import { runnerPaths } from "../../runner/paths.ts";
 import { makeQueue, readLines, waitForStatus } from "./helpers/make-job.ts";
 import { runnerTest as test, testConfig } from "./helpers/runner-harness.ts";
 import { makeKey, submitSignedJob } from "./helpers/signed-job.ts";
-
-const RUNNER_FIELDS = [
-  "seq",
-  "queued_at",
-  "started_at",
-  "finished_at",
-  "heartbeat_at",
-  "runner",
-  "exit_code",
-  "error",
-  "progress",
-  "results",
-  "runner_signature",
-];
 
 describe("a job archived after it ran", () => {
   test("placed back into outbox/ does not run again on a runner with a new state folder", async ({
@@ -40,7 +28,7 @@ describe("a job archived after it ran", () => {
       key.key,
     );
     await waitForStatus(queue, id, ["completed"]);
-    const record = JSON.parse(await readFile(path.join(queue.paths.inbox, id, "job.json"), "utf8"));
+    const record = JSON.parse(await readFile(path.join(queue.paths.inbox, id, "job.json"), "utf8")) as Job;
     await first.stop();
     // Archived as the submitting side does it: outbox/ and inbox/ folders moved into archive/<id>-<stamp>/.
     const archived = path.join(queue.paths.archive, archiveDirName(id, new Date()));
@@ -58,8 +46,7 @@ describe("a job archived after it ran", () => {
     // The intruder: the archived record turned back into a submitted job (runner fields are not signed).
     const replay = path.join(queue.base, "replay");
     await cp(path.join(archived, "outbox"), replay, { recursive: true });
-    for (const field of RUNNER_FIELDS) delete record[field];
-    await writeJsonAtomic(path.join(replay, "job.json"), { ...record, status: "submitted" });
+    await writeJsonAtomic(path.join(replay, "job.json"), asSubmitted(record));
     await cp(replay, path.join(queue.paths.outbox, id), { recursive: true });
     await second.waitForLog(id, "already archived: it never runs twice");
     await new Promise((resolve) => setTimeout(resolve, 1500));
