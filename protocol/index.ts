@@ -104,14 +104,17 @@ export {
 } from "./job-schema.ts";
 export {
   cancelSignedFields,
+  heartbeatSignedFields,
   JOB_SIGNATURE_FIELD,
   jobSignedFields,
   RECORD_SIGNATURE_FIELD,
   recordSignedFields,
   signCancelRequest,
+  signHeartbeat,
   signJob,
   signRecord,
   verifyCancelSignature,
+  verifyHeartbeatSignature,
   verifyJobSignature,
   verifyRecordSignature,
 } from "./job-signatures.ts";

@@ -1,4 +1,4 @@
-import type { CancelRequest, FileEntry, Job } from "./job-schema.ts";
+import type { CancelRequest, FileEntry, Job, RunnerHeartbeat } from "./job-schema.ts";
 import type { Signature, SignatureCheck } from "./signatures.ts";
 import { signFields, verifyFields } from "./signatures.ts";
 import type { SigningKey, TrustedKey } from "./signing-keys.ts";
@@ -130,6 +130,39 @@ export function verifyRecordSignature(job: Job, trusted: readonly TrustedKey[]):
     "atomizer-record",
     recordSignedFields(job),
     fieldOf(job, RECORD_SIGNATURE_FIELD),
+    trusted,
+  );
+}
+
+/**
+ * A runner heartbeat: every field of it (it is small and rewritten whole), so a device that can write
+ * inbox/.runners/ cannot pose as the workstation, claim keys it trusts, or make a live runner look stopped.
+ */
+export function heartbeatSignedFields(heartbeat: RunnerHeartbeat): Record<string, unknown> {
+  const { [JOB_SIGNATURE_FIELD]: _signature, ...fields } = heartbeat as RunnerHeartbeat & {
+    signature?: unknown;
+  };
+  return fields;
+}
+
+export function signHeartbeat<T extends RunnerHeartbeat>(
+  heartbeat: T,
+  key: SigningKey,
+): T & { signature: Signature } {
+  return {
+    ...heartbeat,
+    [JOB_SIGNATURE_FIELD]: signFields("atomizer-heartbeat", heartbeatSignedFields(heartbeat), key),
+  } as T & { signature: Signature };
+}
+
+export function verifyHeartbeatSignature(
+  heartbeat: RunnerHeartbeat,
+  trusted: readonly TrustedKey[],
+): SignatureCheck {
+  return verifyFields(
+    "atomizer-heartbeat",
+    heartbeatSignedFields(heartbeat),
+    fieldOf(heartbeat, JOB_SIGNATURE_FIELD),
     trusted,
   );
 }

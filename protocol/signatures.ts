@@ -17,7 +17,7 @@ export const SignatureSchema = z.looseObject({
 export type Signature = z.infer<typeof SignatureSchema>;
 
 /** What a signature vouches for: the submitted job, a cancel request, or the runner's record of a job. */
-export type SignedPurpose = "atomizer-job" | "atomizer-cancel" | "atomizer-record";
+export type SignedPurpose = "atomizer-job" | "atomizer-cancel" | "atomizer-record" | "atomizer-heartbeat";
 
 /**
  * JSON with object keys sorted and no white space. For the values signed here (strings, integers,

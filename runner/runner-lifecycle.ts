@@ -29,8 +29,8 @@ import { runnerPaths } from "./paths.ts";
 import { recover } from "./recovery.ts";
 import { rescanQueue } from "./rescan.ts";
 import { startRun } from "./run-start.ts";
-import { writeRunnerHeartbeat } from "./runner-heartbeat.ts";
-import { heartbeatKeys, keyLogLines, loadRunnerKeys } from "./runner-keys.ts";
+import { runnerHeartbeatOf, writeRunnerHeartbeat } from "./runner-heartbeat.ts";
+import { keyLogLines, loadRunnerKeys } from "./runner-keys.ts";
 import { createScheduler } from "./slot-scheduler.ts";
 import { lockStateDir } from "./state-lock.ts";
 import { checkRun, stopRun } from "./supervised-run.ts";
@@ -109,20 +109,7 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
   };
 
   const publishHeartbeat = (ctx: RunnerContext, stoppedAt?: Date): Promise<void> =>
-    writeRunnerHeartbeat(paths, {
-      ...(stoppedAt ? { stopped_at: stoppedAt.toISOString() } : {}),
-      ...(ctx.licence.waitingFor() ? { waiting_for: ctx.licence.waitingFor() } : {}),
-      host: config.host,
-      version: ctx.runnerInfo.version,
-      pid: process.pid,
-      slots: config.slots,
-      running: ctx.scheduler.running(),
-      queued: ctx.scheduler.queued(),
-      started_at: ctx.startedAt.toISOString(),
-      last_seen: ctx.now().toISOString(),
-      interval_s: config.heartbeatS,
-      ...heartbeatKeys(ctx.keys),
-    });
+    writeRunnerHeartbeat(paths, runnerHeartbeatOf(ctx, stoppedAt), ctx.keys.recordKey);
 
   const others = createOtherRunnerGuard({
     runnersDir: paths.queue.runnersDir,

@@ -1,7 +1,7 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import type { QueuePaths } from "../../protocol/index.ts";
+import type { QueuePaths, TrustedKey } from "../../protocol/index.ts";
 import {
   describeZodError,
   errnoCode,
@@ -9,6 +9,7 @@ import {
   isSyncthingArtefact,
   RunnerHeartbeatSchema,
   readJsonFile,
+  verifyHeartbeatSignature,
 } from "../../protocol/index.ts";
 import { viewShape } from "./view-schema.ts";
 
@@ -32,8 +33,15 @@ export type RunnerView = z.infer<typeof RunnerViewSchema>;
 /** A runner not heard from for this many intervals is silent (PROTOCOL.md section 9). */
 export const SILENT_AFTER_INTERVALS = 3;
 
-/** Every runner heartbeat in inbox/.runners/, newest first; an unreadable file is listed with its problem. */
-export async function readRunners(queue: QueuePaths, now: Date): Promise<RunnerView[]> {
+/**
+ * Every runner heartbeat in inbox/.runners/, newest first; an unreadable file is listed with its problem.
+ * With `verifiedBy`, only heartbeats signed by one of those keys: what a decision may rest on.
+ */
+export async function readRunners(
+  queue: QueuePaths,
+  now: Date,
+  { verifiedBy = [] }: { verifiedBy?: readonly TrustedKey[] } = {},
+): Promise<RunnerView[]> {
   let names: string[];
   try {
     names = await readdir(queue.runnersDir);
@@ -56,10 +64,12 @@ export async function readRunners(queue: QueuePaths, now: Date): Promise<RunnerV
     try {
       const parsed = RunnerHeartbeatSchema.safeParse(await readJsonFile(join(queue.runnersDir, name)));
       if (!parsed.success) {
+        if (verifiedBy.length > 0) continue;
         views.push({ host, running: [], queued: [], silent: true, problem: describeZodError(parsed.error) });
         continue;
       }
       const beat = parsed.data;
+      if (verifiedBy.length > 0 && !verifyHeartbeatSignature(beat, verifiedBy).ok) continue;
       const age = Math.max(0, (now.getTime() - Date.parse(beat.last_seen)) / 1000);
       views.push({
         host: beat.host,

@@ -20,10 +20,13 @@ export function refusingRunner(
 
 /**
  * Refuses a submission the live runner would fail as untrusted, before anything is copied: its
- * heartbeat lists the key ids it trusts. A runner that names none accepts unsigned jobs.
+ * heartbeat lists the key ids it trusts. A runner that names none accepts unsigned jobs. With the
+ * workstation's keys, only a heartbeat it signed counts: one written there by anyone else could
+ * otherwise make this server refuse every study.
  */
 export async function checkRunnerTrust(ctx: ServerContext): Promise<void> {
-  const runner = refusingRunner(await readRunners(ctx.queue, ctx.now()), ctx.signingKey);
+  const runners = await readRunners(ctx.queue, ctx.now(), { verifiedBy: ctx.trustedKeys });
+  const runner = refusingRunner(runners, ctx.signingKey);
   if (!runner) return;
   const trusted = runner.trusted_keys?.join(", ") || "none";
   const signed = ctx.signingKey ? `signed by ${ctx.signingKey.keyId}` : "unsigned";

@@ -10,9 +10,11 @@ import {
   loadSigningKey,
   loadTrustedKeys,
   signCancelRequest,
+  signHeartbeat,
   signJob,
   signRecord,
   verifyCancelSignature,
+  verifyHeartbeatSignature,
   verifyJobSignature,
   verifyRecordSignature,
 } from "../../protocol/index.ts";
@@ -164,6 +166,34 @@ describe("job signatures", () => {
       { ...record, signature: signJob(manifestJob({ args: [] }), a.signing).signature },
     ])
       expect(verifyRecordSignature(forged, runnerTrust)).toMatchObject({ ok: false, check: "mismatch" });
+  });
+});
+
+describe("heartbeat signatures", () => {
+  it("cover every field of the heartbeat, and no other kind of signature passes for one", async () => {
+    const { a } = await keys();
+    const trusted = await loadTrustedKeys([a.publicPath]);
+    const beat = {
+      host: "nx-ws1",
+      version: "0.2.0",
+      slots: 2,
+      running: [ID],
+      queued: [],
+      started_at: "2026-02-10T14:00:00Z",
+      last_seen: "2026-02-10T15:00:00Z",
+      interval_s: 10,
+      trusted_keys: [a.keyId],
+    };
+    const signed = signHeartbeat(beat, a.signing);
+    expect(verifyHeartbeatSignature(signed, trusted)).toMatchObject({ ok: true, keyId: a.keyId });
+    for (const forged of [
+      { ...signed, trusted_keys: ["ed25519:0000000000000000"] },
+      { ...signed, stopped_at: "2026-02-10T15:00:01Z" },
+      { ...signed, running: [] },
+      { ...beat, signature: signJob(manifestJob(), a.signing).signature },
+    ])
+      expect(verifyHeartbeatSignature(forged, trusted)).toMatchObject({ ok: false, check: "mismatch" });
+    expect(verifyHeartbeatSignature(beat, trusted)).toMatchObject({ ok: false, check: "unsigned" });
   });
 });
 

@@ -5,7 +5,12 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect } from "vitest";
 import type { Job } from "../../protocol/index.ts";
-import { loadTrustedKeys, RunnerHeartbeatSchema, verifyRecordSignature } from "../../protocol/index.ts";
+import {
+  loadTrustedKeys,
+  RunnerHeartbeatSchema,
+  verifyHeartbeatSignature,
+  verifyRecordSignature,
+} from "../../protocol/index.ts";
 import type { TestQueue } from "./helpers/make-job.ts";
 import { inboxJob, submitJob, waitFor, waitForStatus } from "./helpers/make-job.ts";
 import { runnerTest as test, testConfig } from "./helpers/runner-harness.ts";
@@ -65,6 +70,11 @@ describe("a runner with a signing key", () => {
     const beat = await heartbeat(queue);
     expect(beat.trusted_keys).toEqual([submitter.key.keyId]);
     expect(beat.record_key).toBe(workstation.key.keyId);
+    // The heartbeat is signed too: nobody else can pose as this runner in inbox/.runners/.
+    expect(verifyHeartbeatSignature(beat, readers)).toMatchObject({ ok: true, keyId: workstation.key.keyId });
+    expect(
+      verifyHeartbeatSignature({ ...beat, trusted_keys: ["ed25519:0000000000000000"] }, readers).ok,
+    ).toBe(false);
   });
 
   test("signs the record of a job it refused", async ({ queue, startRunner }) => {
@@ -97,5 +107,6 @@ describe("a runner without keys", () => {
     const beat = await waitFor("the runner heartbeat", () => heartbeat(queue).catch(() => undefined));
     expect(beat.trusted_keys).toBeUndefined();
     expect(beat.record_key).toBeUndefined();
+    expect(beat).not.toHaveProperty("signature");
   });
 });

@@ -7,6 +7,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { describe, expect } from "vitest";
 import type { CancelRequest, Job, RunnerHeartbeat } from "../../../protocol/index.ts";
 import {
+  loadSigningKey,
   loadTrustedKeys,
   verifyCancelSignature,
   verifyJobSignature,
@@ -139,12 +140,19 @@ describe("signed jobs, submitting side (stdio)", () => {
     study,
     keys,
   }) => {
-    const cases: { beat: Partial<RunnerHeartbeat>; server: "keyed" | "plain"; refused?: RegExp }[] = [
+    // The keyed server trusts the workstation's key: it believes only heartbeats that key signed.
+    const cases: {
+      beat: Partial<RunnerHeartbeat>;
+      server: "keyed" | "plain";
+      refused?: RegExp;
+      forged?: true;
+    }[] = [
       {
         beat: { trusted_keys: [keys.stranger.keyId] },
         server: "keyed",
         refused: /signed by ed25519:[0-9a-f]{16}.*--signing-key whose key id the runner trusts/s,
       },
+      { beat: { trusted_keys: [keys.stranger.keyId] }, server: "keyed", forged: true, refused: undefined },
       {
         beat: { trusted_keys: [keys.stranger.keyId] },
         server: "plain",
@@ -163,8 +171,9 @@ describe("signed jobs, submitting side (stdio)", () => {
       },
       { beat: {}, server: "plain", refused: undefined },
     ];
-    for (const [index, { beat, server, refused }] of cases.entries()) {
-      await writeHeartbeat(queue, beat);
+    const workstation = await loadSigningKey(keys.workstation.key);
+    for (const [index, { beat, server, refused, forged }] of cases.entries()) {
+      await writeHeartbeat(queue, beat, forged ? undefined : workstation);
       const before = (await readdir(queue.outbox)).length;
       const result = await call(servers[server], "submit_job", {
         study_dir: study,
