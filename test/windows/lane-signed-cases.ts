@@ -1,5 +1,6 @@
-import { cp, readFile, writeFile } from "node:fs/promises";
+import { cp, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { loadTrustedKeys, verifyHeartbeatSignature } from "../../protocol/index.ts";
 import { runAtomizerJobs } from "../helpers/atomizer-jobs.ts";
 import type { LaneContext } from "./lane-context.ts";
 import { assert } from "./lane-context.ts";
@@ -94,6 +95,19 @@ export async function signedCase(ctx: LaneContext, check: Check): Promise<void> 
     ]);
     assert.equal(fetched.code, 0, fetched.stderr);
     assert.equal(JSON.parse(fetched.stdout).runner_signature, "verified", fetched.stdout);
+  });
+  await check("the Windows runner's last heartbeat is signed by its key", async () => {
+    const runnersDir = path.join(ctx.queue, "inbox", ".runners");
+    const trusted = await loadTrustedKeys([workstationPub]);
+    const beats = await Promise.all(
+      (await readdir(runnersDir)).map(async (name) =>
+        JSON.parse(await readFile(path.join(runnersDir, name), "utf8")),
+      ),
+    );
+    assert.ok(
+      beats.some((beat) => verifyHeartbeatSignature(beat, trusted).ok),
+      JSON.stringify(beats).slice(0, 400),
+    );
   });
   await check("unsigned job placed in outbox/: failed untrusted, never run", async () => {
     const refused = await ctx.linux.waitJob(intruderJob, isFinal, 5000);
