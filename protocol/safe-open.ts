@@ -2,7 +2,7 @@ import type { BigIntStats } from "node:fs";
 import { constants } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { lstat, open, realpath } from "node:fs/promises";
-import { isAbsolute, relative } from "node:path";
+import { isAbsolute, relative, sep } from "node:path";
 import { errnoCode, ProtocolError } from "./errors.ts";
 
 // Queue files come from another machine through Syncthing, which syncs symbolic links as links on
@@ -61,10 +61,10 @@ export function sameFile(a: BigIntStats, b: BigIntStats): boolean {
   return a.birthtimeNs === b.birthtimeNs;
 }
 
-/** Whether `path` is `root` or inside it (both real paths). */
+/** Whether `path` is `root` or inside it (both real paths); only a ".." segment leads out, not "..name". */
 export function isInsideFolder(root: string, path: string): boolean {
   const rel = relative(root, path);
-  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+  return !(rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel));
 }
 
 /**

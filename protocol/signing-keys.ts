@@ -2,8 +2,10 @@ import type { KeyObject } from "node:crypto";
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
 import { lstat, mkdir, readFile, realpath, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { pathExists } from "./atomic-fs.ts";
 import { errnoCode, ProtocolError } from "./errors.ts";
 import { MAX_TRUSTED_KEYS } from "./limits.ts";
+import { isInsideFolder } from "./safe-open.ts";
 
 // Ed25519 keys as PEM files (PKCS#8 private, SPKI public): what `openssl pkey` and Node's crypto read
 // and write, so an engineer can inspect or make them with standard tools. Node's built-in crypto, no
@@ -122,13 +124,6 @@ export async function loadTrustedKeys(files: readonly string[]): Promise<Trusted
   return keys;
 }
 
-function isWithin(parent: string, child: string): boolean {
-  const relative = path.relative(parent, child);
-  // "..keys/x.pub" is inside: only a ".." segment leads out.
-  const outside = relative === ".." || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative);
-  return !outside;
-}
-
 async function resolved(target: string): Promise<string> {
   try {
     return await realpath(target);
@@ -151,8 +146,8 @@ export async function checkKeyOutsideQueue(
     const realRoot = await resolved(root);
     const inside =
       process.platform === "win32"
-        ? isWithin(realRoot.toLowerCase(), real.toLowerCase())
-        : isWithin(realRoot, real);
+        ? isInsideFolder(realRoot.toLowerCase(), real.toLowerCase())
+        : isInsideFolder(realRoot, real);
     if (inside)
       throw new ProtocolError(
         "unsafe_file",
@@ -167,13 +162,6 @@ export interface GeneratedKeyPair {
   publicPath: string;
 }
 
-async function exists(target: string): Promise<boolean> {
-  return lstat(target).then(
-    () => true,
-    () => false,
-  );
-}
-
 /**
  * The nearest folder at or above `dir` that Syncthing shares (it holds `.stfolder`) or that is a queue
  * root (it holds outbox/ and inbox/): a key written there would be synced before anything refused it.
@@ -181,8 +169,8 @@ async function exists(target: string): Promise<boolean> {
 export async function syncedFolderAbove(dir: string): Promise<string | undefined> {
   let current = path.resolve(dir);
   for (;;) {
-    if (await exists(path.join(current, ".stfolder"))) return current;
-    if ((await exists(path.join(current, "outbox"))) && (await exists(path.join(current, "inbox"))))
+    if (await pathExists(path.join(current, ".stfolder"))) return current;
+    if ((await pathExists(path.join(current, "outbox"))) && (await pathExists(path.join(current, "inbox"))))
       return current;
     const parent = path.dirname(current);
     if (parent === current) return undefined;

@@ -2,7 +2,7 @@ import { lstatSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { describeFileKind } from "./safe-open.ts";
 import type { CompleteTrials, StudyTrials, TrialSelection } from "./study-trials.ts";
-import { readBestSoFar, readCompleteTrials, readStudyTrials } from "./study-trials.ts";
+import { hasValueType, readBestSoFar, readCompleteTrials, readStudyTrials } from "./study-trials.ts";
 import { decodeParam, optunaTimeToIso } from "./study-values.ts";
 
 export { decodeParam, optunaTimeToIso };
@@ -101,11 +101,7 @@ function studyDbOver(db: DatabaseSync): StudyDb {
   let finite: string | undefined;
   // Optuna 3 marks infinite values (value NULL) in value_type; older files have no such column.
   const finiteFilter = (): string => {
-    finite ??= (db.prepare("PRAGMA table_info(trial_values)").all() as Row[]).some(
-      (row) => row.name === "value_type",
-    )
-      ? "AND v.value_type = 'FINITE'"
-      : "";
+    finite ??= hasValueType(db) ? "AND v.value_type = 'FINITE'" : "";
     return finite;
   };
   return {

@@ -80,7 +80,8 @@ function decodeValue(value: unknown, type: unknown): number | null {
   return value === null || value === undefined ? null : Number(value);
 }
 
-function hasValueType(db: DatabaseSync): boolean {
+/** Whether trial_values has Optuna 3's value_type column (older files store infinities as floats). */
+export function hasValueType(db: DatabaseSync): boolean {
   return (db.prepare("PRAGMA table_info(trial_values)").all() as Row[]).some(
     (row) => row.name === "value_type",
   );

@@ -1,7 +1,7 @@
 import { mkdir, rm, statfs, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
-import { checkQueueLayout, pathExists, queuePaths, tempPathFor } from "../protocol/index.ts";
+import { checkQueueLayout, isInsideFolder, pathExists, queuePaths, tempPathFor } from "../protocol/index.ts";
 import type { DoctorCheck } from "./doctor-check.ts";
 import { keyChecks } from "./key-doctor.ts";
 import { nxChecks } from "./licence-doctor.ts";
@@ -70,11 +70,6 @@ async function checkWritable(name: string, dir: string): Promise<DoctorCheck> {
   }
 }
 
-function isInside(parent: string, child: string): boolean {
-  const relative = path.relative(path.resolve(parent), path.resolve(child));
-  return relative === "" || (!relative.startsWith("..") && !path.isAbsolute(relative));
-}
-
 /** Checks a runner host: Python, folders, queue layout and Syncthing markers, free disk. */
 export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = await checkPython(options.python);
@@ -114,7 +109,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
       checks.push({ name, level: "warn", message: `no --${name} given: not checked` });
       continue;
     }
-    if (options.queueDir && isInside(options.queueDir, dir)) {
+    if (options.queueDir && isInsideFolder(path.resolve(options.queueDir), path.resolve(dir))) {
       checks.push({
         name,
         level: "fail",

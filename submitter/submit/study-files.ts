@@ -1,10 +1,11 @@
 import type { Dirent } from "node:fs";
 import { readdir, realpath, stat } from "node:fs/promises";
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import {
   ATOMIC_TEMP_PREFIX,
   ATOMIC_TEMP_SUFFIX,
   errnoCode,
+  isInsideFolder,
   MAX_MANIFEST_ENTRIES,
 } from "../../protocol/index.ts";
 import { OperationError } from "../operations/operation-error.ts";
@@ -37,12 +38,6 @@ function isSkipped(name: string): boolean {
     name.startsWith("~$") ||
     (name.startsWith(ATOMIC_TEMP_PREFIX) && name.endsWith(ATOMIC_TEMP_SUFFIX))
   );
-}
-
-/** Whether `path` is `root` or inside it (both real paths). */
-export function isInside(root: string, path: string): boolean {
-  const rel = relative(root, path);
-  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
 }
 
 /**
@@ -78,7 +73,7 @@ export async function collectStudyFiles(
       "ask the operator to start `atomizer-jobs mcp` with --allow <folder> (or ATOMIZER_ALLOW=<folder>) holding the studies",
     );
   }
-  if (!allowRoots.some((allowed) => isInside(allowed, root))) {
+  if (!allowRoots.some((allowed) => isInsideFolder(allowed, root))) {
     throw new OperationError(
       "forbidden",
       `study_dir ${studyDir} (really ${root}) is outside the folders this server may read (${allowRoots.join(", ")})`,
@@ -119,7 +114,7 @@ export async function collectStudyFiles(
           listing.problems.push(`${path} is a broken symlink; remove it or copy the file in`);
           continue;
         }
-        if (!isInside(root, target)) {
+        if (!isInsideFolder(root, target)) {
           listing.problems.push(
             `${path} is a symlink to ${target}, outside study_dir; copy the file into the study instead`,
           );
