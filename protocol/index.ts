@@ -40,6 +40,8 @@ export type {
   WantedFile,
 } from "./copy-verify.ts";
 export { copyVerifiedFile, copyVerifiedFiles, wantedFiles } from "./copy-verify.ts";
+export type { DirStamp, DirWatch, DirWatchHandlers } from "./dir-watch.ts";
+export { dirStamp, RACY_STAMP_MS, sameStamp, settledStamp, watchDir } from "./dir-watch.ts";
 export type { ProtocolErrorCode } from "./errors.ts";
 export { errnoCode, isProtocolError, ProtocolError } from "./errors.ts";
 export { parseJob, parseJobBytes, readJob, writeJob } from "./job-file.ts";
