@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { rename, rm } from "node:fs/promises";
 import { DatabaseSync } from "node:sqlite";
+import { COUNTS_SCHEMA } from "./index-counts.ts";
 
 /** Bumped whenever the tables change: an index of another version is rebuilt from the folders. */
 export const INDEX_SCHEMA_VERSION = "1";
@@ -10,7 +11,8 @@ export const IN_MEMORY = ":memory:";
 
 // One row per job: what list_jobs shows (row, as JSON) and filters and orders on (columns), and what
 // start-up needs to know without reading a job.json: which folders held the job (in_outbox, in_inbox),
-// whether its inbox folder can still change (live) and whose results were found complete (settled).
+// whether its inbox folder can still change (live), whose results were found complete (settled), and
+// the stats of the job.json files it was read from (proof: a listing re-reads a row whose files moved).
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS jobs (
@@ -26,7 +28,8 @@ CREATE TABLE IF NOT EXISTS jobs (
   in_outbox INTEGER NOT NULL,
   in_inbox INTEGER NOT NULL,
   live INTEGER NOT NULL,
-  settled TEXT
+  settled TEXT,
+  proof TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS jobs_newest ON jobs (sort_key, job_id);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, sort_key, job_id);
@@ -40,6 +43,17 @@ CREATE INDEX IF NOT EXISTS archives_job ON archives (job_id, name);
 CREATE TABLE IF NOT EXISTS removed (job_id TEXT PRIMARY KEY, change INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS removed_change ON removed (change);
 `;
+
+/** One job's row written whole (the store binds the columns in this order). */
+export const UPSERT_JOB = `INSERT INTO jobs (job_id, state, sort_key, project, created_by, idempotency_key, change, fingerprint,
+             row, in_outbox, in_inbox, live, settled, proof)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (job_id) DO UPDATE SET state = excluded.state, sort_key = excluded.sort_key,
+             project = excluded.project, created_by = excluded.created_by,
+             idempotency_key = excluded.idempotency_key, change = excluded.change,
+             fingerprint = excluded.fingerprint, row = excluded.row, in_outbox = excluded.in_outbox,
+             in_inbox = excluded.in_inbox, live = excluded.live, settled = excluded.settled,
+             proof = excluded.proof`;
 
 export interface OpenedIndex {
   db: DatabaseSync;
@@ -59,10 +73,10 @@ function initialise(db: DatabaseSync): OpenedIndex {
     | undefined;
   if (version && version.value !== INDEX_SCHEMA_VERSION) {
     db.exec(
-      "DROP TABLE IF EXISTS jobs; DROP TABLE IF EXISTS archives; DROP TABLE IF EXISTS removed; DELETE FROM meta;",
+      "DROP TABLE IF EXISTS jobs; DROP TABLE IF EXISTS archives; DROP TABLE IF EXISTS removed; DROP TABLE IF EXISTS counts; DELETE FROM meta;",
     );
   }
-  db.exec(SCHEMA);
+  db.exec(SCHEMA + COUNTS_SCHEMA);
   db.exec("BEGIN IMMEDIATE");
   try {
     const instance = db.prepare("SELECT value FROM meta WHERE key = 'instance'").get() as

@@ -1,6 +1,10 @@
+import { createHash } from "node:crypto";
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import type { DirStamp } from "../../protocol/index.ts";
+import type { CountGroup } from "./index-counts.ts";
+import { adjustCount } from "./index-counts.ts";
 import type { OpenedIndex } from "./index-db.ts";
+import { UPSERT_JOB } from "./index-db.ts";
 import type { CatalogRow } from "./job-catalog.ts";
 import { rowFingerprint } from "./row-summary.ts";
 
@@ -14,6 +18,8 @@ export interface JobFacts {
   settled: string | undefined;
   /** Its archive folders that still hold a job.json. */
   archives: readonly string[];
+  /** The job.json files' stats taken before they were read (job-proof.ts). */
+  proof: string;
 }
 
 export interface PutOutcome {
@@ -76,10 +82,6 @@ export class IndexStore {
     return statement;
   }
 
-  get db(): DatabaseSync {
-    return this.#db;
-  }
-
   #meta(key: string): string | undefined {
     const found = this.#sql("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
     return found?.value;
@@ -120,6 +122,13 @@ export class IndexStore {
     return found ? decode(found) : undefined;
   }
 
+  proof(jobId: string): string | undefined {
+    const found = this.#sql("SELECT proof FROM jobs WHERE job_id = ?").get(jobId) as
+      | { proof: string }
+      | undefined;
+    return found?.proof;
+  }
+
   settled(jobId: string): string | undefined {
     const found = this.#sql("SELECT settled FROM jobs WHERE job_id = ?").get(jobId) as
       | { settled: string | null }
@@ -129,11 +138,11 @@ export class IndexStore {
 
   /** Stores the row the files proved; the counter moves only when the row shows something new. */
   put(jobId: string, row: CatalogRow, facts: JobFacts): PutOutcome {
-    const fingerprint = rowFingerprint(row);
+    const fingerprint = createHash("sha256").update(rowFingerprint(row)).digest("base64url").slice(0, 22);
     const { change: _change, ...body } = row;
     const encoded = JSON.stringify(body);
     const same = this.#sql(
-      "SELECT change FROM jobs WHERE job_id = ? AND row = ? AND in_outbox = ? AND in_inbox = ? AND live = ? AND settled IS ?",
+      "SELECT change FROM jobs WHERE job_id = ? AND row = ? AND in_outbox = ? AND in_inbox = ? AND live = ? AND settled IS ? AND proof = ?",
     ).get(
       jobId,
       encoded,
@@ -141,26 +150,24 @@ export class IndexStore {
       facts.inInbox ? 1 : 0,
       facts.live ? 1 : 0,
       facts.settled ?? null,
+      facts.proof,
     ) as { change: number } | undefined;
     // Most reads find what is stored (a heartbeat, another process was first): no write at all.
     if (same && sameNames(this.archiveNames(jobId), facts.archives))
       return { row: { ...row, change: same.change }, changed: false, added: false };
     return this.#transaction(() => {
-      const before = this.#sql("SELECT fingerprint, change FROM jobs WHERE job_id = ?").get(jobId) as
-        | { fingerprint: string; change: number }
-        | undefined;
+      const before = this.#sql(
+        "SELECT fingerprint, change, state, project, created_by FROM jobs WHERE job_id = ?",
+      ).get(jobId) as ({ fingerprint: string; change: number } & CountGroup) | undefined;
       const changed = before?.fingerprint !== fingerprint;
+      if (before) adjustCount(this.#sql.bind(this), before, -1);
+      adjustCount(
+        this.#sql.bind(this),
+        { state: row.state, project: row.project ?? null, created_by: row.created_by ?? null },
+        1,
+      );
       const change = changed ? this.#bump() : (before?.change ?? 0);
-      this.#sql(
-        `INSERT INTO jobs (job_id, state, sort_key, project, created_by, idempotency_key, change, fingerprint,
-             row, in_outbox, in_inbox, live, settled)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (job_id) DO UPDATE SET state = excluded.state, sort_key = excluded.sort_key,
-             project = excluded.project, created_by = excluded.created_by,
-             idempotency_key = excluded.idempotency_key, change = excluded.change,
-             fingerprint = excluded.fingerprint, row = excluded.row, in_outbox = excluded.in_outbox,
-             in_inbox = excluded.in_inbox, live = excluded.live, settled = excluded.settled`,
-      ).run(
+      this.#sql(UPSERT_JOB).run(
         jobId,
         row.state,
         sortKeyOf(row),
@@ -174,6 +181,7 @@ export class IndexStore {
         facts.inInbox ? 1 : 0,
         facts.live ? 1 : 0,
         facts.settled ?? null,
+        facts.proof,
       );
       this.#setArchives(jobId, facts.archives);
       this.#sql("DELETE FROM removed WHERE job_id = ?").run(jobId);
@@ -192,9 +200,12 @@ export class IndexStore {
   /** Forgets a job whose every file is gone; returns the removal's counter when it had a row. */
   remove(jobId: string): number | undefined {
     return this.#transaction(() => {
-      const had = this.#sql("DELETE FROM jobs WHERE job_id = ?").run(jobId).changes > 0;
+      const had = this.#sql("DELETE FROM jobs WHERE job_id = ? RETURNING state, project, created_by").get(
+        jobId,
+      ) as CountGroup | undefined;
       this.#sql("DELETE FROM archives WHERE job_id = ?").run(jobId);
       if (!had) return undefined;
+      adjustCount(this.#sql.bind(this), had, -1);
       const change = this.#bump();
       this.#sql(
         "INSERT INTO removed (job_id, change) VALUES (?, ?) ON CONFLICT (job_id) DO UPDATE SET change = excluded.change",

@@ -6,6 +6,7 @@ import { buildQuery } from "./index-query.ts";
 import type { IndexStore } from "./index-store.ts";
 import type { CatalogListing, CatalogPage, CatalogQuery, GetOptions, JobRecord } from "./job-catalog.ts";
 import { JobIndex } from "./job-index.ts";
+import { jobProof } from "./job-proof.ts";
 
 /**
  * A folder catalog whose rows and archive names come from the persistent job index. The index is a
@@ -38,11 +39,20 @@ export abstract class IndexedCatalog extends FolderCatalog {
     await this.start();
     const built = buildQuery(query);
     const first = this.store.rows(built.page.sql, built.page.params);
-    // The rows about to be shown are read from their files first; a row that moved on is stored anew
-    // and the page taken again, so what is shown is what the files say now.
-    await Promise.all(first.map((row) => this.index.refresh(row.job_id)));
-    const moved = first.some((row) => this.store.row(row.job_id)?.change !== row.change);
-    const rows = moved ? this.store.rows(built.page.sql, built.page.params) : first;
+    // The rows about to be shown are checked against their files first (a stat of each job.json): a
+    // row whose files moved on is read again and the page taken anew, so what is shown is what the
+    // files say now, never the index alone.
+    const { queue } = this.target;
+    const stale = await Promise.all(
+      first.map(
+        async (row) =>
+          (await jobProof(queue, row.job_id, this.store.archiveNames(row.job_id))) !==
+          this.store.proof(row.job_id),
+      ),
+    );
+    const reread = first.filter((_, at) => stale[at]);
+    await Promise.all(reread.map((row) => this.index.refresh(row.job_id)));
+    const rows = reread.length > 0 ? this.store.rows(built.page.sql, built.page.params) : first;
     return {
       instance: this.store.instance,
       counter: this.store.counter(),

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import type { DirWatch, JobRead, QueuePaths } from "../../protocol/index.ts";
 import { isTerminal, listArchiveDirs, parseArchiveDirName } from "../../protocol/index.ts";
 import type { VerificationCache } from "../jobs/results-check.ts";
+import { CatalogListeners } from "./catalog-listeners.ts";
 import { EmittedChanges } from "./emitted-changes.ts";
 import { reconcileQueue, reconcileRoot } from "./index-reconcile.ts";
 import type { IndexStore, RootName } from "./index-store.ts";
@@ -14,6 +15,7 @@ import type {
 } from "./job-catalog.ts";
 import type { FollowMode } from "./job-follows.ts";
 import { JobFollows } from "./job-follows.ts";
+import { jobProof } from "./job-proof.ts";
 import { isDirectory, readJobReads } from "./queue-scan.ts";
 import { ResultsTracker } from "./results-follow.ts";
 import type { RootEntry } from "./root-watch.ts";
@@ -47,7 +49,7 @@ export class JobIndex {
   readonly #only: string | undefined;
   readonly #watch: boolean;
   readonly #rescanMs: number;
-  readonly #listeners = new Map<string, Set<CatalogListener>>();
+  readonly #listeners = new CatalogListeners();
   readonly #refreshing = new Map<string, { dirty: boolean; done: Promise<void> }>();
   readonly #follows: JobFollows;
   readonly #results: ResultsTracker;
@@ -76,10 +78,6 @@ export class JobIndex {
 
   get store(): IndexStore {
     return this.#store;
-  }
-
-  get instanceId(): string {
-    return this.#store.instance;
   }
 
   get counter(): number {
@@ -199,7 +197,9 @@ export class JobIndex {
 
   async #read(jobId: string): Promise<void> {
     if (this.#closed) return;
-    const reads = await readJobReads(this.#queue, jobId, this.#store.archiveNames(jobId));
+    const names = this.#store.archiveNames(jobId);
+    const proof = await jobProof(this.#queue, jobId, names);
+    const reads = await readJobReads(this.#queue, jobId, names);
     const { outbox, inbox, archives } = reads;
     const inInbox = inbox.kind !== "absent" || (await isDirectory(join(this.#queue.inbox, jobId)));
     const follow = await this.#follow(jobId, inbox, inInbox);
@@ -220,6 +220,7 @@ export class JobIndex {
       live: follow.mode !== undefined,
       settled: follow.settled,
       archives: [...archives.keys()],
+      proof,
     });
     const { row } = outcome;
     const changed = outcome.changed || this.#emitted.isNew(jobId, row.change);
@@ -269,29 +270,12 @@ export class JobIndex {
   }
 
   #emit(event: CatalogEvent): void {
-    for (const key of [event.job_id, "*"]) {
-      for (const listener of this.#listeners.get(key) ?? []) {
-        try {
-          listener(event);
-        } catch {
-          // One subscriber's failure must not stop the others.
-        }
-      }
-    }
+    this.#listeners.emit(event);
   }
 
   /** Calls `listener` on every observed change of `jobId` (or of any job, for "*"). */
   subscribe(jobId: string, listener: CatalogListener): () => void {
-    let set = this.#listeners.get(jobId);
-    if (!set) {
-      set = new Set();
-      this.#listeners.set(jobId, set);
-    }
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0) this.#listeners.delete(jobId);
-    };
+    return this.#listeners.subscribe(jobId, listener);
   }
 
   get(jobId: string): CatalogRow | undefined {
