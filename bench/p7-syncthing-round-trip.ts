@@ -15,6 +15,7 @@ import {
 } from "../protocol/index.ts";
 import { createRunner } from "../runner/runner-lifecycle.ts";
 import { JobIndex } from "../submitter/catalog/job-index.ts";
+import { memoryIndexStore } from "../submitter/catalog/open-catalog.ts";
 import { VerificationCache } from "../submitter/jobs/results-check.ts";
 import type { Benchmark, BenchResult } from "./bench-result.ts";
 import { Landings, ProbeTrip } from "./p7-probes.ts";
@@ -192,7 +193,7 @@ export const syncthingRoundTripBenchmark: Benchmark = async ({ quick, scratch, p
       },
     },
   );
-  const index = new JobIndex(queueA, new VerificationCache());
+  const index = new JobIndex(queueA, await memoryIndexStore(), new VerificationCache());
   const probes = new ProbeTrip(queueA, queueB, join(queueA.root, ".staging"));
   const landings = new Landings(queueB.outbox);
   const samples = new Map(

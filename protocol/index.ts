@@ -195,6 +195,7 @@ export {
   keyIdOf,
   loadSigningKey,
   loadTrustedKeys,
+  syncedFolderAbove,
 } from "./signing-keys.ts";
 export {
   assertTransition,

@@ -32,8 +32,10 @@ export interface ContextOptions {
   workDir?: string;
   /** Folders study_dir may be in. None by default: a server started in / must not make the host submittable. */
   allow?: readonly string[];
-  /** Keep an in-memory index with a watcher (the MCP server); false for one-shot CLI commands. */
+  /** Keep the job index current with watches (the MCP server); false for one-shot CLI commands. */
   withIndex: boolean;
+  /** The state folder holding the persistent job index (default: ATOMIZER_STATE_DIR, else per user). */
+  stateDir?: string;
   /** Loaded by the caller (submitter/signing/submitter-keys.ts), which refuses key files inside the queue. */
   signingKey?: SigningKey | undefined;
   trustedKeys?: readonly TrustedKey[];
@@ -62,6 +64,7 @@ export async function createServerContext(options: ContextOptions): Promise<Serv
   const catalog = await openCatalog({
     kind: options.withIndex ? "watched" : "disk",
     queueRoot: root,
+    ...(options.stateDir ? { stateDir: options.stateDir } : {}),
     stagingDir,
   });
   return {

@@ -17,6 +17,8 @@ Serves the job queue's MCP tools over stdio (default) or Streamable HTTP (at /mc
   --allow DIR          submit_job reads study folders only inside DIR (repeatable; or ATOMIZER_ALLOW,
                        folders separated by "${delimiter}"); without one, submit_job refuses every study
   --work DIR           where fetch_results copies jobs (default <queue>/.work)
+  --state DIR          this side's state folder, outside the synced tree: the job index (or
+                       ATOMIZER_STATE_DIR; default ~/.local/state/atomizer-jobs, %LOCALAPPDATA%\\atomizer-jobs)
   --agent NAME         stdio: the agent (or ATOMIZER_AGENT; default ${DEFAULT_STDIO_IDENTITY.agent})
   --role ROLE          stdio: submitter|observer|processor|admin (or ATOMIZER_ROLE; default ${DEFAULT_STDIO_IDENTITY.role})
   --http HOST:PORT     serve Streamable HTTP instead of stdio (host defaults to 127.0.0.1; PORT 0 picks one)
@@ -34,6 +36,7 @@ const OPTIONS = {
   config: { type: "string" },
   allow: { type: "string", multiple: true },
   work: { type: "string" },
+  state: { type: "string" },
   agent: { type: "string" },
   role: { type: "string" },
   public: { type: "boolean" },
@@ -116,6 +119,7 @@ export async function run(argv: string[]): Promise<number> {
       queueRoot: root,
       withIndex: true,
       ...(values.work ? { workDir: values.work } : {}),
+      ...(values.state ? { stateDir: values.state } : {}),
       allow,
     });
     const studies = `${

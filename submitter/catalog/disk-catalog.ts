@@ -1,51 +1,14 @@
-import { randomBytes } from "node:crypto";
-import { archiveDirsOf, queueJobIds } from "../../protocol/index.ts";
-import { FolderCatalog } from "./folder-catalog.ts";
-import type { CatalogListener, CatalogListing, CatalogRow, SubscribeOptions } from "./job-catalog.ts";
+import { IndexedCatalog } from "./indexed-catalog.ts";
+import type { CatalogListener, SubscribeOptions } from "./job-catalog.ts";
 import { JobIndex } from "./job-index.ts";
-import { readJobReads, scanQueue } from "./queue-scan.ts";
-import { summarizeRow } from "./row-summary.ts";
-
-const SCAN_CONCURRENCY = 32;
 
 /**
- * The one-shot commands' catalog: every call reads the folders afresh and nothing is kept. A
- * subscription watches only what it asks about, for as long as it stands (the CLI's wait).
+ * The one-shot commands' catalog: the persistent index brought up to date on the first listing (not
+ * at all for a command about one job), and nothing watched. A subscription watches only what it asks
+ * about, for as long as it stands (the CLI's wait).
  */
-export class DiskCatalog extends FolderCatalog {
+export class DiskCatalog extends IndexedCatalog {
   readonly #watches = new Set<JobIndex>();
-
-  /** Every job's row, read now; the cursor is this call's own (no later call can continue it). */
-  async list(): Promise<CatalogListing> {
-    const { queue } = this.target;
-    const scan = await scanQueue(queue);
-    const names = new Map<string, string[]>();
-    for (const dir of scan.archives) names.set(dir.job_id, [...(names.get(dir.job_id) ?? []), dir.name]);
-    const rows: CatalogRow[] = [];
-    for (let i = 0; i < scan.ids.length; i += SCAN_CONCURRENCY) {
-      const batch = scan.ids.slice(i, i + SCAN_CONCURRENCY);
-      const reads = await Promise.all(batch.map((id) => readJobReads(queue, id, names.get(id) ?? [])));
-      batch.forEach((id, at) => {
-        const read = reads[at];
-        if (
-          !read ||
-          (read.outbox.kind === "absent" && read.inbox.kind === "absent" && read.archives.size === 0)
-        )
-          return;
-        rows.push(summarizeRow(id, read, rows.length + 1));
-      });
-    }
-    return {
-      instance: randomBytes(6).toString("hex"),
-      counter: rows.length,
-      rows,
-      removedSince: () => ({ ids: [], complete: true }),
-    };
-  }
-
-  async ids(): Promise<string[]> {
-    return queueJobIds(this.target.queue);
-  }
 
   /** Watches `jobId` alone (or the whole queue for "*") until unsubscribed. */
   async subscribe(
@@ -53,7 +16,12 @@ export class DiskCatalog extends FolderCatalog {
     listener: CatalogListener,
     options: SubscribeOptions = {},
   ): Promise<() => void> {
-    const index = new JobIndex(this.target.queue, this.verification, jobId === "*" ? {} : { only: jobId });
+    const index = new JobIndex(
+      this.target.queue,
+      this.store,
+      this.verification,
+      jobId === "*" ? {} : { only: jobId },
+    );
     this.#watches.add(index);
     const unsubscribe = index.subscribe(jobId, listener);
     try {
@@ -71,25 +39,10 @@ export class DiskCatalog extends FolderCatalog {
     };
   }
 
-  protected archiveNames(jobId: string): Promise<string[]> {
-    return archiveDirsOf(this.target.queue, jobId);
-  }
-
-  protected knownArchiveNames(jobId: string): Promise<string[]> {
-    return archiveDirsOf(this.target.queue, jobId);
-  }
-
-  protected change(): number | undefined {
-    return undefined;
-  }
-
-  protected async changed(): Promise<void> {
-    // Nothing is kept between calls.
-  }
-
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     const watches = [...this.#watches];
     this.#watches.clear();
     await Promise.all(watches.map((index) => index.close()));
+    await super.close();
   }
 }

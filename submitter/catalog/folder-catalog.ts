@@ -10,6 +10,8 @@ import type {
   ArchivedCopy,
   CatalogListener,
   CatalogListing,
+  CatalogPage,
+  CatalogQuery,
   GetOptions,
   JobCatalog,
   JobFolder,
@@ -35,6 +37,9 @@ export abstract class FolderCatalog implements JobCatalog {
   }
 
   abstract list(): Promise<CatalogListing>;
+  abstract query(query: CatalogQuery): Promise<CatalogPage>;
+  /** Ids of jobs submitted with this idempotency key, newest first. */
+  protected abstract idsWithIdempotencyKey(key: string): Promise<string[]>;
   abstract ids(): Promise<string[]>;
   abstract subscribe(
     jobId: string,
@@ -67,13 +72,12 @@ export abstract class FolderCatalog implements JobCatalog {
 
   async findByIdempotencyKey(key: string): Promise<Job | undefined> {
     const { queue } = this.target;
-    for (const row of (await this.list()).rows) {
-      if (row.idempotency_key !== key) continue;
-      for (const dir of [join(queue.inbox, row.job_id), join(queue.outbox, row.job_id)]) {
+    for (const jobId of await this.idsWithIdempotencyKey(key)) {
+      for (const dir of [join(queue.inbox, jobId), join(queue.outbox, jobId)]) {
         const read = await readJobAt(dir);
         if (read.kind === "ok") return read.job;
       }
-      const [archive] = await this.knownArchiveNames(row.job_id);
+      const [archive] = await this.knownArchiveNames(jobId);
       if (archive) {
         const read = await readJobAt(join(queue.archive, archive));
         if (read.kind === "ok") return read.job;

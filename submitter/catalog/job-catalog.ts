@@ -124,6 +124,8 @@ export interface CatalogEvent {
   job_id: string;
   change: CatalogChange;
   row: CatalogRow;
+  /** With change "row": the job is new to this catalog's readers (it had no row before). */
+  added?: boolean;
   /** With change "results": the verification that turned complete. */
   results?: ResultsVerification;
 }
@@ -149,6 +151,31 @@ export interface CatalogListing {
   removedSince(counter: number): { ids: string[]; complete: boolean };
 }
 
+/** One page of rows: filters, order and paging are the catalog's, so no caller walks every job. */
+export interface CatalogQuery {
+  states?: readonly JobState[];
+  project?: string;
+  created_by?: string;
+  /** Only rows whose change counter is above this (a cursor's counter). */
+  changedAfter?: number;
+  /** "newest" (default): by submission time, newest first; "change": oldest change first, for catching up. */
+  order?: "newest" | "change";
+  offset?: number;
+  /** At most 200 (the default). */
+  limit?: number;
+}
+
+/** A page with its total and the change counter it was taken at. */
+export interface CatalogPage {
+  /** The index's life: counters of another (a rebuilt index, another CLI call's scan) are not comparable. */
+  instance: string;
+  counter: number;
+  /** Rows matching the filters, before paging. */
+  total: number;
+  rows: CatalogRow[];
+  removedSince(counter: number): { ids: string[]; complete: boolean };
+}
+
 /** The outcome of publishing a new submission under an id. */
 export type PublishOutcome = { published: true; folder: JobFolder } | { published: false; reason: "taken" };
 
@@ -160,8 +187,10 @@ export type PublishOutcome = { published: true; folder: JobFolder } | { publishe
 export interface JobCatalog {
   /** Everything about one job, read now from the storage (not from a possibly lagging list row). */
   get(jobId: string, options?: GetOptions): Promise<JobRecord>;
-  /** Every job's row with the change counter (a full rescan reads this, then `get`s what it needs). */
+  /** Every job's row with the change counter; costs a row per job, so lists and rescans use `query`. */
   list(): Promise<CatalogListing>;
+  /** One page of rows matching `query`, with its total. */
+  query(query: CatalogQuery): Promise<CatalogPage>;
   /** Every job id known (for suggestions on a mistyped id and for rescans). */
   ids(): Promise<string[]>;
   /** The job submitted with this idempotency_key, when there is one (its newest readable job.json). */
@@ -208,4 +237,11 @@ export interface CatalogOptions {
   queueRoot: string;
   /** Where writes are staged before publishing (default <queue>/.staging: the same filesystem). */
   stagingDir?: string;
+  /**
+   * The submitting side's own state folder, outside the synced tree, holding the persistent job index
+   * (default: defaultStateDir() in index-location.ts). ":memory:" keeps the index in memory only.
+   */
+  stateDir?: string;
+  /** Where the catalog says what it did to its index (rebuilt, built from N folders). */
+  log?: (line: string) => void;
 }

@@ -1,9 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import type { FSWatcher } from "chokidar";
-import type { JobRead, QueuePaths } from "../../protocol/index.ts";
-import { isTerminal, parseArchiveDirName } from "../../protocol/index.ts";
+import type { DirWatch, JobRead, QueuePaths } from "../../protocol/index.ts";
+import { isTerminal, listArchiveDirs, parseArchiveDirName } from "../../protocol/index.ts";
 import type { VerificationCache } from "../jobs/results-check.ts";
+import { EmittedChanges } from "./emitted-changes.ts";
+import { reconcileQueue, reconcileRoot } from "./index-reconcile.ts";
+import type { IndexStore, RootName } from "./index-store.ts";
 import type {
   CatalogChange,
   CatalogEvent,
@@ -13,98 +14,145 @@ import type {
 } from "./job-catalog.ts";
 import type { FollowMode } from "./job-follows.ts";
 import { JobFollows } from "./job-follows.ts";
-import { readJobReads, scanQueue } from "./queue-scan.ts";
-import { RemovalLog } from "./removal-log.ts";
+import { isDirectory, readJobReads } from "./queue-scan.ts";
 import { ResultsTracker } from "./results-follow.ts";
 import type { RootEntry } from "./root-watch.ts";
 import { watchQueueRoots, watchReceipts } from "./root-watch.ts";
-import { rowFingerprint, summarizeRow, unknownRow } from "./row-summary.ts";
-
-/** Only what lists and lookups need: a parsed job.json per folder would be most of the index's memory. */
-interface Entry {
-  row: CatalogRow;
-  fingerprint: string;
-}
+import { summarizeRow, unknownRow } from "./row-summary.ts";
 
 export interface JobIndexOptions {
-  /** Track one job only (the CLI's wait): no full scan, no watchers on other jobs. */
+  /** Track one job only (the CLI's wait): no listing of the queue, no watch of other jobs. */
   only?: string;
+  /** Watch the folders (a long-running server) or only bring the index up to date once (a CLI call). */
+  watch?: boolean;
+  /** How often the roots' stamps are looked at, as a safety net under the watches (default 60 s). */
+  rescanMs?: number;
 }
 
-const SCAN_CONCURRENCY = 32;
+const DEFAULT_RESCAN_MS = 60_000;
 
 /**
- * Every job's list row, kept in memory, so list_jobs never re-reads 10,000 job.json files. Each
- * observed change gets the next value of a counter; cursors are "<instance>.<counter>".
+ * Every job's list row, kept in the persistent index (index-store.ts) rather than in memory, and
+ * kept current by watches. Start-up reads only what changed since the index was last written
+ * (index-reconcile.ts). Each observed change takes the next value of the index's counter; cursors
+ * are "<instance>.<counter>" and survive restarts.
  *
  * Watching costs one inotify watch per watched folder, so only folders whose contents can still
- * change something are watched: outbox/, inbox/ and archive/ at depth 0 (root-watch.ts), and
+ * change something are watched: outbox/, inbox/ and archive/ themselves (root-watch.ts), and
  * inbox/<id>/ while its job.json is not final or its results are still arriving (job-follows.ts).
- * Cancel requests (outbox/.cancel/) are not part of a row, so they are not watched; fetch receipts
- * only once a subscriber asks for them.
  */
 export class JobIndex {
-  readonly instanceId = randomBytes(6).toString("hex");
   readonly #queue: QueuePaths;
+  readonly #store: IndexStore;
   readonly #only: string | undefined;
-  readonly #entries = new Map<string, Entry>();
+  readonly #watch: boolean;
+  readonly #rescanMs: number;
   readonly #listeners = new Map<string, Set<CatalogListener>>();
   readonly #refreshing = new Map<string, { dirty: boolean; done: Promise<void> }>();
-  /** Archive folder names per job id, from the scan and the watcher (never a readdir per job). */
-  readonly #archiveNames = new Map<string, Set<string>>();
-  readonly #removed = new RemovalLog();
-  /** Jobs with an inbox/<id>/ folder, from the scan and the root watcher (no stat per job). */
-  readonly #inboxDirs = new Set<string>();
   readonly #follows: JobFollows;
   readonly #results: ResultsTracker;
-  #counter = 0;
-  #watchers: FSWatcher[] = [];
-  #receipts: Promise<FSWatcher> | undefined;
+  readonly #emitted: EmittedChanges;
+  #watches: DirWatch[] = [];
+  #receipts: Promise<DirWatch> | undefined;
+  #timer: NodeJS.Timeout | undefined;
   #ready: Promise<void> | undefined;
   #closed = false;
 
-  constructor(queue: QueuePaths, verification: VerificationCache, options: JobIndexOptions = {}) {
+  constructor(
+    queue: QueuePaths,
+    store: IndexStore,
+    verification: VerificationCache,
+    options: JobIndexOptions = {},
+  ) {
     this.#queue = queue;
+    this.#store = store;
     this.#only = options.only;
+    this.#watch = options.watch ?? true;
+    this.#rescanMs = options.rescanMs ?? DEFAULT_RESCAN_MS;
     this.#results = new ResultsTracker(verification);
     this.#follows = new JobFollows(queue.inbox, (jobId) => void this.refresh(jobId));
+    this.#emitted = new EmittedChanges(store.counter());
+  }
+
+  get store(): IndexStore {
+    return this.#store;
+  }
+
+  get instanceId(): string {
+    return this.#store.instance;
   }
 
   get counter(): number {
-    return this.#counter;
+    return this.#store.counter();
   }
 
-  /** Starts the watcher, then scans; events during the scan just cause another (idempotent) read. */
+  /** Starts the watches, then reads what changed; events meanwhile just cause another (idempotent) read. */
   start(): Promise<void> {
     this.#ready ??= this.#start();
     return this.#ready;
   }
 
   async #start(): Promise<void> {
-    this.#watchers.push(await watchQueueRoots(this.#queue, this.#only, (entry) => this.#onRootEntry(entry)));
-    const scan = await scanQueue(this.#queue, this.#only);
-    for (const id of scan.inboxDirs) this.#inboxDirs.add(id);
-    for (const dir of scan.archives) this.noteArchiveDir(dir.name);
-    for (let i = 0; i < scan.ids.length; i += SCAN_CONCURRENCY) {
-      await Promise.all(scan.ids.slice(i, i + SCAN_CONCURRENCY).map((id) => this.refresh(id)));
+    if (this.#watch)
+      this.#watches = watchQueueRoots(this.#queue, this.#only, {
+        onEntry: (entry) => this.#onRootEntry(entry),
+        onReset: (root) => void this.#rescan(root, true),
+      });
+    if (this.#only !== undefined) {
+      for (const dir of await listArchiveDirs(this.#queue.archive))
+        if (dir.job_id === this.#only) this.#store.addArchiveName(dir.name, dir.job_id);
+      await this.refresh(this.#only);
+      return;
+    }
+    await reconcileQueue(this.#target());
+    if (this.#watch) {
+      this.#timer = setInterval(() => void this.#rescanAll(), this.#rescanMs);
+      this.#timer.unref();
     }
   }
 
-  #onRootEntry({ root, event, name, jobId }: RootEntry): void {
-    if (root === "archive") this.noteArchiveDir(name);
-    if (root === "inbox" && event === "addDir") this.#inboxDirs.add(jobId);
-    if (root === "inbox" && event === "unlinkDir") this.#inboxDirs.delete(jobId);
-    const refreshed = this.refresh(jobId);
-    if (root === "archive" && event === "addDir")
-      void refreshed.then(() => this.#emitAbout(jobId, "archived"));
+  #target() {
+    return { queue: this.#queue, store: this.#store, refresh: (id: string) => this.refresh(id) };
+  }
+
+  async #rescan(root: RootName, force: boolean): Promise<void> {
+    if (this.#closed || this.#only !== undefined) return;
+    try {
+      const outcome = await reconcileRoot(this.#target(), root, force);
+      if (root === "archive") for (const name of outcome.added) this.#onArchiveAdded(name);
+    } catch {
+      // A folder locked or vanished mid-listing: the next rescan lists it again.
+    }
+  }
+
+  async #rescanAll(): Promise<void> {
+    for (const root of ["outbox", "inbox", "archive"] as const) await this.#rescan(root, false);
+  }
+
+  #onArchiveAdded(name: string): void {
+    const jobId = parseArchiveDirName(name)?.job_id;
+    if (jobId) this.#emitAbout(jobId, "archived");
+  }
+
+  #onRootEntry({ root, name, jobId }: RootEntry): void {
+    if (root !== "archive") {
+      void this.refresh(jobId);
+      return;
+    }
+    // An archive folder is published whole by rename: present means complete.
+    void isDirectory(join(this.#queue.archive, name))
+      .then(async (present) => {
+        if (present) this.#store.addArchiveName(name, jobId);
+        await this.refresh(jobId);
+        if (present) this.#emitAbout(jobId, "archived");
+      })
+      .catch(() => undefined);
   }
 
   /** Reports fetch receipts from now on (a watch of .state/fetched/ the MCP server does not need). */
-  watchReceipts(): Promise<void> {
+  async watchReceipts(): Promise<void> {
     this.#receipts ??= watchReceipts(this.#queue.fetchedDir, (jobId) => this.#emitAbout(jobId, "fetched"));
-    return this.#receipts.then((watcher) => {
-      if (!this.#watchers.includes(watcher)) this.#watchers.push(watcher);
-    });
+    await this.#receipts;
   }
 
   /** Jobs whose inbox/<id>/ is followed (not final yet, or results still arriving), sorted. */
@@ -112,16 +160,9 @@ export class JobIndex {
     return this.#follows.ids();
   }
 
-  /** Records an archive folder (from the watcher, or from archive_job right after publishing it). */
-  noteArchiveDir(name: string): void {
-    const parsed = parseArchiveDirName(name);
-    if (!parsed) return;
-    let names = this.#archiveNames.get(parsed.job_id);
-    if (!names) {
-      names = new Set();
-      this.#archiveNames.set(parsed.job_id, names);
-    }
-    names.add(name);
+  /** Records an archive folder (from archive_job right after publishing it). */
+  noteArchiveDir(name: string, jobId: string): void {
+    this.#store.addArchiveName(name, jobId);
   }
 
   /** A `get` found this job's results not verifying: follow its folder until they do. */
@@ -157,53 +198,62 @@ export class JobIndex {
   }
 
   async #read(jobId: string): Promise<void> {
-    const known = this.#archiveNames.get(jobId);
-    const reads = await readJobReads(this.#queue, jobId, [...(known ?? [])]);
+    if (this.#closed) return;
+    const reads = await readJobReads(this.#queue, jobId, this.#store.archiveNames(jobId));
     const { outbox, inbox, archives } = reads;
-    for (const name of [...(known ?? [])]) if (!archives.has(name)) known?.delete(name);
-    if (known?.size === 0) this.#archiveNames.delete(jobId);
-    const inboxDir = join(this.#queue.inbox, jobId);
-    const verified = await this.#follow(jobId, inbox, inboxDir);
-    const previous = this.#entries.get(jobId);
+    const inInbox = inbox.kind !== "absent" || (await isDirectory(join(this.#queue.inbox, jobId)));
+    const follow = await this.#follow(jobId, inbox, inInbox);
+    if (this.#closed) return;
     if (outbox.kind === "absent" && inbox.kind === "absent" && archives.size === 0) {
-      if (previous) {
-        this.#counter++;
-        this.#entries.delete(jobId);
-        this.#results.forget(jobId);
-        this.#removed.add(jobId, this.#counter);
-        this.#emit({
-          job_id: jobId,
-          change: "removed",
-          row: unknownRow(jobId, previous.row.seq, this.#counter),
-        });
+      const seq = this.#store.row(jobId)?.seq ?? 0;
+      const removal = this.#store.remove(jobId) ?? this.#store.removedAt(jobId);
+      this.#results.forget(jobId);
+      if (removal !== undefined && this.#emitted.isNew(jobId, removal)) {
+        this.#emitted.note(jobId, removal);
+        this.#emit({ job_id: jobId, change: "removed", row: unknownRow(jobId, seq, removal) });
       }
       return;
     }
-    const row = summarizeRow(jobId, reads, previous?.row.change ?? 0);
-    const fingerprint = rowFingerprint(row);
-    const changed = previous?.fingerprint !== fingerprint;
-    if (changed) {
-      this.#counter++;
-      row.change = this.#counter;
-    }
-    this.#entries.set(jobId, { row, fingerprint });
-    this.#removed.delete(jobId);
-    this.#emit({ job_id: jobId, change: changed ? "row" : "touched", row });
-    if (verified) this.#emit({ job_id: jobId, change: "results", row, results: verified });
+    const outcome = this.#store.put(jobId, summarizeRow(jobId, reads, 0), {
+      inOutbox: outbox.kind !== "absent",
+      inInbox,
+      live: follow.mode !== undefined,
+      settled: follow.settled,
+      archives: [...archives.keys()],
+    });
+    const { row } = outcome;
+    const changed = outcome.changed || this.#emitted.isNew(jobId, row.change);
+    const added =
+      outcome.added || (changed && !this.#emitted.has(jobId) && this.#emitted.afterStart(row.change));
+    this.#emitted.note(jobId, row.change);
+    this.#emit({
+      job_id: jobId,
+      change: changed ? "row" : "touched",
+      row,
+      ...(changed && added ? { added } : {}),
+    });
+    if (follow.verified) this.#emit({ job_id: jobId, change: "results", row, results: follow.verified });
   }
 
-  /** Follows inbox/<id>/ while its job.json or results can still change; returns results that just verified. */
-  async #follow(jobId: string, inbox: JobRead, dir: string): Promise<ResultsVerification | undefined> {
-    if (this.#closed) return undefined;
+  /** Follows inbox/<id>/ while its job.json or results can still change. */
+  async #follow(
+    jobId: string,
+    inbox: JobRead,
+    inInbox: boolean,
+  ): Promise<{ mode?: FollowMode; verified?: ResultsVerification; settled?: string }> {
     let mode: FollowMode | undefined;
     let verified: ResultsVerification | undefined;
-    if (!this.#inboxDirs.has(jobId)) mode = undefined;
+    let settled: string | undefined;
+    if (!inInbox) mode = undefined;
     else if (inbox.kind !== "ok" || !isTerminal(inbox.job.status)) mode = "job";
     else {
-      const decision = await this.#results.check(jobId, dir, inbox.job);
+      const dir = join(this.#queue.inbox, jobId);
+      const decision = await this.#results.check(jobId, dir, inbox.job, this.#store.settled(jobId));
       mode = decision.follow ? "results" : undefined;
       verified = decision.verified;
+      settled = decision.settled;
     }
+    if (!this.#watch) return { ...(mode ? { mode } : {}), ...(settled ? { settled } : {}) };
     // Not awaiting the watcher's close: the follow ends now, before the row that says so is reported.
     if (mode === undefined) void this.#follows.unfollow(jobId);
     else {
@@ -211,15 +261,11 @@ export class JobIndex {
       // A result folder just added may have filled before its watch stood: read once more.
       if (await this.#follows.follow(jobId, mode, manifest)) void this.refresh(jobId);
     }
-    return verified;
+    return { ...(mode ? { mode } : {}), ...(verified ? { verified } : {}), ...(settled ? { settled } : {}) };
   }
 
   #emitAbout(jobId: string, change: CatalogChange): void {
-    this.#emit({
-      job_id: jobId,
-      change,
-      row: this.#entries.get(jobId)?.row ?? unknownRow(jobId, 0, this.#counter),
-    });
+    this.#emit({ job_id: jobId, change, row: this.#store.row(jobId) ?? unknownRow(jobId, 0, this.counter) });
   }
 
   #emit(event: CatalogEvent): void {
@@ -249,37 +295,22 @@ export class JobIndex {
   }
 
   get(jobId: string): CatalogRow | undefined {
-    return this.#entries.get(jobId)?.row;
+    return this.#store.row(jobId);
   }
 
-  rows(): CatalogRow[] {
-    return Array.from(this.#entries.values(), (entry) => entry.row);
-  }
-
-  ids(): string[] {
-    return [...this.#entries.keys()];
-  }
-
-  /** Archive folder names of a job, newest first, from memory. */
+  /** Archive folder names of a job, newest first, from the index. */
   archiveDirs(jobId: string): string[] {
-    return [...(this.#archiveNames.get(jobId) ?? [])].sort().reverse();
-  }
-
-  /** Ids removed after `counter`, and whether the removal record reaches back that far. */
-  removedSince(counter: number): { ids: string[]; complete: boolean } {
-    return this.#removed.since(counter);
-  }
-
-  get size(): number {
-    return this.#entries.size;
+    return this.#store.archiveNames(jobId);
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     this.#listeners.clear();
-    const receipts = await this.#receipts?.catch(() => undefined);
-    const watchers = new Set([...this.#watchers, ...(receipts ? [receipts] : [])]);
-    await Promise.all([...watchers].map((watcher) => watcher.close()));
+    if (this.#timer) clearInterval(this.#timer);
+    for (const watch of this.#watches) watch.close();
+    (await this.#receipts?.catch(() => undefined))?.close();
     await this.#follows.closeAll();
+    // Reads in flight finish before the store they write to is closed by its owner.
+    await Promise.all([...this.#refreshing.values()].map((state) => state.done.catch(() => undefined)));
   }
 }

@@ -8,31 +8,33 @@ export interface ResultsDecision {
   follow: boolean;
   /** Set when results this tracker saw syncing have just verified. */
   verified?: ResultsVerification;
+  /** The manifest's published_at once its files are found complete (kept in the index). */
+  settled?: string;
 }
 
 /**
  * Decides, for a final runner job.json, whether its results still need following. Results found
- * complete (by size) at first sight are settled without hashing; results seen syncing are checked in
- * full on every change until they verify, and that moment is reported once.
+ * complete (by size) at first sight are settled without hashing, and the index remembers that, so a
+ * restart does not look at them again; results seen syncing are checked in full on every change
+ * until they verify, and that moment is reported once. Only syncing jobs are held here.
  */
 export class ResultsTracker {
   readonly #cache: VerificationCache;
-  /** Jobs whose results were found complete, by the manifest's published_at. */
-  readonly #settled = new Map<string, string>();
   readonly #syncing = new Set<string>();
 
   constructor(cache: VerificationCache) {
     this.#cache = cache;
   }
 
-  async check(jobId: string, dir: string, job: Job): Promise<ResultsDecision> {
+  /** `settled`: what the index says was found complete before. */
+  async check(jobId: string, dir: string, job: Job, settled: string | undefined): Promise<ResultsDecision> {
     const manifest = job.results;
     if (!manifest) {
-      this.forget(jobId);
+      this.#syncing.delete(jobId);
       return { follow: false };
     }
-    if (this.#settled.get(jobId) === manifest.published_at) return { follow: false };
     const wasSyncing = this.#syncing.has(jobId);
+    if (!wasSyncing && settled === manifest.published_at) return { follow: false, settled };
     let verification: ResultsVerification;
     try {
       verification = await verifyResults(dir, manifest, this.#cache, wasSyncing ? "full" : "sizes");
@@ -45,16 +47,13 @@ export class ResultsTracker {
       this.#syncing.add(jobId);
       return { follow: true };
     }
-    this.#settled.set(jobId, manifest.published_at);
     this.#syncing.delete(jobId);
-    return wasSyncing && verification.state === "verified"
-      ? { follow: false, verified: verification }
-      : { follow: false };
+    const done = { follow: false, settled: manifest.published_at };
+    return wasSyncing && verification.state === "verified" ? { ...done, verified: verification } : done;
   }
 
   /** A `get` found the results not verifying after all (content still arriving): follow them again. */
   markSyncing(jobId: string): void {
-    this.#settled.delete(jobId);
     this.#syncing.add(jobId);
   }
 
@@ -63,7 +62,6 @@ export class ResultsTracker {
   }
 
   forget(jobId: string): void {
-    this.#settled.delete(jobId);
     this.#syncing.delete(jobId);
   }
 }

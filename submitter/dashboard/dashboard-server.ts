@@ -51,6 +51,9 @@ function cookieToken(req: IncomingMessage): string | undefined {
   return undefined;
 }
 
+/** Jobs in the first HTML, newest first; the live feed adds any that change later. */
+const DASHBOARD_ROWS = 200;
+
 /**
  * A read-only page of the queue: the jobs rendered into the first HTML, then live rows over
  * server-sent events from the catalog's change feed (the one wait_for_job follows). Host and Origin
@@ -138,7 +141,8 @@ export async function serveDashboard(options: DashboardOptions): Promise<Dashboa
       return;
     }
     if (url.pathname !== "/") return send(res, 404, "text/plain; charset=utf-8", "not found");
-    const listing = await options.catalog.list();
+    // The newest jobs: a page of the whole history would be megabytes at 100,000 jobs.
+    const listing = await options.catalog.query({ limit: DASHBOARD_ROWS });
     send(
       res,
       200,

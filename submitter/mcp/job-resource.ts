@@ -38,25 +38,17 @@ function jobIdFromUri(uri: string): string {
 
 /** notifications/resources/list_changed whenever a job appears in or goes from the queue. */
 function watchJobList(server: McpServer, ctx: ServerContext): () => void {
-  const known = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
-  // Subscribed before the ids are read, so a job that appears meanwhile is not missed.
+  // Only a job appearing or going changes the list; the catalog says which rows are new, so no
+  // session keeps a set of every job id.
   const subscribed = ctx.catalog.subscribe("*", (event) => {
-    if (event.change !== "row" && event.change !== "removed") return;
-    const gone = event.change === "removed";
-    if (gone ? !known.delete(event.job_id) : known.has(event.job_id)) return;
-    if (!gone) known.add(event.job_id);
+    if (!(event.change === "removed" || (event.change === "row" && event.added))) return;
     timer ??= setTimeout(() => {
       timer = undefined;
       if (server.isConnected()) void server.server.sendResourceListChanged().catch(() => undefined);
     }, LIST_CHANGED_DELAY_MS);
   });
-  void subscribed
-    .then(async () => {
-      for (const id of await ctx.catalog.ids()) known.add(id);
-    })
-    .catch(() => undefined);
   return () => {
     if (closed) return;
     closed = true;
@@ -78,10 +70,9 @@ export function registerJobResource(server: McpServer, ctx: ServerContext): () =
     "job",
     new ResourceTemplate(`${SCHEME}{job_id}`, {
       list: async () => {
-        const rows = [...(await ctx.catalog.list()).rows];
-        rows.sort((a, b) => b.job_id.localeCompare(a.job_id));
+        const { rows } = await ctx.catalog.query({ limit: MAX_LISTED });
         return {
-          resources: rows.slice(0, MAX_LISTED).map((row) => ({
+          resources: rows.map((row) => ({
             uri: `${SCHEME}${row.job_id}`,
             name: row.job_id,
             description: `${row.state}${row.project ? ` (${row.project})` : ""}`,

@@ -67,65 +67,52 @@ function parseCursor(cursor: string): { instance: string; counter: number } | un
   return { instance: match[1] ?? "", counter: Number(match[2]) };
 }
 
-function sortKey(row: CatalogRow): string {
-  // The id starts with its UTC submission time, which orders correctly even without a readable job.json.
-  const stamp = /^job-(\d{8})-(\d{6})/.exec(row.job_id);
-  return row.created_at ?? (stamp ? `${stamp[1]}T${stamp[2]}` : "");
-}
-
 function toRow(row: CatalogRow): JobRow {
   const { change: _change, idempotency_key: _key, ...rest } = row;
   return rest;
 }
 
-/** Compact job rows, newest first, from the catalog's listing. */
+/** Compact job rows, newest first, from the catalog's index (rows shown are read from their files). */
 export async function listJobs(ctx: ServerContext, args: ListJobsArgs): Promise<ListJobsResult> {
-  const listing = await ctx.catalog.list();
   let since: number | undefined;
   let note: string | undefined;
   let full = false;
-  if (args.changed_since !== undefined) {
-    const cursor = parseCursor(args.changed_since);
-    if (!cursor) {
-      throw new OperationError(
-        "invalid_argument",
-        `changed_since ${JSON.stringify(args.changed_since)} is not a cursor from list_jobs`,
-        "pass the cursor field of a previous list_jobs result, or omit changed_since",
-      );
-    }
-    if (cursor.instance !== listing.instance || cursor.counter > listing.counter) {
-      full = true;
-      note = "the cursor is from an earlier server run: this is the full listing; keep the new cursor";
-    } else {
-      since = cursor.counter;
-    }
+  const cursor = args.changed_since === undefined ? undefined : parseCursor(args.changed_since);
+  if (args.changed_since !== undefined && !cursor) {
+    throw new OperationError(
+      "invalid_argument",
+      `changed_since ${JSON.stringify(args.changed_since)} is not a cursor from list_jobs`,
+      "pass the cursor field of a previous list_jobs result, or omit changed_since",
+    );
   }
-  const statuses = args.status && args.status.length > 0 ? new Set(args.status) : undefined;
-  const matching: CatalogRow[] = [];
-  for (const row of listing.rows) {
-    if (since !== undefined && row.change <= since) continue;
-    if (statuses && !statuses.has(row.state)) continue;
-    if (args.project !== undefined && row.project !== args.project) continue;
-    if (args.created_by !== undefined && row.created_by !== args.created_by) continue;
-    matching.push(row);
-  }
-  const keyed = matching.map((row) => ({ row, key: sortKey(row) }));
-  keyed.sort((a, b) => (a.key < b.key ? 1 : a.key > b.key ? -1 : b.row.job_id.localeCompare(a.row.job_id)));
   const offset = args.offset ?? 0;
   const limit = args.limit ?? DEFAULT_LIMIT;
-  const page = keyed.slice(offset, offset + limit).map((entry) => toRow(entry.row));
+  const filters = {
+    ...(args.status && args.status.length > 0 ? { states: args.status } : {}),
+    ...(args.project !== undefined ? { project: args.project } : {}),
+    ...(args.created_by !== undefined ? { created_by: args.created_by } : {}),
+    offset,
+    limit,
+  };
+  let page = await ctx.catalog.query(cursor ? { ...filters, changedAfter: cursor.counter } : filters);
+  if (cursor && (cursor.instance !== page.instance || cursor.counter > page.counter)) {
+    full = true;
+    note =
+      "the cursor is from another job index (it was rebuilt, or another queue's): this is the full listing; keep the new cursor";
+    page = await ctx.catalog.query(filters);
+  } else if (cursor) since = cursor.counter;
   let removed: string[] = [];
   if (since !== undefined) {
-    const gone = listing.removedSince(since);
+    const gone = page.removedSince(since);
     removed = gone.ids.slice(0, 200);
     if (!gone.complete)
       note = "some removals before this cursor were forgotten; list without changed_since to resync";
   }
   return {
-    jobs: page,
-    total: matching.length,
-    ...(offset + limit < matching.length ? { next_offset: offset + limit } : {}),
-    cursor: `c1.${listing.instance}.${listing.counter}`,
+    jobs: page.rows.map(toRow),
+    total: page.total,
+    ...(offset + limit < page.total ? { next_offset: offset + limit } : {}),
+    cursor: `c1.${page.instance}.${page.counter}`,
     removed,
     full_listing: full,
     ...(note ? { note } : {}),

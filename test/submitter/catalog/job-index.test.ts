@@ -168,7 +168,7 @@ describe("job index watch lifecycle", () => {
     const since = index.counter;
     await rm(join(queue.outbox, jobId), { recursive: true });
     await rm(join(queue.inbox, jobId), { recursive: true });
-    await until(`${jobId} to be removed`, () => index.removedSince(since).ids.includes(jobId));
+    await until(`${jobId} to be removed`, () => index.store.removedSince(since).ids.includes(jobId));
     expect(index.get(jobId)).toBeUndefined();
   });
 

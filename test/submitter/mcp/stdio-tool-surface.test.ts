@@ -148,7 +148,7 @@ describe("mcp over stdio", () => {
       changed_since: "c1.abcdef.3",
     });
     expect(stale.full_listing).toBe(true);
-    expect(stale.note).toContain("earlier server run");
+    expect(stale.note).toContain("another job index");
   });
 
   test("job://{job_id} reads the job's state and notifies subscribers when it changes", async ({

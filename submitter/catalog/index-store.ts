@@ -1,0 +1,298 @@
+import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
+import type { DirStamp } from "../../protocol/index.ts";
+import type { OpenedIndex } from "./index-db.ts";
+import type { CatalogRow } from "./job-catalog.ts";
+import { rowFingerprint } from "./row-summary.ts";
+
+/** What the folders said about a job besides its row, stored beside it for start-up. */
+export interface JobFacts {
+  inOutbox: boolean;
+  inInbox: boolean;
+  /** Its inbox folder can still change: job.json not final, or results still arriving. */
+  live: boolean;
+  /** The results manifest's published_at once its files were found complete. */
+  settled: string | undefined;
+  /** Its archive folders that still hold a job.json. */
+  archives: readonly string[];
+}
+
+export interface PutOutcome {
+  /** The row as stored, with its change counter. */
+  row: CatalogRow;
+  /** This write changed the row (status, progress, presence) and took the next counter value. */
+  changed: boolean;
+  /** The index had no row for the job before this write. */
+  added: boolean;
+}
+
+export type RootName = "outbox" | "inbox" | "archive";
+
+/** Removals remembered for list_jobs' changed_since; older ones make a cursor "incomplete". */
+const MAX_REMOVED = 10_000;
+
+/** The id starts with its UTC submission time, which orders correctly even without a readable job.json. */
+export function sortKeyOf(row: CatalogRow): string {
+  const stamp = /^job-(\d{8})-(\d{6})/.exec(row.job_id);
+  return row.created_at ?? (stamp ? `${stamp[1]}T${stamp[2]}` : "");
+}
+
+function sameNames(stored: readonly string[], found: readonly string[]): boolean {
+  if (stored.length !== found.length) return false;
+  const wanted = new Set(found);
+  return stored.every((name) => wanted.has(name));
+}
+
+interface JobRowRecord {
+  row: string;
+  change: number;
+}
+
+function decode(record: JobRowRecord): CatalogRow {
+  return { ...(JSON.parse(record.row) as Omit<CatalogRow, "change">), change: record.change };
+}
+
+/**
+ * The job index's tables: every job's list row and what start-up needs, written by every server
+ * process of the queue (SQLite serialises them) and read on demand, so no process holds history.
+ * Each write is a short transaction; a row's change counter moves only when what it shows changed.
+ */
+export class IndexStore {
+  readonly instance: string;
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
+
+  constructor(opened: OpenedIndex) {
+    this.#db = opened.db;
+    this.instance = opened.instance;
+  }
+
+  /** Statements are prepared once per text: preparing costs more than most of these queries. */
+  #sql(text: string): StatementSync {
+    let statement = this.#statements.get(text);
+    if (!statement) {
+      statement = this.#db.prepare(text);
+      this.#statements.set(text, statement);
+    }
+    return statement;
+  }
+
+  get db(): DatabaseSync {
+    return this.#db;
+  }
+
+  #meta(key: string): string | undefined {
+    const found = this.#sql("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
+    return found?.value;
+  }
+
+  #setMeta(key: string, value: string): void {
+    this.#sql(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    ).run(key, value);
+  }
+
+  #transaction<T>(work: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = work();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  #bump(): number {
+    const next = Number(this.#meta("counter") ?? "0") + 1;
+    this.#setMeta("counter", String(next));
+    return next;
+  }
+
+  counter(): number {
+    return Number(this.#meta("counter") ?? "0");
+  }
+
+  row(jobId: string): CatalogRow | undefined {
+    const found = this.#sql("SELECT row, change FROM jobs WHERE job_id = ?").get(jobId) as
+      | JobRowRecord
+      | undefined;
+    return found ? decode(found) : undefined;
+  }
+
+  settled(jobId: string): string | undefined {
+    const found = this.#sql("SELECT settled FROM jobs WHERE job_id = ?").get(jobId) as
+      | { settled: string | null }
+      | undefined;
+    return found?.settled ?? undefined;
+  }
+
+  /** Stores the row the files proved; the counter moves only when the row shows something new. */
+  put(jobId: string, row: CatalogRow, facts: JobFacts): PutOutcome {
+    const fingerprint = rowFingerprint(row);
+    const { change: _change, ...body } = row;
+    const encoded = JSON.stringify(body);
+    const same = this.#sql(
+      "SELECT change FROM jobs WHERE job_id = ? AND row = ? AND in_outbox = ? AND in_inbox = ? AND live = ? AND settled IS ?",
+    ).get(
+      jobId,
+      encoded,
+      facts.inOutbox ? 1 : 0,
+      facts.inInbox ? 1 : 0,
+      facts.live ? 1 : 0,
+      facts.settled ?? null,
+    ) as { change: number } | undefined;
+    // Most reads find what is stored (a heartbeat, another process was first): no write at all.
+    if (same && sameNames(this.archiveNames(jobId), facts.archives))
+      return { row: { ...row, change: same.change }, changed: false, added: false };
+    return this.#transaction(() => {
+      const before = this.#sql("SELECT fingerprint, change FROM jobs WHERE job_id = ?").get(jobId) as
+        | { fingerprint: string; change: number }
+        | undefined;
+      const changed = before?.fingerprint !== fingerprint;
+      const change = changed ? this.#bump() : (before?.change ?? 0);
+      this.#sql(
+        `INSERT INTO jobs (job_id, state, sort_key, project, created_by, idempotency_key, change, fingerprint,
+             row, in_outbox, in_inbox, live, settled)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (job_id) DO UPDATE SET state = excluded.state, sort_key = excluded.sort_key,
+             project = excluded.project, created_by = excluded.created_by,
+             idempotency_key = excluded.idempotency_key, change = excluded.change,
+             fingerprint = excluded.fingerprint, row = excluded.row, in_outbox = excluded.in_outbox,
+             in_inbox = excluded.in_inbox, live = excluded.live, settled = excluded.settled`,
+      ).run(
+        jobId,
+        row.state,
+        sortKeyOf(row),
+        row.project ?? null,
+        row.created_by ?? null,
+        row.idempotency_key ?? null,
+        change,
+        fingerprint,
+        encoded,
+        facts.inOutbox ? 1 : 0,
+        facts.inInbox ? 1 : 0,
+        facts.live ? 1 : 0,
+        facts.settled ?? null,
+      );
+      this.#setArchives(jobId, facts.archives);
+      this.#sql("DELETE FROM removed WHERE job_id = ?").run(jobId);
+      return { row: { ...row, change }, changed, added: before === undefined };
+    });
+  }
+
+  #setArchives(jobId: string, names: readonly string[]): void {
+    const kept = new Set(names);
+    for (const name of this.archiveNames(jobId))
+      if (!kept.has(name)) this.#sql("DELETE FROM archives WHERE name = ?").run(name);
+    const insert = this.#sql("INSERT OR IGNORE INTO archives (name, job_id) VALUES (?, ?)");
+    for (const name of names) insert.run(name, jobId);
+  }
+
+  /** Forgets a job whose every file is gone; returns the removal's counter when it had a row. */
+  remove(jobId: string): number | undefined {
+    return this.#transaction(() => {
+      const had = this.#sql("DELETE FROM jobs WHERE job_id = ?").run(jobId).changes > 0;
+      this.#sql("DELETE FROM archives WHERE job_id = ?").run(jobId);
+      if (!had) return undefined;
+      const change = this.#bump();
+      this.#sql(
+        "INSERT INTO removed (job_id, change) VALUES (?, ?) ON CONFLICT (job_id) DO UPDATE SET change = excluded.change",
+      ).run(jobId, change);
+      this.#pruneRemoved();
+      return change;
+    });
+  }
+
+  #pruneRemoved(): void {
+    const count = (this.#sql("SELECT count(*) AS n FROM removed").get() as { n: number }).n;
+    if (count <= MAX_REMOVED) return;
+    const cut = this.#sql("SELECT change FROM removed ORDER BY change ASC LIMIT 1 OFFSET ?").get(
+      count - MAX_REMOVED - 1,
+    ) as { change: number };
+    this.#sql("DELETE FROM removed WHERE change <= ?").run(cut.change);
+    this.#setMeta("removed_floor", String(cut.change));
+  }
+
+  /** The counter at which another process (or this one) removed the job, when it is remembered. */
+  removedAt(jobId: string): number | undefined {
+    const found = this.#sql("SELECT change FROM removed WHERE job_id = ?").get(jobId) as
+      | { change: number }
+      | undefined;
+    return found?.change;
+  }
+
+  /** Ids removed after `counter`, and whether the record reaches back that far. */
+  removedSince(counter: number): { ids: string[]; complete: boolean } {
+    const rows = this.#sql("SELECT job_id FROM removed WHERE change > ? ORDER BY change").all(counter) as {
+      job_id: string;
+    }[];
+    return {
+      ids: rows.map((row) => row.job_id),
+      complete: Number(this.#meta("removed_floor") ?? "0") <= counter,
+    };
+  }
+
+  /** A job's archive folder names, newest first. */
+  archiveNames(jobId: string): string[] {
+    const rows = this.#sql("SELECT name FROM archives WHERE job_id = ? ORDER BY name DESC").all(jobId) as {
+      name: string;
+    }[];
+    return rows.map((row) => row.name);
+  }
+
+  /** Records an archive folder seen on disk (before its job is read again). */
+  addArchiveName(name: string, jobId: string): void {
+    this.#sql("INSERT OR IGNORE INTO archives (name, job_id) VALUES (?, ?)").run(name, jobId);
+  }
+
+  /** What the index believes a root holds: job ids for outbox/ and inbox/, folder names for archive/. */
+  namesIn(root: RootName): Set<string> {
+    const sql =
+      root === "archive"
+        ? "SELECT name AS id FROM archives"
+        : `SELECT job_id AS id FROM jobs WHERE ${root === "outbox" ? "in_outbox" : "in_inbox"} = 1`;
+    const names = new Set<string>();
+    for (const found of this.#sql(sql).iterate() as Iterable<{ id: string }>) names.add(found.id);
+    return names;
+  }
+
+  liveIds(): string[] {
+    const rows = this.#sql("SELECT job_id FROM jobs WHERE live = 1").all() as { job_id: string }[];
+    return rows.map((row) => row.job_id);
+  }
+
+  ids(): string[] {
+    const rows = this.#sql("SELECT job_id FROM jobs").all() as { job_id: string }[];
+    return rows.map((row) => row.job_id);
+  }
+
+  idsWithIdempotencyKey(key: string): string[] {
+    const rows = this.#sql(
+      "SELECT job_id FROM jobs WHERE idempotency_key = ? ORDER BY sort_key DESC, job_id DESC",
+    ).all(key) as { job_id: string }[];
+    return rows.map((row) => row.job_id);
+  }
+
+  stamp(root: RootName): DirStamp | undefined {
+    const value = this.#meta(`stamp.${root}`);
+    return value ? (JSON.parse(value) as DirStamp) : undefined;
+  }
+
+  setStamp(root: RootName, stamp: DirStamp | undefined): void {
+    this.#setMeta(`stamp.${root}`, stamp ? JSON.stringify(stamp) : "");
+  }
+
+  /** Rows by a prepared query (index-query.ts builds them). */
+  rows(sql: string, params: readonly SQLInputValue[]): CatalogRow[] {
+    return (this.#sql(sql).all(...params) as unknown as JobRowRecord[]).map(decode);
+  }
+
+  count(sql: string, params: readonly SQLInputValue[]): number {
+    return (this.#sql(sql).get(...params) as { n: number }).n;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}
