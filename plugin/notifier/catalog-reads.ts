@@ -9,7 +9,13 @@ import {
   sameStamp,
   settledStamp,
 } from "../../protocol/index.ts";
-import type { CatalogRow, JobCatalog, JobFolder, JobState } from "../../submitter/catalog/job-catalog.ts";
+import type {
+  CatalogPage,
+  CatalogQuery,
+  JobCatalog,
+  JobFolder,
+  JobState,
+} from "../../submitter/catalog/job-catalog.ts";
 import type { JobOutcome } from "./job-outcome.ts";
 import { outcomeOf } from "./job-outcome.ts";
 import type { Acknowledgement } from "./notification-policy.ts";
@@ -24,41 +30,17 @@ export interface JobFacts {
   state: JobState;
 }
 
-/**
- * The job catalog's paged query (submitter/catalog/job-catalog.ts, issue 17), as far as the
- * notifier uses it. The counter and instance persist across restarts of the catalog; a new instance
- * (the index was rebuilt) means counters of the old one say nothing.
- */
-export interface CatalogQuery {
-  states?: JobState[];
-  project?: string;
-  created_by?: string;
-  /** only rows whose change counter is above this */
-  changedAfter?: number;
-  order?: "newest" | "change";
-  offset?: number;
-  limit?: number;
-}
-
-export interface CatalogPage {
-  instance: string;
-  counter: number;
-  total: number;
-  rows: CatalogRow[];
-  removedSince(counter: number): { ids: string[]; complete: boolean };
-}
-
 /** The runner's job.json, for a message, with the log's end when the message wants it. */
 export interface RunnerJob {
   job: Job;
   logLines(): Promise<string[]>;
 }
 
-/** What the notifier's parts read of the queue, all of it through the job catalog. */
+/** What the notifier's parts read of the queue: through the job catalog, but for the safety net's look at inbox/. */
 export interface NotifierReads {
   facts(id: string): Promise<JobFacts>;
   runnerJob(id: string): Promise<RunnerJob | undefined>;
-  /** Up to `limit` rows changed after the counter `after` (all rows when undefined), oldest change first. */
+  /** Up to `limit` rows changed after the counter `after` (all rows when undefined), oldest change first; `total`: all such rows. */
   changes(after: number | undefined, limit: number): Promise<CatalogPage>;
   /**
    * The jobs with a folder at the runner's side (inbox/), for finding one the catalog never heard of;
@@ -81,24 +63,8 @@ export async function logLinesOf(folder: JobFolder): Promise<string[]> {
   return tail.kind === "ok" ? tail.lines : [];
 }
 
-/** A catalog with the paged query; one without it (before issue 17 landed) is queried through its full listing. */
-export type QueryCatalog = JobCatalog & { query?(q: CatalogQuery): Promise<CatalogPage> };
-
-async function queryByListing(catalog: JobCatalog, q: CatalogQuery): Promise<CatalogPage> {
-  const listing = await catalog.list();
-  const after = q.changedAfter ?? Number.NEGATIVE_INFINITY;
-  const rows = listing.rows.filter((row) => row.change > after).sort((a, b) => a.change - b.change);
-  return {
-    instance: listing.instance,
-    counter: listing.counter,
-    total: rows.length,
-    rows: rows.slice(q.offset ?? 0, (q.offset ?? 0) + (q.limit ?? rows.length)),
-    removedSince: (counter) => listing.removedSince(counter),
-  };
-}
-
 /** NotifierReads over the watched job catalog; `inbox`: the folder queue's inbox/, listed only when its stamp moved. */
-export function catalogReads(catalog: QueryCatalog, inbox: string): NotifierReads {
+export function catalogReads(catalog: JobCatalog, inbox: string): NotifierReads {
   return {
     async facts(id) {
       const record = await catalog.get(id);
@@ -121,7 +87,7 @@ export function catalogReads(catalog: QueryCatalog, inbox: string): NotifierRead
         limit,
         ...(after === undefined ? {} : { changedAfter: after }),
       };
-      return catalog.query ? catalog.query(q) : queryByListing(catalog, q);
+      return catalog.query(q);
     },
     async runnerFolders(known) {
       // Real time, not the engine's clock: it is compared with the folder's ctime.

@@ -6,14 +6,14 @@ import {
   changedReads,
   newLedgerEntry,
   prunable,
-  prunedUnread,
+  removedPrunable,
 } from "./notification-policy.ts";
 import { channelTarget } from "./notifier-config.ts";
 import type { NotifierContext, Session } from "./notifier-context.ts";
 import type { LedgerEntry } from "./notifier-ledger.ts";
 
-/** Catalog rows read per page of a rescan. */
-export const PAGE_ROWS = 500;
+/** Catalog rows read per page of a rescan (the catalog's largest page). */
+export const PAGE_ROWS = 200;
 
 /** What reading one job changed in the ledger: the entry it got just now, or its hand-off acknowledged just now. */
 export interface RecordResult {
@@ -81,21 +81,33 @@ export class JobRecorder {
         changedReads(ids, book.summaries(ids), always, now),
         now,
       );
-      const full = page.rows.length >= PAGE_ROWS;
-      counter = Math.max(counter, page.rows.at(-1)?.change ?? 0, full ? 0 : page.counter);
+      // The page's total counts every row changed after the counter asked with: more pages follow while it is not all.
+      const more = page.rows.length < page.total;
+      counter = Math.max(counter, page.rows.at(-1)?.change ?? 0, more ? 0 : page.counter);
       book.setCursor({ instance, counter });
       yield results;
-      if (!full) break;
+      if (!more) break;
       page = await reads.changes(counter, PAGE_ROWS);
       // Rebuilt mid-pass: the cursor names the old instance, so the next rescan starts over.
-      if (page.instance !== instance) break;
+      if (page.instance !== instance) return;
     }
     if (!book.open) return;
-    const removed = page.removedSince(from);
-    if (removed.complete)
-      for (const id of prunedUnread(removed.ids, book.summaries(removed.ids), now)) book.remove(id);
+    await this.#pruneRemoved(session, page.removedSince(from), now);
     yield* this.#unseenAtRunner(session, always, now);
     yield await this.#readAll(book, reads, [...always], now);
+  }
+
+  /** Drops old acknowledged entries of jobs removed from the catalog, once a read confirms nothing is left. */
+  async #pruneRemoved(
+    { book, reads }: Session,
+    removed: { ids: string[]; complete: boolean },
+    now: number,
+  ): Promise<void> {
+    if (!removed.complete) return;
+    for (const id of removedPrunable(removed.ids, book.summaries(removed.ids), now)) {
+      // Removed once, but perhaps back since: only a job the catalog knows nothing of is forgotten.
+      if ((await reads.facts(id)).state === "unknown") book.remove(id);
+    }
   }
 
   /** Jobs at the runner the catalog never reported (a missed event): read when inbox/'s listing changed. */

@@ -123,8 +123,8 @@ export function changedReads(
   });
 }
 
-/** Entries of jobs the catalog no longer knows at all that are dropped unread: acknowledged long ago. */
-export function prunedUnread(
+/** Which entries of jobs removed from the catalog (no file of them left) are dropped: those acknowledged long ago. */
+export function removedPrunable(
   removed: readonly string[],
   known: ReadonlyMap<string, EntrySummary>,
   now: number,

@@ -30,7 +30,11 @@ export async function activate(ctx: NotifierContext, lock: NotifierLock, dir: st
   const { book, store } = await openLedger(dir, new Date(clock.now()), log);
   let catalog: JobCatalog;
   try {
-    catalog = await openCatalog({ kind: "watched", queueRoot: options.queueDir });
+    catalog = await openCatalog({
+      kind: "watched",
+      queueRoot: options.queueDir,
+      log: (line) => log("info", line),
+    });
   } catch (error) {
     store.close();
     throw error;
