@@ -16,7 +16,7 @@ function isOpen(entry: LedgerEntry): boolean {
 /**
  * The ledger of one activation (lock held), over its store: entries are read from the store on
  * demand, changes are held until the next commit and then written in one transaction, so nothing
- * but the changes of the moment is in memory. Once closed (the engine stopped or lost the lock, and
+ * but the changes of the moment (and the ids of the few live jobs) is in memory. Once closed (the engine stopped or lost the lock, and
  * the ledger belongs to the next holder) nothing changes or is written.
  */
 export class LedgerBook {

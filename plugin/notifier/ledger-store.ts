@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS entries (
   acked_at TEXT
 );
 CREATE INDEX IF NOT EXISTS entries_sending ON entries (job_id) WHERE sending = 1;
-CREATE INDEX IF NOT EXISTS entries_pending ON entries (last_sent_ms) WHERE pending = 1;
+CREATE INDEX IF NOT EXISTS entries_pending ON entries (job_id, last_sent_ms) WHERE pending = 1;
 CREATE TABLE IF NOT EXISTS live (job_id TEXT PRIMARY KEY) WITHOUT ROWID;
 `;
 
