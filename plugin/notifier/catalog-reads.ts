@@ -1,7 +1,21 @@
 import { join } from "node:path";
-import type { Job } from "../../protocol/index.ts";
-import { LOG_FILE, readLogTail } from "../../protocol/index.ts";
-import type { CatalogRow, JobCatalog, JobFolder } from "../../submitter/catalog/job-catalog.ts";
+import type { DirStamp, Job } from "../../protocol/index.ts";
+import {
+  dirStamp,
+  isJobId,
+  jobFolderNames,
+  LOG_FILE,
+  readLogTail,
+  sameStamp,
+  settledStamp,
+} from "../../protocol/index.ts";
+import type {
+  CatalogPage,
+  CatalogQuery,
+  JobCatalog,
+  JobFolder,
+  JobState,
+} from "../../submitter/catalog/job-catalog.ts";
 import type { JobOutcome } from "./job-outcome.ts";
 import { outcomeOf } from "./job-outcome.ts";
 import type { Acknowledgement } from "./notification-policy.ts";
@@ -12,6 +26,8 @@ export interface JobFacts {
   acknowledged: Acknowledgement;
   /** The runner's job.json is there (inbox/<id>/ for the folder queue): the job has not left the runner's side. */
   atRunner: boolean;
+  /** What the files prove ("unknown": nothing of the job is left). */
+  state: JobState;
 }
 
 /** The runner's job.json, for a message, with the log's end when the message wants it. */
@@ -20,12 +36,18 @@ export interface RunnerJob {
   logLines(): Promise<string[]>;
 }
 
-/** What the notifier's parts read of the queue, all of it through the job catalog. */
+/** What the notifier's parts read of the queue: through the job catalog, but for the safety net's look at inbox/. */
 export interface NotifierReads {
   facts(id: string): Promise<JobFacts>;
   runnerJob(id: string): Promise<RunnerJob | undefined>;
-  /** Every job the catalog knows, for the safety-net rescan. */
-  rows(): Promise<readonly Pick<CatalogRow, "job_id" | "state">[]>;
+  /** Up to `limit` rows changed after the counter `after` (all rows when undefined), oldest change first; `total`: all such rows. */
+  changes(after: number | undefined, limit: number): Promise<CatalogPage>;
+  /**
+   * The jobs with a folder at the runner's side (inbox/), for finding one the catalog never heard of;
+   * `ids` undefined when the folder's stamp proves the listing unchanged since `known`. `stamp`: the
+   * one to pass next time (undefined while too fresh to trust).
+   */
+  runnerFolders(known: DirStamp | undefined): Promise<{ ids?: string[]; stamp?: DirStamp }>;
 }
 
 /** A failed job's last log lines for its channel message: 8 non-empty lines from the log's last 16 KiB. */
@@ -41,11 +63,8 @@ export async function logLinesOf(folder: JobFolder): Promise<string[]> {
   return tail.kind === "ok" ? tail.lines : [];
 }
 
-/**
- * NotifierReads over the watched catalog; `storage` is a catalog that lists the storage itself (the
- * disk catalog), so a rescan also finds jobs the watched index has not heard of yet.
- */
-export function catalogReads(catalog: JobCatalog, storage: Pick<JobCatalog, "ids">): NotifierReads {
+/** NotifierReads over the watched job catalog; `inbox`: the folder queue's inbox/, listed only when its stamp moved. */
+export function catalogReads(catalog: JobCatalog, inbox: string): NotifierReads {
   return {
     async facts(id) {
       const record = await catalog.get(id);
@@ -53,6 +72,7 @@ export function catalogReads(catalog: JobCatalog, storage: Pick<JobCatalog, "ids
         outcome: outcomeOf(record),
         acknowledged: record.acknowledged,
         atRunner: record.runner.kind !== "absent",
+        state: record.state,
       };
     },
     async runnerJob(id) {
@@ -61,13 +81,22 @@ export function catalogReads(catalog: JobCatalog, storage: Pick<JobCatalog, "ids
       if (record.runner.kind !== "ok") return undefined;
       return { job: record.runner.job, logLines: async () => (folder ? logLinesOf(folder) : []) };
     },
-    async rows() {
-      const [listing, stored] = await Promise.all([catalog.list(), storage.ids()]);
-      const indexed = new Set(listing.rows.map((row) => row.job_id));
-      const missed = stored
-        .filter((id) => !indexed.has(id))
-        .map((job_id) => ({ job_id, state: "unknown" as const }));
-      return [...listing.rows, ...missed];
+    changes(after, limit) {
+      const q: CatalogQuery = {
+        order: "change",
+        limit,
+        ...(after === undefined ? {} : { changedAfter: after }),
+      };
+      return catalog.query(q);
+    },
+    async runnerFolders(known) {
+      // Real time, not the engine's clock: it is compared with the folder's ctime.
+      const listedAt = Date.now();
+      const stamp = await dirStamp(inbox);
+      if (sameStamp(stamp, known)) return { stamp: known };
+      const ids = (await jobFolderNames(inbox)).filter((name) => isJobId(name));
+      const settled = settledStamp(stamp, listedAt);
+      return settled ? { ids, stamp: settled } : { ids };
     },
   };
 }

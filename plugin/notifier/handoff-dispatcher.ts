@@ -3,7 +3,6 @@ import { channelNote } from "./channel-sender.ts";
 import { HANDOFF_MARKER, type HandoffItem, handoffText, MAX_HANDOFF_ITEMS } from "./handoff-text.ts";
 import type { LedgerBook } from "./ledger-book.ts";
 import { bestText, errorText, runTime, trialsText } from "./message-text.ts";
-import { resendDue } from "./notification-policy.ts";
 import type { NotifierContext, Session } from "./notifier-context.ts";
 import type { LedgerEntry } from "./notifier-ledger.ts";
 import { CONTEXT_KEY, WAKE_REASON } from "./notifier-types.ts";
@@ -59,9 +58,9 @@ export class HandoffDispatcher {
   /** Batches every pending hand-off last sent resendAfterMs ago or more; true when one was added. */
   queueDueResends(book: LedgerBook, now: number): boolean {
     let added = false;
-    for (const entry of book.entries()) {
-      if (this.#batch.has(entry.job_id) || !resendDue(entry, now, this.#ctx.options.resendAfterMs)) continue;
-      this.#batch.add(entry.job_id);
+    for (const id of book.dueHandoffs(now, this.#ctx.options.resendAfterMs)) {
+      if (this.#batch.has(id)) continue;
+      this.#batch.add(id);
       added = true;
     }
     return added;

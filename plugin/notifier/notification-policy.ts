@@ -78,11 +78,14 @@ export function resendDue(entry: LedgerEntry, now: number, resendAfterMs: number
   return last === undefined || now - Date.parse(last) >= resendAfterMs;
 }
 
+/** A hand-off acknowledged at `at` (ISO) longer ago than PRUNE_AFTER_MS. */
+export function acknowledgedLongAgo(at: string | undefined, now: number): boolean {
+  return at !== undefined && now - Date.parse(at) > PRUNE_AFTER_MS;
+}
+
 /** An entry whose job left inbox/ and whose hand-off was acknowledged long ago is forgotten. */
 export function prunable(entry: LedgerEntry, inInbox: boolean, now: number): boolean {
-  return (
-    !inInbox && entry.handoff.state === "acknowledged" && now - Date.parse(entry.handoff.at) > PRUNE_AFTER_MS
-  );
+  return !inInbox && entry.handoff.state === "acknowledged" && acknowledgedLongAgo(entry.handoff.at, now);
 }
 
 /** On activation: every pending hand-off goes out again (queued events do not survive a gateway restart), and a message caught mid-send is sent again. */
@@ -93,34 +96,38 @@ export function workAfterRestart(entries: readonly LedgerEntry[]): { handoffs: s
   };
 }
 
+/** What the ledger says of a job without its entry being read: enough for a rescan to decide. */
+export interface EntrySummary {
+  /** The message is being sent or the hand-off is pending. */
+  open: boolean;
+  /** When the hand-off was acknowledged. */
+  acknowledgedAt?: string;
+}
+
 /**
- * Which jobs a safety-net rescan reads (for changes the catalog's events missed) and which ledger
- * entries it drops unread. Read: every job not in the ledger yet (but an archived one only until it
- * was read once with nothing to record: `settled`), every pending hand-off (acknowledged yet?), and
- * acknowledged entries old enough to prune (has the job left the runner?). Dropped unread: old
- * acknowledged entries of jobs the catalog no longer knows at all.
+ * Which jobs whose catalog rows changed a safety-net rescan reads (for what the catalog's events
+ * missed). Read: every job not in the ledger yet (it may have ended), and entries acknowledged long
+ * enough ago to prune (has the job left the runner?). Left out: jobs every rescan reads anyway
+ * (`always`: open entries and live jobs), and the other entries (done: nothing left to learn).
  */
-export function rescanPlan(
-  rows: readonly { job_id: string; state: string }[],
-  entries: readonly LedgerEntry[],
+export function changedReads(
+  changed: readonly string[],
+  known: ReadonlyMap<string, EntrySummary>,
+  always: ReadonlySet<string>,
   now: number,
-  settled: ReadonlySet<string>,
-): { read: string[]; prune: string[] } {
-  const byId = new Map(entries.map((entry) => [entry.job_id, entry]));
-  const read: string[] = [];
-  const prune: string[] = [];
-  for (const row of rows) {
-    const entry = byId.get(row.job_id);
-    const wanted = entry
-      ? entry.handoff.state === "pending" || prunable(entry, false, now)
-      : !(row.state === "archived" && settled.has(row.job_id));
-    if (wanted) read.push(row.job_id);
-  }
-  const listed = new Set(rows.map((row) => row.job_id));
-  for (const entry of entries) {
-    if (listed.has(entry.job_id)) continue;
-    if (entry.handoff.state === "pending") read.push(entry.job_id);
-    else if (prunable(entry, false, now)) prune.push(entry.job_id);
-  }
-  return { read, prune };
+): string[] {
+  return changed.filter((id) => {
+    if (always.has(id)) return false;
+    const entry = known.get(id);
+    return !entry || acknowledgedLongAgo(entry.acknowledgedAt, now);
+  });
+}
+
+/** Which entries of jobs removed from the catalog (no file of them left) are dropped: those acknowledged long ago. */
+export function removedPrunable(
+  removed: readonly string[],
+  known: ReadonlyMap<string, EntrySummary>,
+  now: number,
+): string[] {
+  return removed.filter((id) => acknowledgedLongAgo(known.get(id)?.acknowledgedAt, now));
 }

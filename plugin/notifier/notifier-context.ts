@@ -19,7 +19,7 @@ export interface LockCheck {
 }
 
 /**
- * One activation of the engine (the lock held, the ledger loaded, the job catalog open), handed to
+ * One activation of the engine (the lock held, the ledger open, the job catalog open), handed to
  * each call of a part: the parts never reach the engine, and report what they found (the lock lost,
  * a flush to retry) instead of acting on it. Once `book` is closed the session is over.
  */

@@ -7,7 +7,8 @@ import { catalogReads } from "./catalog-reads.ts";
 import { ChannelSender } from "./channel-sender.ts";
 import { HandoffDispatcher } from "./handoff-dispatcher.ts";
 import type { RecordResult } from "./job-recorder.ts";
-import { JobRecorder } from "./job-recorder.ts";
+import { JobRecorder, PAGE_ROWS } from "./job-recorder.ts";
+import type { LedgerStore } from "./ledger-store.ts";
 import { workAfterRestart } from "./notification-policy.ts";
 import { activate, passiveMessage } from "./notifier-activation.ts";
 import type { NotifierContext, Session } from "./notifier-context.ts";
@@ -23,7 +24,7 @@ export { CONTEXT_KEY, SYSTEM_CLOCK, WAKE_REASON } from "./notifier-types.ts";
 /** One activation as the engine holds it: the session its parts get, and the catalog it closes. */
 interface Active extends Session {
   readonly catalog: JobCatalog;
-  readonly storage: JobCatalog;
+  readonly store: LedgerStore;
   readonly unsubscribe: () => void;
 }
 
@@ -31,7 +32,7 @@ interface Active extends Session {
  * Follows the queue through the job catalog's changes and, when a job ends, posts its one channel
  * message and hands it to the post-processing agent (system event + immediate wake), batching jobs
  * that end together, re-sending a hand-off until the agent fetches the results. Bookkeeping lives in
- * `<queue>/.state/notifier/` (ledger.json + lock.json); only the lock holder acts. The engine alone
+ * `<queue>/.state/notifier/` (ledger.sqlite + lock.json); only the lock holder acts. The engine alone
  * holds the lock and the ledger: its parts get them per call (a Session) and report what they found.
  */
 export class NotifierEngine {
@@ -89,7 +90,7 @@ export class NotifierEngine {
     await this.#lock.release().catch(() => undefined);
   }
 
-  /** Reads every job now (also what the periodic safety-net rescan does). */
+  /** Reads what changed since the last rescan, and every open job, now (also what the periodic safety-net rescan does). */
   rescan(): Promise<void> {
     return this.#serial((session) => this.#scanAll(session));
   }
@@ -124,7 +125,7 @@ export class NotifierEngine {
       return;
     }
     this.#passiveLogged = false;
-    const { book, catalog, storage } = activation;
+    const { book, store, catalog } = activation;
     let unsubscribe: () => void;
     try {
       // Subscribed before the first scan: whatever changes after the scan read a job is reported.
@@ -132,24 +133,29 @@ export class NotifierEngine {
         receipts: true,
       });
     } catch (error) {
-      await Promise.all([catalog.close(), storage.close()]);
+      await catalog.close();
+      await book.close();
+      store.close();
       throw error;
     }
-    const reads = catalogReads(catalog, storage);
-    this.#active = { book, catalog, storage, unsubscribe, reads, lock: this.#lock };
+    const reads = catalogReads(catalog, this.#queue.inbox);
+    this.#active = { book, store, catalog, unsubscribe, reads, lock: this.#lock };
     await this.#serial(async (session) => {
       await this.#scanAll(session);
       book.endFirstScan();
-      book.touch();
       await book.commit();
-      const work = workAfterRestart(book.entries());
-      for (const id of work.handoffs) this.#handoffs.add(id);
-      for (const id of work.resends) {
-        log(
-          "warn",
-          `${id}: its channel message was being sent when the notifier stopped; sending it again (it may arrive twice)`,
-        );
-        this.#startSend(session, id);
+      const open = book.openIds();
+      for (let at = 0; at < open.length; at += PAGE_ROWS) {
+        const entries = open.slice(at, at + PAGE_ROWS).flatMap((id) => book.get(id) ?? []);
+        const work = workAfterRestart(entries);
+        for (const id of work.handoffs) this.#handoffs.add(id);
+        for (const id of work.resends) {
+          log(
+            "warn",
+            `${id}: its channel message was being sent when the notifier stopped; sending it again (it may arrive twice)`,
+          );
+          this.#startSend(session, id);
+        }
       }
       if (this.#handoffs.size > 0) this.#scheduleFlush();
     });
@@ -174,11 +180,10 @@ export class NotifierEngine {
     this.#handoffs.reset();
     if (!active) return;
     active.unsubscribe();
-    await Promise.all([active.catalog.close(), active.storage.close()]);
-    if (!lost) {
-      await active.book.commit();
-      await active.book.close();
-    }
+    await active.catalog.close();
+    if (!lost) await active.book.commit();
+    await active.book.close();
+    active.store.close();
   }
 
   #armLockTimer(): void {
@@ -257,7 +262,10 @@ export class NotifierEngine {
   }
 
   async #scanAll(session: Active): Promise<void> {
-    for (const result of await this.#recorder.rescan(session)) await this.#react(session, result);
+    for await (const results of this.#recorder.rescan(session)) {
+      for (const result of results) await this.#react(session, result);
+      await session.book.commit();
+    }
     if (this.#handoffs.queueDueResends(session.book, this.#ctx.clock.now())) this.#scheduleFlush();
     await session.book.commit();
   }

@@ -63,6 +63,10 @@ export const LedgerEntrySchema = z.object({
 });
 export type LedgerEntry = z.infer<typeof LedgerEntrySchema>;
 
+/**
+ * The whole ledger as one object: the ledger.json of earlier versions (imported once into
+ * ledger.sqlite by ledger-open.ts), and what readLedgerStore gives a person or a test.
+ */
 export const LedgerSchema = z.object({
   version: z.literal(1),
   created_at: IsoTimeSchema,
@@ -70,6 +74,7 @@ export const LedgerSchema = z.object({
 });
 export type Ledger = z.infer<typeof LedgerSchema>;
 
+/** The ledger file of earlier versions: imported once, then renamed aside (ledger.json.imported-<ms>). */
 export const LEDGER_FILE = "ledger.json";
 
 /** `<queue>/.state/notifier/`: the notifier's own bookkeeping, never synced. */
@@ -83,7 +88,7 @@ export type LoadedLedger =
   /** Unreadable: moved aside (kept for a person to read) so the notifier can start afresh. */
   | { kind: "corrupt"; reason: string; movedTo: string };
 
-/** Reads the ledger; a corrupt one is renamed aside, never silently overwritten. */
+/** Reads a ledger.json; a corrupt one is renamed aside, never silently overwritten. */
 export async function loadLedger(dir: string, now: Date): Promise<LoadedLedger> {
   const path = join(dir, LEDGER_FILE);
   let reason: string;
@@ -106,7 +111,7 @@ export function emptyLedger(now: Date): Ledger {
   return { version: 1, created_at: now.toISOString(), jobs: {} };
 }
 
-/** Written whole, atomically: a crash leaves the previous ledger or the new one, never a mix. */
+/** Writes a ledger.json whole, atomically (the format of earlier versions; the import's tests write one). */
 export async function saveLedger(dir: string, ledger: Ledger): Promise<void> {
   await writeJsonAtomic(join(dir, LEDGER_FILE), LedgerSchema.parse(ledger));
 }

@@ -3,12 +3,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "vitest";
+import { readLedgerStore } from "../../../plugin/notifier/ledger-store-open.ts";
 import type { ChannelTarget } from "../../../plugin/notifier/notifier-config.ts";
 import type { Clock, NotifierOptions, WakeRequest } from "../../../plugin/notifier/notifier-engine.ts";
 import { NotifierEngine } from "../../../plugin/notifier/notifier-engine.ts";
 import type { Ledger } from "../../../plugin/notifier/notifier-ledger.ts";
 import { LedgerSchema } from "../../../plugin/notifier/notifier-ledger.ts";
-import { initQueue, queuePaths, readJsonFile } from "../../../protocol/index.ts";
+import { initQueue, queuePaths } from "../../../protocol/index.ts";
 import { CHANNEL } from "./queue-fixture.ts";
 
 export interface Recorded {
@@ -143,10 +144,9 @@ export function makeEngine(queueDir: string, options: Partial<NotifierOptions> =
   return { engine, calls, failSends };
 }
 
+/** The whole ledger (every row of ledger.sqlite), each entry checked by the ledger's schema. */
 export async function readLedger(queueDir: string): Promise<Ledger> {
-  return LedgerSchema.parse(
-    await readJsonFile(join(queuePaths(queueDir).stateDir, "notifier", "ledger.json")),
-  );
+  return LedgerSchema.parse(readLedgerStore(join(queuePaths(queueDir).stateDir, "notifier")));
 }
 
 /** Polls `check` until it holds; fails with `what` after a generous bound. */

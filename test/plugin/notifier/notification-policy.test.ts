@@ -1,12 +1,13 @@
 import { describe, expect, it } from "vitest";
-import type { EndedJobFacts } from "../../../plugin/notifier/notification-policy.ts";
+import type { EndedJobFacts, EntrySummary } from "../../../plugin/notifier/notification-policy.ts";
 import {
   acknowledgedHandoff,
+  changedReads,
   newLedgerEntry,
   notificationFor,
   PRUNE_AFTER_MS,
   prunable,
-  rescanPlan,
+  removedPrunable,
   resendDue,
   workAfterRestart,
 } from "../../../plugin/notifier/notification-policy.ts";
@@ -246,44 +247,48 @@ describe("workAfterRestart", () => {
   });
 });
 
-describe("rescanPlan", () => {
+describe("changedReads and removedPrunable", () => {
   const old = ago(PRUNE_AFTER_MS + HOUR);
-  const withId = (id: string, handoff: Handoff) => ({ ...entry(handoff), job_id: id });
-  const entries = [
-    withId("pending-listed", pending([])),
-    withId("acked-recent", acked(ago(HOUR))),
-    withId("acked-old-listed", acked(old)),
-    withId("pending-gone", pending([])),
-    withId("acked-old-gone", acked(old)),
-    withId("acked-recent-gone", acked(ago(HOUR))),
+  const known = new Map<string, EntrySummary>([
+    ["pending-listed", { open: true }],
+    ["acked-recent", { open: false, acknowledgedAt: ago(HOUR) }],
+    ["acked-old-listed", { open: false, acknowledgedAt: old }],
+    ["acked-old-gone", { open: false, acknowledgedAt: old }],
+    ["acked-recent-gone", { open: false, acknowledgedAt: ago(HOUR) }],
+    ["pending-gone", { open: true }],
+  ]);
+  // Every rescan reads the open entries and the live jobs after the changed rows.
+  const always = new Set(["pending-listed", "pending-gone", "live-running"]);
+  const changed = [
+    "new-running",
+    "new-unknown",
+    "archived-unread",
+    "live-running",
+    "pending-listed",
+    "acked-recent",
+    "acked-old-listed",
   ];
-  const rows = [
-    { job_id: "new-running", state: "running" },
-    { job_id: "new-unknown", state: "unknown" },
-    { job_id: "archived-unread", state: "archived" },
-    { job_id: "archived-settled", state: "archived" },
-    { job_id: "pending-listed", state: "completed" },
-    { job_id: "acked-recent", state: "completed" },
-    { job_id: "acked-old-listed", state: "archived" },
-  ];
-  const plan = rescanPlan(rows, entries, NOW, new Set(["archived-settled", "acked-old-listed"]));
+  const read = changedReads(changed, known, always, NOW);
 
   it.each([
     { id: "new-running", read: true, why: "not in the ledger: may have ended" },
-    { id: "new-unknown", read: true, why: "only on disk, not indexed yet" },
-    { id: "archived-unread", read: true, why: "archived, not read yet" },
-    { id: "archived-settled", read: false, why: "archived and read once with nothing to record" },
-    { id: "pending-listed", read: true, why: "hand-off pending: acknowledged yet?" },
-    { id: "acked-recent", read: false, why: "decided and acknowledged" },
+    { id: "new-unknown", read: true, why: "not in the ledger, whatever its row says" },
+    { id: "archived-unread", read: true, why: "archived, changed, not in the ledger" },
+    { id: "live-running", read: false, why: "live: read by every rescan anyway, not twice" },
+    { id: "pending-listed", read: false, why: "hand-off pending: read by every rescan anyway" },
+    { id: "acked-recent", read: false, why: "decided and acknowledged: done" },
     { id: "acked-old-listed", read: true, why: "old enough to prune once it left the runner" },
-    { id: "pending-gone", read: true, why: "pending, its job gone: acknowledged yet?" },
-    { id: "acked-old-gone", read: false, why: "old and gone: pruned unread" },
-    { id: "acked-recent-gone", read: false, why: "recent, gone: kept a while" },
-  ])("$id: read $read ($why)", ({ id, read }) => {
-    expect(plan.read.includes(id)).toBe(read);
+  ])("$id: read $read ($why)", ({ id, read: expected }) => {
+    expect(read.includes(id)).toBe(expected);
   });
 
-  it("prunes unread only old acknowledged entries of jobs the catalog no longer knows", () => {
-    expect(plan.prune).toEqual(["acked-old-gone"]);
+  it("reads nothing for rows that did not change", () => {
+    expect(read.filter((id) => !changed.includes(id))).toEqual([]);
+  });
+
+  it("of the jobs removed from the catalog, prunes only old acknowledged entries", () => {
+    expect(
+      removedPrunable(["acked-old-gone", "acked-recent-gone", "pending-gone", "never-known"], known, NOW),
+    ).toEqual(["acked-old-gone"]);
   });
 });

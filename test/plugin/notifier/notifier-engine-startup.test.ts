@@ -1,12 +1,14 @@
 // What a starting notifier engine does: on its very first start it records the history it finds, and
 // only one engine acts on a queue (the lock; a passive engine, a stale or orphaned lock taken over).
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
+import type { Ledger } from "../../../plugin/notifier/notifier-ledger.ts";
+import { LEDGER_FILE, saveLedger } from "../../../plugin/notifier/notifier-ledger.ts";
 import { queuePaths } from "../../../protocol/index.ts";
 import { engineTest as it, makeEngine, readLedger, waitFor } from "./engine-harness.ts";
-import { publishJob, writeReceipt } from "./queue-fixture.ts";
+import { CHANNEL, publishJob, writeReceipt } from "./queue-fixture.ts";
 
 const SWEEP = "job-20260210-143022-starspec-m1-wfe-sweep";
 
@@ -100,5 +102,89 @@ describe("notifier engine", () => {
     expect(h.calls.logs.find((log) => log.level === "warn")?.message).toContain(
       "took over the notifier lock",
     );
+  });
+
+  it("after a restart never notifies a done job again: its entry is looked up, not held", async ({
+    queueDir,
+    track,
+  }) => {
+    const first = makeEngine(queueDir);
+    await first.engine.start();
+    await publishJob(queueDir, { jobId: SWEEP, status: "completed" });
+    await waitFor("the hand-off", () => first.calls.events.length === 1 && first.calls.sends.length === 1);
+    await writeReceipt(queueDir, SWEEP, "completed");
+    await waitFor(
+      "the acknowledgement",
+      async () => (await readLedger(queueDir)).jobs[SWEEP]?.handoff.state === "acknowledged",
+    );
+    await first.engine.stop();
+    // Fetched while no notifier ran: not a first start, so this one is still told (and proves the ledger kept).
+    const mesh = "job-20260210-150000-starspec-mesh-study";
+    await publishJob(queueDir, { jobId: mesh, status: "completed" });
+    await writeReceipt(queueDir, mesh, "completed");
+
+    const second = track(makeEngine(queueDir));
+    await second.engine.start();
+    await waitFor("the new job's message", () => second.calls.sends.length === 1);
+    await second.engine.rescan();
+    await second.engine.idle();
+    expect(second.calls.sends.map((send) => send.text.includes(mesh))).toEqual([true]);
+    expect(second.calls.sends.filter((send) => send.text.includes(SWEEP))).toEqual([]);
+    expect(second.calls.events).toEqual([]);
+    expect((await readLedger(queueDir)).jobs[SWEEP]).toMatchObject({
+      notified: { state: "sent", attempts: 1 },
+      handoff: { state: "acknowledged", by: "receipt" },
+    });
+  });
+
+  it("imports the ledger.json of an earlier version once: no message again, the pending hand-off re-sent", async ({
+    queueDir,
+    track,
+  }) => {
+    const done = "job-20260210-120000-starspec-done-study";
+    const at = new Date(Date.now() - 20 * 60_000).toISOString();
+    const base = { status: "completed" as const, channel: CHANNEL, finished_at: at, recorded_at: at };
+    const sent = { state: "sent" as const, at, target: "telegram:12345", attempts: 1 };
+    const old: Ledger = {
+      version: 1,
+      created_at: at,
+      jobs: {
+        [done]: {
+          ...base,
+          job_id: done,
+          notified: sent,
+          handoff: { state: "acknowledged", at, by: "receipt", sent_at: [at] },
+        },
+        [SWEEP]: {
+          ...base,
+          job_id: SWEEP,
+          notified: sent,
+          handoff: { state: "pending", since: at, sent_at: [at] },
+        },
+      },
+    };
+    const dir = join(queuePaths(queueDir).stateDir, "notifier");
+    await mkdir(dir, { recursive: true });
+    await saveLedger(dir, old);
+    for (const jobId of [done, SWEEP]) await publishJob(queueDir, { jobId, status: "completed" });
+
+    const h = track(makeEngine(queueDir));
+    await h.engine.start();
+    await waitFor("the re-sent hand-off", () => h.calls.events.length === 1);
+    await h.engine.rescan();
+    await h.engine.idle();
+    expect(h.calls.sends).toEqual([]);
+    expect(h.calls.events[0]?.text).toContain(SWEEP);
+    expect(h.calls.events[0]?.text).toContain("reminder");
+    expect(h.calls.events[0]?.text).not.toContain(done);
+    expect(h.calls.logs.find((log) => log.message.includes("imported"))?.message).toContain(
+      `imported 2 of 2 entries from ${LEDGER_FILE}`,
+    );
+    const files = await readdir(dir);
+    expect(files).not.toContain(LEDGER_FILE);
+    expect(files.filter((name) => name.startsWith(`${LEDGER_FILE}.imported-`))).toHaveLength(1);
+    const ledger = await readLedger(queueDir);
+    expect(ledger.jobs[done]).toEqual(old.jobs[done]);
+    expect(ledger.jobs[SWEEP]?.handoff.sent_at).toHaveLength(2);
   });
 });

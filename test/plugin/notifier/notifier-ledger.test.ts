@@ -2,7 +2,6 @@ import { mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/prom
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { LedgerBook } from "../../../plugin/notifier/ledger-book.ts";
 import type { Ledger, LedgerEntry } from "../../../plugin/notifier/notifier-ledger.ts";
 import {
   emptyLedger,
@@ -90,78 +89,4 @@ describe("notifier ledger", () => {
       expect((await loadLedger(dir, NOW)).kind).toBe("corrupt");
     },
   );
-});
-
-describe("LedgerBook", () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), "atomizer-ledger-book-"));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-  const saved = async () => {
-    const loaded = await loadLedger(dir, NOW);
-    return loaded.kind === "found" ? loaded.ledger : undefined;
-  };
-  const fresh = () => new LedgerBook(dir, structuredClone(LEDGER), false);
-
-  it.each<{ why: string; act: (book: LedgerBook) => void; jobs: string[] | undefined }>([
-    { why: "nothing changed: nothing written", act: () => undefined, jobs: undefined },
-    { why: "touched: written unchanged", act: (book) => book.touch(), jobs: [ID] },
-    { why: "an entry added", act: (book) => book.add({ ...ENTRY, job_id: "job-b" }), jobs: [ID, "job-b"] },
-    { why: "an entry removed (pruned)", act: (book) => book.remove(ID), jobs: [] },
-    { why: "removing an unknown id changes nothing", act: (book) => book.remove("job-x"), jobs: undefined },
-    {
-      why: "an entry changed",
-      act: (book) => {
-        book.change(ID, (e) => {
-          e.handoff = { state: "acknowledged", at: AT, by: "receipt", sent_at: [] };
-        });
-      },
-      jobs: [ID],
-    },
-  ])("commit: $why", async ({ act, jobs }) => {
-    const book = fresh();
-    act(book);
-    await book.commit();
-    expect(Object.keys((await saved())?.jobs ?? {}).sort()).toEqual(jobs === undefined ? [] : jobs.sort());
-    if (jobs === undefined) expect(await readdir(dir)).toEqual([]);
-  });
-
-  it("changes only entries it has", () => {
-    const book = fresh();
-    expect(book.change("job-x", () => undefined)).toBe(false);
-    expect(book.change(ID, () => undefined)).toBe(true);
-  });
-
-  it("writes saves in order, the last one winning", async () => {
-    const book = fresh();
-    const writes: Promise<void>[] = [];
-    for (let n = 0; n < 5; n++) {
-      book.add({ ...ENTRY, job_id: `job-${n}` });
-      writes.push(book.commit());
-    }
-    await Promise.all(writes);
-    expect(Object.keys((await saved())?.jobs ?? {})).toHaveLength(6);
-  });
-
-  it("once closed, changes nothing and writes nothing (the ledger belongs to the next lock holder)", async () => {
-    const book = fresh();
-    await book.close();
-    expect(book.open).toBe(false);
-    book.add({ ...ENTRY, job_id: "job-b" });
-    expect(book.change(ID, () => undefined)).toBe(false);
-    book.touch();
-    await book.commit();
-    expect(await readdir(dir)).toEqual([]);
-    expect(book.get("job-b")).toBeUndefined();
-  });
-
-  it("keeps first-start status until the first scan ends", () => {
-    const book = new LedgerBook(dir, emptyLedger(NOW), true);
-    expect(book.firstStart).toBe(true);
-    book.endFirstScan();
-    expect(book.firstStart).toBe(false);
-  });
 });
