@@ -13,11 +13,20 @@ export const QUEUE_ROOTS: readonly RootName[] = ["outbox", "inbox", "archive"];
 
 const READ_CONCURRENCY = 32;
 
+/** How far a reconcile has got: a first build of a large queue is reported while it runs. */
+export interface ReconcileProgress {
+  planned: number;
+  read: number;
+}
+
 export interface ReconcileTarget {
   queue: QueuePaths;
   store: IndexStore;
   /** Reads one job's files again and stores what they prove. */
   refresh(jobId: string): Promise<void>;
+  progress: ReconcileProgress;
+  /** The index was closed: stop reading. */
+  closed(): boolean;
 }
 
 export interface ReconcileOutcome {
@@ -29,9 +38,34 @@ export interface ReconcileOutcome {
   read: number;
 }
 
-async function inBatches(ids: readonly string[], work: (id: string) => Promise<void>): Promise<void> {
-  for (let i = 0; i < ids.length; i += READ_CONCURRENCY)
-    await Promise.all(ids.slice(i, i + READ_CONCURRENCY).map(work));
+/** The reconcile stopped because the index closed: its open batch is rolled back, not half kept. */
+class Closed extends Error {}
+
+/**
+ * Reads `ids` in batches, each one transaction with the archive names found for its jobs: names are
+ * what the next listing compares with, so a name must never be stored without its job having been
+ * read (a build cut short would skip those jobs for good).
+ */
+async function inBatches(
+  target: ReconcileTarget,
+  ids: readonly string[],
+  names: ReadonlyMap<string, readonly string[]> = new Map(),
+): Promise<void> {
+  target.progress.planned += ids.length;
+  for (let i = 0; i < ids.length && !target.closed(); i += READ_CONCURRENCY) {
+    const slice = ids.slice(i, i + READ_CONCURRENCY);
+    try {
+      await target.store.batch(async () => {
+        for (const id of slice) for (const name of names.get(id) ?? []) target.store.addArchiveName(name, id);
+        await Promise.all(slice.map((id) => target.refresh(id)));
+        if (target.closed()) throw new Closed();
+      });
+    } catch (error) {
+      if (error instanceof Closed) return;
+      throw error;
+    }
+    target.progress.read += slice.length;
+  }
 }
 
 /**
@@ -57,18 +91,20 @@ export async function reconcileRoot(
   const gone = [...known];
   known.clear();
   const ids = new Set<string>();
+  const names = new Map<string, string[]>();
   const jobOf = (name: string) => (root === "archive" ? parseArchiveDirName(name)?.job_id : name);
   for (const name of added) {
     const jobId = jobOf(name);
     if (jobId === undefined) continue;
-    if (root === "archive") target.store.addArchiveName(name, jobId);
+    if (root === "archive") names.set(jobId, [...(names.get(jobId) ?? []), name]);
     ids.add(jobId);
   }
   for (const name of gone) {
     const jobId = jobOf(name);
     if (jobId !== undefined) ids.add(jobId);
   }
-  await inBatches([...ids], (id) => target.refresh(id));
+  await inBatches(target, [...ids], names);
+  if (target.closed()) return { listed: true, added, read: ids.size };
   target.store.setStamp(root, settledStamp(stamp, listedAt));
   return { listed: true, added, read: ids.size };
 }
@@ -78,6 +114,6 @@ export async function reconcileQueue(target: ReconcileTarget, force = false): Pr
   const outcomes: ReconcileOutcome[] = [];
   for (const root of QUEUE_ROOTS) outcomes.push(await reconcileRoot(target, root, force));
   const live = target.store.liveIds();
-  await inBatches(live, (id) => target.refresh(id));
+  await inBatches(target, live);
   return outcomes;
 }

@@ -66,6 +66,7 @@ export class IndexStore {
   readonly instance: string;
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
+  #batchDepth = 0;
 
   constructor(opened: OpenedIndex) {
     this.#db = opened.db;
@@ -94,12 +95,37 @@ export class IndexStore {
   }
 
   #transaction<T>(work: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
+    const [begin, commit, rollback] =
+      this.#batchDepth > 0
+        ? ["SAVEPOINT one", "RELEASE one", "ROLLBACK TO one; RELEASE one"]
+        : ["BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"];
+    this.#db.exec(begin);
     try {
       const result = work();
+      this.#db.exec(commit);
+      return result;
+    } catch (error) {
+      this.#db.exec(rollback);
+      throw error;
+    }
+  }
+
+  /**
+   * Runs `work` (many reads, each storing its job) inside one transaction: a commit per job made a
+   * first build of 100,000 jobs spend 13 s committing. Other processes wait for the batch (a few ms
+   * of reading per 32 jobs) as they would for a single write.
+   */
+  async batch<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#batchDepth > 0) return work();
+    this.#db.exec("BEGIN IMMEDIATE");
+    this.#batchDepth++;
+    try {
+      const result = await work();
+      this.#batchDepth--;
       this.#db.exec("COMMIT");
       return result;
     } catch (error) {
+      this.#batchDepth--;
       this.#db.exec("ROLLBACK");
       throw error;
     }

@@ -23,9 +23,35 @@ export abstract class IndexedCatalog extends FolderCatalog {
     this.index = new JobIndex(target.queue, store, verification, { watch });
   }
 
+  #background = false;
+
   /** Brings the index up to date (and, for a watched catalog, starts its watches) once. */
   start(): Promise<void> {
     return this.index.start();
+  }
+
+  /**
+   * The first build of the index goes on after opening (a new or rebuilt index over a large queue
+   * can take a minute): `get` reads files anyway, listings say they are incomplete meanwhile.
+   */
+  continueInBackground(started: Promise<void>, log: (line: string) => void): void {
+    this.#background = true;
+    const began = Date.now();
+    started.then(
+      () => {
+        if (this.#closing) return;
+        const { read } = this.index.lastBuild;
+        const seconds = ((Date.now() - began) / 1000).toFixed(1);
+        log(
+          `job index: up to date (${read} jobs read, the last ${seconds} s while serving); later starts read only what changed`,
+        );
+      },
+      (error: unknown) =>
+        this.#closing ||
+        log(
+          `job index: reading the queue failed (${(error as Error).message}); listings stay incomplete until the next start`,
+        ),
+    );
   }
 
   override async get(jobId: string, options?: GetOptions): Promise<JobRecord> {
@@ -36,7 +62,9 @@ export abstract class IndexedCatalog extends FolderCatalog {
   }
 
   async query(query: CatalogQuery): Promise<CatalogPage> {
-    await this.start();
+    // A first build of a large queue answers from what it has read so far, and says so.
+    const building = this.#background ? this.index.building : undefined;
+    if (!building) await this.start();
     const built = buildQuery(query);
     const first = this.store.rows(built.page.sql, built.page.params);
     // The rows about to be shown are checked against their files first (a stat of each job.json): a
@@ -59,6 +87,7 @@ export abstract class IndexedCatalog extends FolderCatalog {
       total: this.store.count(built.total.sql, built.total.params),
       rows,
       removedSince: (counter) => this.store.removedSince(counter),
+      ...(building ? { building } : {}),
     };
   }
 
@@ -89,7 +118,8 @@ export abstract class IndexedCatalog extends FolderCatalog {
   }
 
   protected async knownArchiveNames(jobId: string): Promise<string[]> {
-    return this.store.archiveNames(jobId);
+    // Until the index has read archive/, the folder itself is the answer (isTaken, idempotency).
+    return this.index.building ? archiveDirsOf(this.target.queue, jobId) : this.store.archiveNames(jobId);
   }
 
   protected change(jobId: string): number | undefined {
@@ -101,8 +131,13 @@ export abstract class IndexedCatalog extends FolderCatalog {
     await this.index.refresh(jobId);
   }
 
+  #closing = false;
+
   async close(): Promise<void> {
+    this.#closing = true;
     await this.index.close();
+    // A build still running stops at its next batch; the store closes after it.
+    if (this.#background) await this.start().catch(() => undefined);
     this.store.close();
   }
 }

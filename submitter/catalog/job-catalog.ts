@@ -174,6 +174,8 @@ export interface CatalogPage {
   total: number;
   rows: CatalogRow[];
   removedSince(counter: number): { ids: string[]; complete: boolean };
+  /** Set while a first build of the index runs: the page may lack jobs not read yet. */
+  building?: { read: number; planned: number };
 }
 
 /** The outcome of publishing a new submission under an id. */
@@ -244,4 +246,6 @@ export interface CatalogOptions {
   stateDir?: string;
   /** Where the catalog says what it did to its index (rebuilt, built from N folders). */
   log?: (line: string) => void;
+  /** How long opening a watched catalog waits for its index before serving anyway (default 3 s). */
+  buildWaitMs?: number;
 }

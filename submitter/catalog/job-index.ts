@@ -1,19 +1,15 @@
 import { join } from "node:path";
-import type { DirWatch, JobRead, QueuePaths } from "../../protocol/index.ts";
-import { isTerminal, listArchiveDirs, parseArchiveDirName } from "../../protocol/index.ts";
+import type { DirWatch, QueuePaths } from "../../protocol/index.ts";
+import { listArchiveDirs, parseArchiveDirName } from "../../protocol/index.ts";
 import type { VerificationCache } from "../jobs/results-check.ts";
 import { CatalogListeners } from "./catalog-listeners.ts";
 import { EmittedChanges } from "./emitted-changes.ts";
+import type { InboxFollowDeps } from "./inbox-follow.ts";
+import { followInbox } from "./inbox-follow.ts";
+import type { ReconcileProgress, ReconcileTarget } from "./index-reconcile.ts";
 import { reconcileQueue, reconcileRoot } from "./index-reconcile.ts";
 import type { IndexStore, RootName } from "./index-store.ts";
-import type {
-  CatalogChange,
-  CatalogEvent,
-  CatalogListener,
-  CatalogRow,
-  ResultsVerification,
-} from "./job-catalog.ts";
-import type { FollowMode } from "./job-follows.ts";
+import type { CatalogChange, CatalogEvent, CatalogListener, CatalogRow } from "./job-catalog.ts";
 import { JobFollows } from "./job-follows.ts";
 import { jobProof } from "./job-proof.ts";
 import { isDirectory, readJobReads } from "./queue-scan.ts";
@@ -54,11 +50,14 @@ export class JobIndex {
   readonly #follows: JobFollows;
   readonly #results: ResultsTracker;
   readonly #emitted: EmittedChanges;
+  readonly #followDeps: InboxFollowDeps;
   #watches: DirWatch[] = [];
   #receipts: Promise<DirWatch> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #ready: Promise<void> | undefined;
   #closed = false;
+  #built = false;
+  readonly #progress: ReconcileProgress = { planned: 0, read: 0 };
 
   constructor(
     queue: QueuePaths,
@@ -74,6 +73,13 @@ export class JobIndex {
     this.#results = new ResultsTracker(verification);
     this.#follows = new JobFollows(queue.inbox, (jobId) => void this.refresh(jobId));
     this.#emitted = new EmittedChanges(store.counter());
+    this.#followDeps = {
+      inboxDir: queue.inbox,
+      results: this.#results,
+      follows: this.#watch ? this.#follows : undefined,
+      settled: (jobId) => store.settled(jobId),
+      refresh: (jobId) => void this.refresh(jobId),
+    };
   }
 
   get store(): IndexStore {
@@ -100,17 +106,35 @@ export class JobIndex {
       for (const dir of await listArchiveDirs(this.#queue.archive))
         if (dir.job_id === this.#only) this.#store.addArchiveName(dir.name, dir.job_id);
       await this.refresh(this.#only);
+      this.#built = true;
       return;
     }
     await reconcileQueue(this.#target());
+    this.#built = true;
     if (this.#watch) {
       this.#timer = setInterval(() => void this.#rescanAll(), this.#rescanMs);
       this.#timer.unref();
     }
   }
 
-  #target() {
-    return { queue: this.#queue, store: this.#store, refresh: (id: string) => this.refresh(id) };
+  #target(): ReconcileTarget {
+    return {
+      queue: this.#queue,
+      store: this.#store,
+      refresh: (id) => this.refresh(id),
+      progress: this.#progress,
+      closed: () => this.#closed,
+    };
+  }
+
+  /** What the first reconcile read. */
+  get lastBuild(): ReconcileProgress {
+    return { ...this.#progress };
+  }
+
+  /** While the first reconcile runs: how many jobs it has read of those it found to read. */
+  get building(): ReconcileProgress | undefined {
+    return this.#built ? undefined : { ...this.#progress };
   }
 
   async #rescan(root: RootName, force: boolean): Promise<void> {
@@ -202,7 +226,7 @@ export class JobIndex {
     const reads = await readJobReads(this.#queue, jobId, names);
     const { outbox, inbox, archives } = reads;
     const inInbox = inbox.kind !== "absent" || (await isDirectory(join(this.#queue.inbox, jobId)));
-    const follow = await this.#follow(jobId, inbox, inInbox);
+    const follow = await followInbox(this.#followDeps, jobId, inbox, inInbox);
     if (this.#closed) return;
     if (outbox.kind === "absent" && inbox.kind === "absent" && archives.size === 0) {
       const seq = this.#store.row(jobId)?.seq ?? 0;
@@ -234,35 +258,6 @@ export class JobIndex {
       ...(changed && added ? { added } : {}),
     });
     if (follow.verified) this.#emit({ job_id: jobId, change: "results", row, results: follow.verified });
-  }
-
-  /** Follows inbox/<id>/ while its job.json or results can still change. */
-  async #follow(
-    jobId: string,
-    inbox: JobRead,
-    inInbox: boolean,
-  ): Promise<{ mode?: FollowMode; verified?: ResultsVerification; settled?: string }> {
-    let mode: FollowMode | undefined;
-    let verified: ResultsVerification | undefined;
-    let settled: string | undefined;
-    if (!inInbox) mode = undefined;
-    else if (inbox.kind !== "ok" || !isTerminal(inbox.job.status)) mode = "job";
-    else {
-      const dir = join(this.#queue.inbox, jobId);
-      const decision = await this.#results.check(jobId, dir, inbox.job, this.#store.settled(jobId));
-      mode = decision.follow ? "results" : undefined;
-      verified = decision.verified;
-      settled = decision.settled;
-    }
-    if (!this.#watch) return { ...(mode ? { mode } : {}), ...(settled ? { settled } : {}) };
-    // Not awaiting the watcher's close: the follow ends now, before the row that says so is reported.
-    if (mode === undefined) void this.#follows.unfollow(jobId);
-    else {
-      const manifest = inbox.kind === "ok" ? inbox.job.results?.files : undefined;
-      // A result folder just added may have filled before its watch stood: read once more.
-      if (await this.#follows.follow(jobId, mode, manifest)) void this.refresh(jobId);
-    }
-    return { ...(mode ? { mode } : {}), ...(verified ? { verified } : {}), ...(settled ? { settled } : {}) };
   }
 
   #emitAbout(jobId: string, change: CatalogChange): void {

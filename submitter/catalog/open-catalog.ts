@@ -16,6 +16,9 @@ export async function indexPathFor(queueRoot: string, stateDir: string | undefin
   return indexFileFor(dir, queueRoot);
 }
 
+/** How long opening waits for the index to be brought up to date before serving anyway. */
+const BUILD_WAIT_MS = 3000;
+
 /** An index kept in memory only (the CLI's one-job wait, benchmarks, tests). */
 export async function memoryIndexStore(): Promise<IndexStore> {
   return new IndexStore(await openIndexDb(IN_MEMORY, () => {}));
@@ -27,15 +30,29 @@ export async function openCatalog(options: CatalogOptions): Promise<JobCatalog> 
   const target = { queue: queuePaths(root), stagingDir: options.stagingDir ?? join(root, ".staging") };
   const verification = new VerificationCache();
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const opened = await openIndexDb(await indexPathFor(root, options.stateDir), log);
+  const path = await indexPathFor(root, options.stateDir);
+  const opened = await openIndexDb(path, log);
   const store = new IndexStore(opened);
   if (options.kind === "disk") return new DiskCatalog(target, verification, store, false);
   const catalog = new WatchedCatalog(target, verification, store, true);
-  try {
-    await catalog.start();
-  } catch (error) {
+  const started = catalog.start();
+  // An index up to date after a restart is ready at once; a first build over a large queue is not:
+  // the server answers meanwhile rather than keep every agent waiting a minute at 100,000 jobs.
+  const ready = await Promise.race([
+    started.then(() => true),
+    new Promise<false>((resolve) =>
+      setTimeout(() => resolve(false), options.buildWaitMs ?? BUILD_WAIT_MS).unref(),
+    ),
+  ]).catch(async (error: unknown) => {
     await catalog.close();
     throw error;
+  });
+  if (!ready) {
+    const { read, planned } = catalog.index.building ?? { read: 0, planned: 0 };
+    log(
+      `job index: reading the queue folders into ${path} (${read} of ${planned} jobs so far) while serving; listings say they are incomplete until it is done`,
+    );
+    catalog.continueInBackground(started, log);
   }
   return catalog;
 }

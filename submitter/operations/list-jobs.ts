@@ -101,6 +101,8 @@ export async function listJobs(ctx: ServerContext, args: ListJobsArgs): Promise<
       "the cursor is from another job index (it was rebuilt, or another queue's): this is the full listing; keep the new cursor";
     page = await ctx.catalog.query(filters);
   } else if (cursor) since = cursor.counter;
+  if (page.building)
+    note = `the job index is still being read from the queue folders (${page.building.read} of ${page.building.planned} jobs so far): this listing may miss jobs; job_status reads any job from its files`;
   let removed: string[] = [];
   if (since !== undefined) {
     const gone = page.removedSince(since);
