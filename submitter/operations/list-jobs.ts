@@ -54,7 +54,7 @@ export const ListJobsOutput = {
   cursor: z.string(),
   /** Ids that disappeared since changed_since. */
   removed: z.array(z.string()),
-  /** changed_since was not honoured (cursor from another server run): this is the full listing. */
+  /** changed_since was not honoured (a cursor of another job index: rebuilt, or another queue): this is the full listing. */
   full_listing: z.boolean(),
   note: z.string().optional(),
 };
