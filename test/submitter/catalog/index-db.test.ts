@@ -2,7 +2,7 @@
 // schema version loses nothing. Each case opens a catalog over a generated queue, changes the file
 // while no catalog holds it, and opens again: the rows are those the job.json files prove.
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -15,6 +15,8 @@ import type { CatalogRow } from "../../../submitter/catalog/job-catalog.ts";
 import { openCatalog } from "../../../submitter/catalog/open-catalog.ts";
 
 const JOBS = 90;
+/** SQLite's default page size. */
+const PAGE = 4096;
 
 let base: string;
 let generated: GeneratedQueue;
@@ -122,5 +124,26 @@ describe("a damaged or missing index is rebuilt with the same rows", () => {
     const version = check.prepare("SELECT value FROM meta WHERE key = 'version'").get() as { value: string };
     check.close();
     expect(version.value).toBe(INDEX_SCHEMA_VERSION);
+  });
+
+  // FAILS on af3a773 (bug found by index-tests): openIndexDb only catches errors while opening; a
+  // file whose meta page reads fine fails later, in the first reconcile ("database disk image is
+  // malformed"), so openCatalog throws and the server does not start until the file is deleted.
+  test("pages damaged past the header (a torn write, a bad sector): moved aside, said in the log, rebuilt", async () => {
+    await rowsNow();
+    await withoutSidecars();
+    // The first two pages (the header and sqlite_master, the meta table) stay readable: opening
+    // works, and the damage shows only when the jobs' pages are read.
+    const size = (await stat(file)).size;
+    const handle = await open(file, "r+");
+    await handle.write(Buffer.alloc(size - 2 * PAGE, 0x5a), 0, size - 2 * PAGE, 2 * PAGE);
+    await handle.close();
+    const lines: string[] = [];
+    // A damaged index left behind would fail every later test too.
+    const after = await rowsNow((line) => lines.push(line)).finally(async () => {
+      if (lines.length === 0) await rm(file, { force: true });
+    });
+    expect(after.rows).toEqual(reference);
+    expect(lines.some((line) => line.includes(file) && line.includes("cannot be read"))).toBe(true);
   });
 });
