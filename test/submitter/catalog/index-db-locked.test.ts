@@ -93,3 +93,24 @@ test("opening an index another process holds locked does not move it aside", asy
   // Either it waited for the lock and opened the same index, or it refused to open: never a new one.
   if (reopened !== undefined) expect(reopened).toBe(instance);
 });
+
+// FAILS on af3a773 (bug found by index-tests): a batch whose BEGIN IMMEDIATE meets the busy timeout
+// rejects the whole build, and JobIndex.start() keeps that rejected promise: the catalog never reads
+// the queue again. In a server (buildWaitMs passed) the build is in the background: it logs
+// "reading the queue failed (database is locked); listings stay incomplete until the next start",
+// \`building\` stays set, and list_jobs says it is incomplete until the server is restarted.
+test("a build that meets the index locked by another process completes once the lock is free", async () => {
+  const stateDir = join(base, "state-build");
+  const catalog = await open(stateDir);
+  try {
+    // Opened (the index file exists and is fresh), not built yet: the next listing builds it.
+    const { released } = await holdWriteLock(await indexFileFor(stateDir, generated.paths.root));
+    const during = await catalog.list().catch((error: Error) => error);
+    await released;
+    const after = during instanceof Error ? await catalog.list() : during;
+    expect(after.rows).toHaveLength(JOBS);
+    expect(new Map(after.rows.map((row) => [row.job_id, row.state]))).toEqual(generated.states);
+  } finally {
+    await catalog.close();
+  }
+});
