@@ -3,7 +3,6 @@
 // reads, that happens (seen here: 4 servers starting at once over 6,000 jobs, 1 run in 3, one server
 // logged "reading the queue failed (database is locked)"). A busy index is not an unreadable one.
 // The lock is held by a real child process, so this process's synchronous busy wait is the real one.
-import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
@@ -39,7 +38,7 @@ beforeAll(async () => {
 afterAll(() => rm(base, { recursive: true, force: true }));
 
 /** A child process holding the write lock of `file` for HOLD_MS; resolves once it holds it. */
-async function holdWriteLock(file: string): Promise<{ child: ChildProcess; released: Promise<void> }> {
+async function holdWriteLock(file: string): Promise<{ released: Promise<void> }> {
   const child = spawn(process.execPath, ["-e", LOCKER, file, String(HOLD_MS)], {
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -55,7 +54,7 @@ async function holdWriteLock(file: string): Promise<{ child: ChildProcess; relea
     if (child.exitCode !== null) throw new Error(`locker exited with ${child.exitCode}`);
     await once(child.stdout as NodeJS.ReadableStream, "data");
   }
-  return { child, released };
+  return { released };
 }
 
 async function open(stateDir: string, lines: string[] = []): Promise<IndexedCatalog> {
