@@ -113,21 +113,59 @@ function openAt(path: string): OpenedIndex {
   }
 }
 
+/** SQLite's primary result code of an error thrown by node:sqlite, when it has one. */
+function sqliteCode(error: unknown): number | undefined {
+  const code = (error as { errcode?: number }).errcode;
+  return code === undefined ? undefined : code & 0xff;
+}
+
+/** Another process holds the index (SQLITE_BUSY, SQLITE_LOCKED): wait, never take it for damage. */
+export function isBusyError(error: unknown): boolean {
+  const code = sqliteCode(error);
+  return code === 5 || code === 6;
+}
+
+/** The file is damaged or no index at all (SQLITE_CORRUPT, SQLITE_NOTADB, or a schema that does not fit). */
+export function isDamagedError(error: unknown): boolean {
+  const code = sqliteCode(error);
+  return code === 11 || code === 26 || code === 1;
+}
+
+/** Moves an unreadable index aside (with its -wal and -shm) and says so. */
+export async function moveAside(path: string, error: unknown, log: (line: string) => void): Promise<void> {
+  const aside = `${path}.unreadable-${new Date().toISOString().replace(/[:.]/g, "")}`;
+  log(
+    `job index ${path} cannot be read (${(error as Error).message}); moved to ${aside} and rebuilt from the queue folders`,
+  );
+  await rename(path, aside).catch(() => rm(path, { force: true }));
+  await Promise.all([rm(`${path}-wal`, { force: true }), rm(`${path}-shm`, { force: true })]);
+}
+
+/** Opening waits this many busy timeouts for another process before it gives up. */
+const BUSY_OPEN_ATTEMPTS = 6;
+
 /**
- * Opens (or makes) the index at `path`. It is a cache of what the folders prove: one that cannot be
- * read is moved aside and rebuilt, with a log line saying so; nothing is lost by that.
+ * Opens (or makes) the index at `path`. It is a cache of what the folders prove: a damaged one is
+ * moved aside and rebuilt, with a log line saying so; nothing is lost by that. One that another
+ * server process holds is waited for (it is the same index, shared), and any other failure (no
+ * permission, a full disk) is reported as it is.
  */
 export async function openIndexDb(path: string, log: (line: string) => void): Promise<OpenedIndex> {
   if (path === IN_MEMORY) return openAt(path);
-  try {
-    return openAt(path);
-  } catch (error) {
-    const aside = `${path}.unreadable-${new Date().toISOString().replace(/[:.]/g, "")}`;
-    log(
-      `job index ${path} cannot be read (${(error as Error).message}); moved to ${aside} and rebuilt from the queue folders`,
-    );
-    await rename(path, aside).catch(() => rm(path, { force: true }));
-    await Promise.all([rm(`${path}-wal`, { force: true }), rm(`${path}-shm`, { force: true })]);
-    return openAt(path);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return openAt(path);
+    } catch (error) {
+      if (isBusyError(error)) {
+        if (attempt < BUSY_OPEN_ATTEMPTS) continue;
+        throw new Error(
+          `job index ${path} stayed locked by another process for ${BUSY_OPEN_ATTEMPTS * 5} s; check which atomizer-jobs processes use this state folder`,
+        );
+      }
+      if (!isDamagedError(error))
+        throw new Error(`job index ${path} cannot be opened: ${(error as Error).message}`);
+      await moveAside(path, error, log);
+      return openAt(path);
+    }
   }
 }

@@ -22,8 +22,8 @@ export interface ReconcileProgress {
 export interface ReconcileTarget {
   queue: QueuePaths;
   store: IndexStore;
-  /** Reads one job's files again and stores what they prove. */
-  refresh(jobId: string): Promise<void>;
+  /** Reads jobs' files (with archive folders just found) and stores what they prove, in one short write. */
+  readMany(ids: readonly string[], archiveNames: ReadonlyMap<string, readonly string[]>): Promise<void>;
   progress: ReconcileProgress;
   /** The index was closed: stop reading. */
   closed(): boolean;
@@ -38,13 +38,18 @@ export interface ReconcileOutcome {
   read: number;
 }
 
-/** The reconcile stopped because the index closed: its open batch is rolled back, not half kept. */
-class Closed extends Error {}
+/** How often a batch is tried again when another process holds the index past its busy timeout. */
+const BUSY_RETRIES = 6;
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { errcode?: number }).errcode;
+  return code !== undefined && [5, 6].includes(code & 0xff);
+}
 
 /**
- * Reads `ids` in batches, each one transaction with the archive names found for its jobs: names are
- * what the next listing compares with, so a name must never be stored without its job having been
- * read (a build cut short would skip those jobs for good).
+ * Reads `ids` in batches of 32, each stored in one transaction with the archive folders found for its
+ * jobs: a name is never stored without its job having been read (a build cut short would otherwise
+ * skip those jobs for good). A batch that meets the index locked is tried again.
  */
 async function inBatches(
   target: ReconcileTarget,
@@ -54,15 +59,13 @@ async function inBatches(
   target.progress.planned += ids.length;
   for (let i = 0; i < ids.length && !target.closed(); i += READ_CONCURRENCY) {
     const slice = ids.slice(i, i + READ_CONCURRENCY);
-    try {
-      await target.store.batch(async () => {
-        for (const id of slice) for (const name of names.get(id) ?? []) target.store.addArchiveName(name, id);
-        await Promise.all(slice.map((id) => target.refresh(id)));
-        if (target.closed()) throw new Closed();
-      });
-    } catch (error) {
-      if (error instanceof Closed) return;
-      throw error;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await target.readMany(slice, names);
+        break;
+      } catch (error) {
+        if (!isBusy(error) || attempt >= BUSY_RETRIES) throw error;
+      }
     }
     target.progress.read += slice.length;
   }

@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
-import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import type { DirStamp } from "../../protocol/index.ts";
 import type { CountGroup } from "./index-counts.ts";
 import { adjustCount } from "./index-counts.ts";
 import type { OpenedIndex } from "./index-db.ts";
 import { UPSERT_JOB } from "./index-db.ts";
+import { IndexReads } from "./index-reads.ts";
 import type { CatalogRow } from "./job-catalog.ts";
 import { rowFingerprint } from "./row-summary.ts";
 
@@ -31,7 +32,9 @@ export interface PutOutcome {
   added: boolean;
 }
 
-export type RootName = "outbox" | "inbox" | "archive";
+import type { RootName } from "./index-reads.ts";
+
+export type { RootName };
 
 /** Removals remembered for list_jobs' changed_since; older ones make a cursor "incomplete". */
 const MAX_REMOVED = 10_000;
@@ -48,48 +51,22 @@ function sameNames(stored: readonly string[], found: readonly string[]): boolean
   return stored.every((name) => wanted.has(name));
 }
 
-interface JobRowRecord {
-  row: string;
-  change: number;
-}
-
-function decode(record: JobRowRecord): CatalogRow {
-  return { ...(JSON.parse(record.row) as Omit<CatalogRow, "change">), change: record.change };
-}
-
 /**
  * The job index's tables: every job's list row and what start-up needs, written by every server
  * process of the queue (SQLite serialises them) and read on demand, so no process holds history.
  * Each write is a short transaction; a row's change counter moves only when what it shows changed.
  */
-export class IndexStore {
-  readonly instance: string;
+export class IndexStore extends IndexReads {
   readonly #db: DatabaseSync;
-  readonly #statements = new Map<string, StatementSync>();
   #batchDepth = 0;
 
   constructor(opened: OpenedIndex) {
+    super(opened);
     this.#db = opened.db;
-    this.instance = opened.instance;
-  }
-
-  /** Statements are prepared once per text: preparing costs more than most of these queries. */
-  #sql(text: string): StatementSync {
-    let statement = this.#statements.get(text);
-    if (!statement) {
-      statement = this.#db.prepare(text);
-      this.#statements.set(text, statement);
-    }
-    return statement;
-  }
-
-  #meta(key: string): string | undefined {
-    const found = this.#sql("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
-    return found?.value;
   }
 
   #setMeta(key: string, value: string): void {
-    this.#sql(
+    this.sql(
       "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     ).run(key, value);
   }
@@ -111,16 +88,15 @@ export class IndexStore {
   }
 
   /**
-   * Runs `work` (many reads, each storing its job) inside one transaction: a commit per job made a
-   * first build of 100,000 jobs spend 13 s committing. Other processes wait for the batch (a few ms
-   * of reading per 32 jobs) as they would for a single write.
+   * Runs `work` (many jobs' writes) in one transaction: a commit per job made a first build of
+   * 100,000 jobs spend 13 s committing. Synchronous, so the write lock is held only while writing.
    */
-  async batch<T>(work: () => Promise<T>): Promise<T> {
+  batch<T>(work: () => T): T {
     if (this.#batchDepth > 0) return work();
     this.#db.exec("BEGIN IMMEDIATE");
     this.#batchDepth++;
     try {
-      const result = await work();
+      const result = work();
       this.#batchDepth--;
       this.#db.exec("COMMIT");
       return result;
@@ -132,34 +108,9 @@ export class IndexStore {
   }
 
   #bump(): number {
-    const next = Number(this.#meta("counter") ?? "0") + 1;
+    const next = Number(this.meta("counter") ?? "0") + 1;
     this.#setMeta("counter", String(next));
     return next;
-  }
-
-  counter(): number {
-    return Number(this.#meta("counter") ?? "0");
-  }
-
-  row(jobId: string): CatalogRow | undefined {
-    const found = this.#sql("SELECT row, change FROM jobs WHERE job_id = ?").get(jobId) as
-      | JobRowRecord
-      | undefined;
-    return found ? decode(found) : undefined;
-  }
-
-  proof(jobId: string): string | undefined {
-    const found = this.#sql("SELECT proof FROM jobs WHERE job_id = ?").get(jobId) as
-      | { proof: string }
-      | undefined;
-    return found?.proof;
-  }
-
-  settled(jobId: string): string | undefined {
-    const found = this.#sql("SELECT settled FROM jobs WHERE job_id = ?").get(jobId) as
-      | { settled: string | null }
-      | undefined;
-    return found?.settled ?? undefined;
   }
 
   /** Stores the row the files proved; the counter moves only when the row shows something new. */
@@ -167,7 +118,7 @@ export class IndexStore {
     const fingerprint = createHash("sha256").update(rowFingerprint(row)).digest("base64url").slice(0, 22);
     const { change: _change, ...body } = row;
     const encoded = JSON.stringify(body);
-    const same = this.#sql(
+    const same = this.sql(
       "SELECT change FROM jobs WHERE job_id = ? AND row = ? AND in_outbox = ? AND in_inbox = ? AND live = ? AND settled IS ? AND proof = ?",
     ).get(
       jobId,
@@ -182,18 +133,18 @@ export class IndexStore {
     if (same && sameNames(this.archiveNames(jobId), facts.archives))
       return { row: { ...row, change: same.change }, changed: false, added: false };
     return this.#transaction(() => {
-      const before = this.#sql(
+      const before = this.sql(
         "SELECT fingerprint, change, state, project, created_by FROM jobs WHERE job_id = ?",
       ).get(jobId) as ({ fingerprint: string; change: number } & CountGroup) | undefined;
       const changed = before?.fingerprint !== fingerprint;
-      if (before) adjustCount(this.#sql.bind(this), before, -1);
+      if (before) adjustCount(this.sql.bind(this), before, -1);
       adjustCount(
-        this.#sql.bind(this),
+        this.sql.bind(this),
         { state: row.state, project: row.project ?? null, created_by: row.created_by ?? null },
         1,
       );
       const change = changed ? this.#bump() : (before?.change ?? 0);
-      this.#sql(UPSERT_JOB).run(
+      this.sql(UPSERT_JOB).run(
         jobId,
         row.state,
         sortKeyOf(row),
@@ -210,7 +161,7 @@ export class IndexStore {
         facts.proof,
       );
       this.#setArchives(jobId, facts.archives);
-      this.#sql("DELETE FROM removed WHERE job_id = ?").run(jobId);
+      this.sql("DELETE FROM removed WHERE job_id = ?").run(jobId);
       return { row: { ...row, change }, changed, added: before === undefined };
     });
   }
@@ -218,22 +169,22 @@ export class IndexStore {
   #setArchives(jobId: string, names: readonly string[]): void {
     const kept = new Set(names);
     for (const name of this.archiveNames(jobId))
-      if (!kept.has(name)) this.#sql("DELETE FROM archives WHERE name = ?").run(name);
-    const insert = this.#sql("INSERT OR IGNORE INTO archives (name, job_id) VALUES (?, ?)");
+      if (!kept.has(name)) this.sql("DELETE FROM archives WHERE name = ?").run(name);
+    const insert = this.sql("INSERT OR IGNORE INTO archives (name, job_id) VALUES (?, ?)");
     for (const name of names) insert.run(name, jobId);
   }
 
   /** Forgets a job whose every file is gone; returns the removal's counter when it had a row. */
   remove(jobId: string): number | undefined {
     return this.#transaction(() => {
-      const had = this.#sql("DELETE FROM jobs WHERE job_id = ? RETURNING state, project, created_by").get(
+      const had = this.sql("DELETE FROM jobs WHERE job_id = ? RETURNING state, project, created_by").get(
         jobId,
       ) as CountGroup | undefined;
-      this.#sql("DELETE FROM archives WHERE job_id = ?").run(jobId);
+      this.sql("DELETE FROM archives WHERE job_id = ?").run(jobId);
       if (!had) return undefined;
-      adjustCount(this.#sql.bind(this), had, -1);
+      adjustCount(this.sql.bind(this), had, -1);
       const change = this.#bump();
-      this.#sql(
+      this.sql(
         "INSERT INTO removed (job_id, change) VALUES (?, ?) ON CONFLICT (job_id) DO UPDATE SET change = excluded.change",
       ).run(jobId, change);
       this.#pruneRemoved();
@@ -242,91 +193,22 @@ export class IndexStore {
   }
 
   #pruneRemoved(): void {
-    const count = (this.#sql("SELECT count(*) AS n FROM removed").get() as { n: number }).n;
+    const count = (this.sql("SELECT count(*) AS n FROM removed").get() as { n: number }).n;
     if (count <= MAX_REMOVED) return;
-    const cut = this.#sql("SELECT change FROM removed ORDER BY change ASC LIMIT 1 OFFSET ?").get(
+    const cut = this.sql("SELECT change FROM removed ORDER BY change ASC LIMIT 1 OFFSET ?").get(
       count - MAX_REMOVED - 1,
     ) as { change: number };
-    this.#sql("DELETE FROM removed WHERE change <= ?").run(cut.change);
+    this.sql("DELETE FROM removed WHERE change <= ?").run(cut.change);
     this.#setMeta("removed_floor", String(cut.change));
-  }
-
-  /** The counter at which another process (or this one) removed the job, when it is remembered. */
-  removedAt(jobId: string): number | undefined {
-    const found = this.#sql("SELECT change FROM removed WHERE job_id = ?").get(jobId) as
-      | { change: number }
-      | undefined;
-    return found?.change;
-  }
-
-  /** Ids removed after `counter`, and whether the record reaches back that far. */
-  removedSince(counter: number): { ids: string[]; complete: boolean } {
-    const rows = this.#sql("SELECT job_id FROM removed WHERE change > ? ORDER BY change").all(counter) as {
-      job_id: string;
-    }[];
-    return {
-      ids: rows.map((row) => row.job_id),
-      complete: Number(this.#meta("removed_floor") ?? "0") <= counter,
-    };
-  }
-
-  /** A job's archive folder names, newest first. */
-  archiveNames(jobId: string): string[] {
-    const rows = this.#sql("SELECT name FROM archives WHERE job_id = ? ORDER BY name DESC").all(jobId) as {
-      name: string;
-    }[];
-    return rows.map((row) => row.name);
   }
 
   /** Records an archive folder seen on disk (before its job is read again). */
   addArchiveName(name: string, jobId: string): void {
-    this.#sql("INSERT OR IGNORE INTO archives (name, job_id) VALUES (?, ?)").run(name, jobId);
-  }
-
-  /** What the index believes a root holds: job ids for outbox/ and inbox/, folder names for archive/. */
-  namesIn(root: RootName): Set<string> {
-    const sql =
-      root === "archive"
-        ? "SELECT name AS id FROM archives"
-        : `SELECT job_id AS id FROM jobs WHERE ${root === "outbox" ? "in_outbox" : "in_inbox"} = 1`;
-    const names = new Set<string>();
-    for (const found of this.#sql(sql).iterate() as Iterable<{ id: string }>) names.add(found.id);
-    return names;
-  }
-
-  liveIds(): string[] {
-    const rows = this.#sql("SELECT job_id FROM jobs WHERE live = 1").all() as { job_id: string }[];
-    return rows.map((row) => row.job_id);
-  }
-
-  ids(): string[] {
-    const rows = this.#sql("SELECT job_id FROM jobs").all() as { job_id: string }[];
-    return rows.map((row) => row.job_id);
-  }
-
-  idsWithIdempotencyKey(key: string): string[] {
-    const rows = this.#sql(
-      "SELECT job_id FROM jobs WHERE idempotency_key = ? ORDER BY sort_key DESC, job_id DESC",
-    ).all(key) as { job_id: string }[];
-    return rows.map((row) => row.job_id);
-  }
-
-  stamp(root: RootName): DirStamp | undefined {
-    const value = this.#meta(`stamp.${root}`);
-    return value ? (JSON.parse(value) as DirStamp) : undefined;
+    this.sql("INSERT OR IGNORE INTO archives (name, job_id) VALUES (?, ?)").run(name, jobId);
   }
 
   setStamp(root: RootName, stamp: DirStamp | undefined): void {
     this.#setMeta(`stamp.${root}`, stamp ? JSON.stringify(stamp) : "");
-  }
-
-  /** Rows by a prepared query (index-query.ts builds them). */
-  rows(sql: string, params: readonly SQLInputValue[]): CatalogRow[] {
-    return (this.#sql(sql).all(...params) as unknown as JobRowRecord[]).map(decode);
-  }
-
-  count(sql: string, params: readonly SQLInputValue[]): number {
-    return (this.#sql(sql).get(...params) as { n: number }).n;
   }
 
   close(): void {

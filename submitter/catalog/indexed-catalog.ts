@@ -2,32 +2,84 @@ import { archiveDirsOf } from "../../protocol/index.ts";
 import type { VerificationCache } from "../jobs/results-check.ts";
 import { FolderCatalog } from "./folder-catalog.ts";
 import type { FolderQueue } from "./folder-writes.ts";
+import { isDamagedError } from "./index-db.ts";
 import { buildQuery } from "./index-query.ts";
 import type { IndexStore } from "./index-store.ts";
-import type { CatalogListing, CatalogPage, CatalogQuery, GetOptions, JobRecord } from "./job-catalog.ts";
+import type {
+  CatalogListing,
+  CatalogPage,
+  CatalogQuery,
+  CatalogRow,
+  GetOptions,
+  JobRecord,
+} from "./job-catalog.ts";
 import { JobIndex } from "./job-index.ts";
 import { jobProof } from "./job-proof.ts";
+
+/** Pages taken again at most this often while rows keep moving under a listing (then shown as read). */
+const MAX_PAGE_ROUNDS = 4;
 
 /**
  * A folder catalog whose rows and archive names come from the persistent job index. The index is a
  * cache: every `get` reads the job's files, and a listing reads the files of the rows it returns
  * before it answers, so no state is ever reported from the index alone when a file says otherwise.
  */
-export abstract class IndexedCatalog extends FolderCatalog {
-  readonly index: JobIndex;
-  protected readonly store: IndexStore;
+/** Opens the index afresh after the one in use turned out damaged (moves it aside first). */
+export type ReopenIndex = (damage: unknown) => Promise<IndexStore>;
 
-  constructor(target: FolderQueue, verification: VerificationCache, store: IndexStore, watch: boolean) {
+export abstract class IndexedCatalog extends FolderCatalog {
+  #index: JobIndex;
+  #store: IndexStore;
+  readonly #watch: boolean;
+  readonly #reopen: ReopenIndex | undefined;
+  #starting: Promise<void> | undefined;
+
+  constructor(
+    target: FolderQueue,
+    verification: VerificationCache,
+    store: IndexStore,
+    watch: boolean,
+    reopen?: ReopenIndex,
+  ) {
     super(target, verification);
-    this.store = store;
-    this.index = new JobIndex(target.queue, store, verification, { watch });
+    this.#store = store;
+    this.#watch = watch;
+    this.#reopen = reopen;
+    this.#index = new JobIndex(target.queue, store, verification, { watch });
+  }
+
+  get index(): JobIndex {
+    return this.#index;
+  }
+
+  protected get store(): IndexStore {
+    return this.#store;
   }
 
   #background = false;
 
   /** Brings the index up to date (and, for a watched catalog, starts its watches) once. */
   start(): Promise<void> {
-    return this.index.start();
+    this.#starting ??= this.#start().catch((error: unknown) => {
+      this.#starting = undefined;
+      throw error;
+    });
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    try {
+      await this.#index.start();
+    } catch (error) {
+      // Damage past the pages opening reads shows in the first reconcile: rebuild, as opening would.
+      if (!isDamagedError(error) || !this.#reopen) throw error;
+      const reopen = this.#reopen;
+      await this.#index.close();
+      this.#store.close();
+      this.#store = await reopen(error);
+      this.#index = new JobIndex(this.target.queue, this.#store, this.verification, { watch: this.#watch });
+      await this.#index.start();
+    }
   }
 
   /**
@@ -66,21 +118,17 @@ export abstract class IndexedCatalog extends FolderCatalog {
     const building = this.#background ? this.index.building : undefined;
     if (!building) await this.start();
     const built = buildQuery(query);
-    const first = this.store.rows(built.page.sql, built.page.params);
     // The rows about to be shown are checked against their files first (a stat of each job.json): a
     // row whose files moved on is read again and the page taken anew, so what is shown is what the
     // files say now, never the index alone.
-    const { queue } = this.target;
-    const stale = await Promise.all(
-      first.map(
-        async (row) =>
-          (await jobProof(queue, row.job_id, this.store.archiveNames(row.job_id))) !==
-          this.store.proof(row.job_id),
-      ),
-    );
-    const reread = first.filter((_, at) => stale[at]);
-    await Promise.all(reread.map((row) => this.index.refresh(row.job_id)));
-    const rows = reread.length > 0 ? this.store.rows(built.page.sql, built.page.params) : first;
+    let rows = this.store.rows(built.page.sql, built.page.params);
+    // A row read again may leave the page and another slide in: check until a page holds still.
+    for (let round = 0; round < MAX_PAGE_ROUNDS; round++) {
+      const moved = await this.#staleRows(rows);
+      if (moved.length === 0) break;
+      await Promise.all(moved.map((row) => this.index.refresh(row.job_id)));
+      rows = this.store.rows(built.page.sql, built.page.params);
+    }
     return {
       instance: this.store.instance,
       counter: this.store.counter(),
@@ -89,6 +137,19 @@ export abstract class IndexedCatalog extends FolderCatalog {
       removedSince: (counter) => this.store.removedSince(counter),
       ...(building ? { building } : {}),
     };
+  }
+
+  /** Rows whose job.json files are not the ones they were read from (a stat of each). */
+  async #staleRows(rows: readonly CatalogRow[]): Promise<CatalogRow[]> {
+    const { queue } = this.target;
+    const stale = await Promise.all(
+      rows.map(
+        async (row) =>
+          (await jobProof(queue, row.job_id, this.store.archiveNames(row.job_id))) !==
+          this.store.proof(row.job_id),
+      ),
+    );
+    return rows.filter((_, at) => stale[at]);
   }
 
   async list(): Promise<CatalogListing> {

@@ -4,19 +4,17 @@ import { listArchiveDirs, parseArchiveDirName } from "../../protocol/index.ts";
 import type { VerificationCache } from "../jobs/results-check.ts";
 import { CatalogListeners } from "./catalog-listeners.ts";
 import { EmittedChanges } from "./emitted-changes.ts";
-import type { InboxFollowDeps } from "./inbox-follow.ts";
-import { followInbox } from "./inbox-follow.ts";
 import type { ReconcileProgress, ReconcileTarget } from "./index-reconcile.ts";
 import { reconcileQueue, reconcileRoot } from "./index-reconcile.ts";
 import type { IndexStore, RootName } from "./index-store.ts";
 import type { CatalogChange, CatalogEvent, CatalogListener, CatalogRow } from "./job-catalog.ts";
 import { JobFollows } from "./job-follows.ts";
-import { jobProof } from "./job-proof.ts";
-import { isDirectory, readJobReads } from "./queue-scan.ts";
+import { JobReader } from "./job-reader.ts";
+import { isDirectory } from "./queue-scan.ts";
 import { ResultsTracker } from "./results-follow.ts";
 import type { RootEntry } from "./root-watch.ts";
 import { watchQueueRoots, watchReceipts } from "./root-watch.ts";
-import { summarizeRow, unknownRow } from "./row-summary.ts";
+import { unknownRow } from "./row-summary.ts";
 
 export interface JobIndexOptions {
   /** Track one job only (the CLI's wait): no listing of the queue, no watch of other jobs. */
@@ -46,11 +44,9 @@ export class JobIndex {
   readonly #watch: boolean;
   readonly #rescanMs: number;
   readonly #listeners = new CatalogListeners();
-  readonly #refreshing = new Map<string, { dirty: boolean; done: Promise<void> }>();
   readonly #follows: JobFollows;
   readonly #results: ResultsTracker;
-  readonly #emitted: EmittedChanges;
-  readonly #followDeps: InboxFollowDeps;
+  readonly #reader: JobReader;
   #watches: DirWatch[] = [];
   #receipts: Promise<DirWatch> | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -72,14 +68,21 @@ export class JobIndex {
     this.#rescanMs = options.rescanMs ?? DEFAULT_RESCAN_MS;
     this.#results = new ResultsTracker(verification);
     this.#follows = new JobFollows(queue.inbox, (jobId) => void this.refresh(jobId));
-    this.#emitted = new EmittedChanges(store.counter());
-    this.#followDeps = {
-      inboxDir: queue.inbox,
+    this.#reader = new JobReader({
+      queue,
+      store,
       results: this.#results,
-      follows: this.#watch ? this.#follows : undefined,
-      settled: (jobId) => store.settled(jobId),
-      refresh: (jobId) => void this.refresh(jobId),
-    };
+      emitted: new EmittedChanges(store.counter()),
+      followDeps: {
+        inboxDir: queue.inbox,
+        results: this.#results,
+        follows: this.#watch ? this.#follows : undefined,
+        settled: (jobId) => store.settled(jobId),
+        refresh: (jobId) => void this.refresh(jobId),
+      },
+      emit: (event) => this.#emit(event),
+      closed: () => this.#closed,
+    });
   }
 
   get store(): IndexStore {
@@ -92,7 +95,11 @@ export class JobIndex {
 
   /** Starts the watches, then reads what changed; events meanwhile just cause another (idempotent) read. */
   start(): Promise<void> {
-    this.#ready ??= this.#start();
+    // A start that failed (the index locked too long, a folder unreadable) is tried again next time.
+    this.#ready ??= this.#start().catch((error: unknown) => {
+      this.#ready = undefined;
+      throw error;
+    });
     return this.#ready;
   }
 
@@ -104,7 +111,7 @@ export class JobIndex {
       });
     if (this.#only !== undefined) {
       for (const dir of await listArchiveDirs(this.#queue.archive))
-        if (dir.job_id === this.#only) this.#store.addArchiveName(dir.name, dir.job_id);
+        if (dir.job_id === this.#only) this.#noteArchive(dir.job_id, dir.name);
       await this.refresh(this.#only);
       this.#built = true;
       return;
@@ -121,7 +128,7 @@ export class JobIndex {
     return {
       queue: this.#queue,
       store: this.#store,
-      refresh: (id) => this.refresh(id),
+      readMany: (ids, names) => this.readMany(ids, names),
       progress: this.#progress,
       closed: () => this.#closed,
     };
@@ -164,7 +171,7 @@ export class JobIndex {
     // An archive folder is published whole by rename: present means complete.
     void isDirectory(join(this.#queue.archive, name))
       .then(async (present) => {
-        if (present) this.#store.addArchiveName(name, jobId);
+        if (present) this.#noteArchive(jobId, name);
         await this.refresh(jobId);
         if (present) this.#emitAbout(jobId, "archived");
       })
@@ -184,7 +191,7 @@ export class JobIndex {
 
   /** Records an archive folder (from archive_job right after publishing it). */
   noteArchiveDir(name: string, jobId: string): void {
-    this.#store.addArchiveName(name, jobId);
+    this.#noteArchive(jobId, name);
   }
 
   /** A `get` found this job's results not verifying: follow its folder until they do. */
@@ -199,65 +206,20 @@ export class JobIndex {
    * one more read after the current one, so the last read always sees the latest files.
    */
   refresh(jobId: string): Promise<void> {
-    const running = this.#refreshing.get(jobId);
-    if (running) {
-      running.dirty = true;
-      return running.done;
-    }
-    const state = { dirty: false, done: Promise.resolve() };
-    state.done = (async () => {
-      try {
-        do {
-          state.dirty = false;
-          await this.#read(jobId);
-        } while (state.dirty && !this.#closed);
-      } finally {
-        this.#refreshing.delete(jobId);
-      }
-    })();
-    this.#refreshing.set(jobId, state);
-    return state.done;
+    return this.#reader.refresh(jobId);
   }
 
-  async #read(jobId: string): Promise<void> {
-    if (this.#closed) return;
-    const names = this.#store.archiveNames(jobId);
-    const proof = await jobProof(this.#queue, jobId, names);
-    const reads = await readJobReads(this.#queue, jobId, names);
-    const { outbox, inbox, archives } = reads;
-    const inInbox = inbox.kind !== "absent" || (await isDirectory(join(this.#queue.inbox, jobId)));
-    const follow = await followInbox(this.#followDeps, jobId, inbox, inInbox);
-    if (this.#closed) return;
-    if (outbox.kind === "absent" && inbox.kind === "absent" && archives.size === 0) {
-      const seq = this.#store.row(jobId)?.seq ?? 0;
-      const removal = this.#store.remove(jobId) ?? this.#store.removedAt(jobId);
-      this.#results.forget(jobId);
-      if (removal !== undefined && this.#emitted.isNew(jobId, removal)) {
-        this.#emitted.note(jobId, removal);
-        this.#emit({ job_id: jobId, change: "removed", row: unknownRow(jobId, seq, removal) });
-      }
-      return;
-    }
-    const outcome = this.#store.put(jobId, summarizeRow(jobId, reads, 0), {
-      inOutbox: outbox.kind !== "absent",
-      inInbox,
-      live: follow.mode !== undefined,
-      settled: follow.settled,
-      archives: [...archives.keys()],
-      proof,
-    });
-    const { row } = outcome;
-    const changed = outcome.changed || this.#emitted.isNew(jobId, row.change);
-    const added =
-      outcome.added || (changed && !this.#emitted.has(jobId) && this.#emitted.afterStart(row.change));
-    this.#emitted.note(jobId, row.change);
-    this.#emit({
-      job_id: jobId,
-      change: changed ? "row" : "touched",
-      row,
-      ...(changed && added ? { added } : {}),
-    });
-    if (follow.verified) this.#emit({ job_id: jobId, change: "results", row, results: follow.verified });
+  /** Reads many jobs, then stores them in one short transaction (a reconcile's batch). */
+  readMany(ids: readonly string[], archiveNames: ReadonlyMap<string, readonly string[]>): Promise<void> {
+    return this.#reader.readMany(ids, archiveNames);
+  }
+
+  #noteArchive(jobId: string, name: string): void {
+    this.#reader.noteArchive(jobId, name);
+  }
+
+  async #drain(): Promise<void> {
+    await this.#reader.drain();
   }
 
   #emitAbout(jobId: string, change: CatalogChange): void {
@@ -290,6 +252,6 @@ export class JobIndex {
     (await this.#receipts?.catch(() => undefined))?.close();
     await this.#follows.closeAll();
     // Reads in flight finish before the store they write to is closed by its owner.
-    await Promise.all([...this.#refreshing.values()].map((state) => state.done.catch(() => undefined)));
+    await this.#drain();
   }
 }

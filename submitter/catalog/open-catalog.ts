@@ -2,7 +2,7 @@ import { join, resolve } from "node:path";
 import { queuePaths } from "../../protocol/index.ts";
 import { VerificationCache } from "../jobs/results-check.ts";
 import { DiskCatalog } from "./disk-catalog.ts";
-import { IN_MEMORY, openIndexDb } from "./index-db.ts";
+import { IN_MEMORY, moveAside, openIndexDb } from "./index-db.ts";
 import { defaultStateDir, indexFileFor, prepareStateDir } from "./index-location.ts";
 import { IndexStore } from "./index-store.ts";
 import type { CatalogOptions, JobCatalog } from "./job-catalog.ts";
@@ -32,9 +32,21 @@ export async function openCatalog(options: CatalogOptions): Promise<JobCatalog> 
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const path = await indexPathFor(root, options.stateDir);
   const opened = await openIndexDb(path, log);
+  const reopen = async (damage: unknown) => {
+    await moveAside(path, damage, log);
+    return new IndexStore(await openIndexDb(path, log));
+  };
   const store = new IndexStore(opened);
-  if (options.kind === "disk") return new DiskCatalog(target, verification, store, false);
-  const catalog = new WatchedCatalog(target, verification, store, true);
+  if (options.kind === "disk") return new DiskCatalog(target, verification, store, false, reopen);
+  return openWatched(new WatchedCatalog(target, verification, store, true, reopen), path, log, options);
+}
+
+async function openWatched(
+  catalog: WatchedCatalog,
+  path: string,
+  log: (line: string) => void,
+  options: CatalogOptions,
+): Promise<WatchedCatalog> {
   const started = catalog.start();
   // An index up to date after a restart is ready at once; a first build over a large queue is not:
   // the server answers meanwhile rather than keep every agent waiting a minute at 100,000 jobs.

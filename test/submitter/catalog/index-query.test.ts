@@ -64,7 +64,7 @@ function bruteForce(query: CatalogQuery): { ids: string[]; total: number } {
 beforeAll(async () => {
   store = await memoryIndexStore();
   const facts = { inOutbox: true, inInbox: false, live: false, settled: undefined, archives: [], proof: "-" };
-  await store.batch(async () => {
+  store.batch(() => {
     for (let i = 0; i < COUNT; i++) store.put(planRow(i).job_id, planRow(i), facts);
     // Some rows move on after the others were written: change order is not insertion order.
     for (let i = 0; i < COUNT; i += 9)

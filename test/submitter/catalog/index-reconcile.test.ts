@@ -54,9 +54,9 @@ describe("reconcileRoot", () => {
     return {
       queue,
       store,
-      refresh: (id) => {
-        reads.push(id);
-        return index.refresh(id);
+      readMany: (ids, names) => {
+        reads.push(...ids);
+        return index.readMany(ids, names);
       },
       progress: { planned: 0, read: 0 },
       closed: () => false,

@@ -136,11 +136,11 @@ describe("remove", () => {
   test("beyond 10,000 remembered removals an old cursor is told its record is incomplete", async () => {
     const count = 10_002;
     const ids = Array.from({ length: count }, (_, i) => `job-20260520-120000-r${i}`);
-    await store.batch(async () => {
+    store.batch(() => {
       for (const id of ids) store.put(id, row({ job_id: id }), facts());
     });
     const cursor = store.counter();
-    await store.batch(async () => {
+    store.batch(() => {
       for (const id of ids) store.remove(id);
     });
     const since = store.removedSince(cursor);
@@ -154,12 +154,13 @@ describe("remove", () => {
 describe("batch", () => {
   test("a batch that fails keeps none of its writes", async () => {
     store.put(ID, row(), facts());
-    const failing = store.batch(async () => {
-      store.put(ID, row({ state: "completed" }), facts());
-      store.put("job-20260520-120100-other", row({ job_id: "job-20260520-120100-other" }), facts());
-      throw new Error("read failed");
-    });
-    await expect(failing).rejects.toThrow("read failed");
+    const failing = () =>
+      store.batch(() => {
+        store.put(ID, row({ state: "completed" }), facts());
+        store.put("job-20260520-120100-other", row({ job_id: "job-20260520-120100-other" }), facts());
+        throw new Error("read failed");
+      });
+    expect(failing).toThrow("read failed");
     expect(store.row(ID)?.state).toBe("running");
     expect(store.ids()).toEqual([ID]);
     expect(store.counter()).toBe(1);
@@ -167,8 +168,8 @@ describe("batch", () => {
   });
 
   test("a nested batch joins the outer one", async () => {
-    await store.batch(async () => {
-      await store.batch(async () => {
+    store.batch(() => {
+      store.batch(() => {
         store.put(ID, row(), facts());
       });
       store.put(ID, row({ state: "failed" }), facts());
