@@ -5,14 +5,15 @@ import { applyRecord, entryState } from "./ledger-records.ts";
 /**
  * The ledger's tables. `records` is the record log, appended and never rewritten (what ledger.jsonl
  * was); `entries` is each job's current entry, written in the same transaction as the records that
- * change it, so finished history is looked up by id instead of held in memory.
+ * change it, so finished history is looked up by id instead of held in memory. Queries over an outbox
+ * listing (100,000 ids) read only the narrow indexes: job_id's own, and (state, refused, job_id).
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS records (seq INTEGER PRIMARY KEY, job_id TEXT NOT NULL, record TEXT NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS entries (
-  job_id TEXT PRIMARY KEY, state TEXT NOT NULL, refused INTEGER NOT NULL, entry TEXT NOT NULL
-) STRICT, WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS entries_by_state ON entries (state, refused);
+  job_id TEXT NOT NULL UNIQUE, state TEXT NOT NULL, refused INTEGER NOT NULL, entry TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS entries_by_state ON entries (state, refused, job_id);
 CREATE TABLE IF NOT EXISTS imports (identity TEXT PRIMARY KEY, file TEXT NOT NULL, at TEXT NOT NULL, records INTEGER NOT NULL) STRICT;
 `;
 const SCHEMA_VERSION = 1;
