@@ -1,4 +1,5 @@
 import type { KeyedSerial, Progress, RunnerInfo } from "../protocol/index.ts";
+import type { GoneJob } from "./cleanup.ts";
 import type { RunnerConfig } from "./config.ts";
 import type { InboxWriter } from "./inbox-writer.ts";
 import type { PendingJob } from "./job-intake.ts";
@@ -68,7 +69,8 @@ export interface RunnerContext {
   noted: Set<string>;
   /** Job ids whose archive/ folders intake has looked for (once per id: see intake-guards.ts). */
   archiveChecked: Set<string>;
-  goneSince: Map<string, number>;
+  /** Finished jobs whose outbox entries are gone, until cleanup is done with them (cleanup.ts). */
+  goneSince: Map<string, GoneJob>;
   startedAt: Date;
   now: () => Date;
   /** True once stop() began: no new run starts. */

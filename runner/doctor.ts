@@ -4,6 +4,7 @@ import { execa } from "execa";
 import { checkQueueLayout, isInsideFolder, pathExists, queuePaths, tempPathFor } from "../protocol/index.ts";
 import type { DoctorCheck } from "./doctor-check.ts";
 import { keyChecks } from "./key-doctor.ts";
+import { ledgerCheck } from "./ledger-doctor.ts";
 import { nxChecks } from "./licence-doctor.ts";
 import { errorMessage } from "./log.ts";
 
@@ -70,7 +71,7 @@ async function checkWritable(name: string, dir: string): Promise<DoctorCheck> {
   }
 }
 
-/** Checks a runner host: Python, folders, queue layout and Syncthing markers, free disk. */
+/** Checks a runner host: Python, folders, queue layout and Syncthing markers, the ledger, free disk. */
 export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = await checkPython(options.python);
   if (options.queueDir) {
@@ -118,6 +119,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
       continue;
     }
     checks.push(await checkWritable(name, dir));
+    if (name === "state") checks.push(await ledgerCheck(dir));
   }
   checks.push(
     ...(await keyChecks({

@@ -101,6 +101,8 @@ function foreignReason(view: Job): string {
   );
 }
 
+const REBUILD_BATCH = 1000;
+
 /**
  * A new (or lost) state folder: every job inbox/ knows is written into the ledger before anything is
  * accepted, so no finished job runs again, and runs still alive in the work folder are adopted.
@@ -108,7 +110,8 @@ function foreignReason(view: Job): string {
 export async function rebuildLedger(ctx: RunnerContext): Promise<void> {
   const names = await readdir(ctx.paths.queue.inbox).catch(() => [] as string[]);
   const counts = new Map<InboxImport, number>();
-  const finals: LedgerRecord[] = [];
+  let finals: LedgerRecord[] = [];
+  let finalCount = 0;
   const at = ctx.now().toISOString();
   for (const name of names) {
     if (!isJobId(name) || ctx.ledger.get(name)) continue;
@@ -117,15 +120,21 @@ export async function rebuildLedger(ctx: RunnerContext): Promise<void> {
     const view = countedJob(await readInboxEvidence(ctx, name));
     const final = view ? asTerminalStatus(view.status) : undefined;
     if (view && final) {
-      // One durable write for all of them: a history of thousands of jobs must not cost an fsync each.
+      // One durable write per batch: a history of 100,000 jobs must not cost an fsync each, nor be
+      // held in memory whole.
       finals.push({ event: "imported", job_id: name, at, inbox_status: view.status, status: final });
+      finalCount++;
+      if (finals.length >= REBUILD_BATCH) {
+        await ctx.ledger.append(finals);
+        finals = [];
+      }
       continue;
     }
     const result = await ctx.serial.run(name, () => importFromInbox(ctx, name));
     counts.set(result, (counts.get(result) ?? 0) + 1);
   }
   if (finals.length > 0) await ctx.ledger.append(finals);
-  if (finals.length > 0) counts.set("final", finals.length);
+  if (finalCount > 0) counts.set("final", finalCount);
   const summary = [...counts].filter(([kind]) => kind !== "unknown").map(([kind, n]) => `${n} ${kind}`);
   if (summary.length > 0)
     ctx.log(

@@ -60,72 +60,79 @@ async function ownRecordOf(ctx: RunnerContext, entry: LedgerEntry, alone: boolea
  * job is resolved toward not running it again.
  */
 export async function recover(ctx: RunnerContext): Promise<void> {
-  for (const entry of ctx.ledger.entries()) {
+  for (const entry of ctx.ledger.refusedUncleaned()) {
     const jobId = entry.job_id;
     try {
-      if (entry.foreign) continue;
-      if (entry.status !== undefined) {
-        if (
-          entry.job &&
-          entry.refused &&
-          entry.cleaned_at === undefined &&
-          !(await ctx.inbox.read(jobId)) &&
-          (await pathExists(ctx.paths.outboxJob(jobId)))
-        ) {
-          await ctx.inbox.publishNew(entry.job);
-        }
-        continue;
-      }
-      // With a record key, only a record this runner signed says how far the job got.
-      const evidence = await readInboxEvidence(ctx, jobId);
-      const view = countedJob(evidence);
-      const own = await ownRecordOf(ctx, entry, view === undefined);
-      const ended = view ? asTerminalStatus(view.status) : undefined;
-      if (view && ended) {
-        // The crash came between publishing the end and recording it.
-        ctx.inbox.adopt(own ? withProgressOf(own, view) : view);
-        await finishJob(ctx, jobId, { status: ended });
-        continue;
-      }
-      if (!own) throw new Error("the ledger lost the job of an unfinished run (internal error)");
-      // What runs comes from the runner's own record; inbox/ adds only how far the job got.
-      ctx.inbox.adopt(withProgressOf(own, view, seenSeq(evidence)));
-      if (!view) await ctx.inbox.update(jobId, {});
-      if (entry.started_at !== undefined && entry.supervised) {
-        await ctx.serial.run(jobId, () => adoptRun(ctx, entry));
-      } else if (entry.started_at !== undefined) {
-        await failUnsupervised(ctx, entry);
-      } else if (view?.status === "running" && !entry.requeues) {
-        // The ledger says not started, inbox/ says running: never resolve that by starting it. A
-        // requeued entry is no disagreement: its start was ledgered, then taken back because the
-        // script provably never launched, and inbox/ keeps saying running (a job.json never goes
-        // back to queued) until the job starts again.
-        ctx.log("disagreement", jobId, "inbox/ says running but the ledger never recorded a start: not run");
-        await finishJob(
-          ctx,
-          jobId,
-          internalFailure(
-            "the runner's ledger and inbox/ disagree about whether this job started; it is not run, to be safe: resubmit it",
-          ),
-        );
-      } else if (await pathExists(ctx.paths.workJob(jobId))) {
-        ctx.scheduler.enqueue(jobId, ctx.inbox.current(jobId)?.queued_at ?? entry.accepted_at);
-        ctx.log(
-          "queued again",
-          jobId,
-          entry.requeues
-            ? "started before a restart, but its script was never launched; not started yet"
-            : "accepted before the restart, not started yet",
-        );
-      } else {
-        await finishJob(
-          ctx,
-          jobId,
-          internalFailure(`its work copy ${ctx.paths.workJob(jobId)} is gone; resubmit the job`),
-        );
-      }
+      // A crash between ledgering the refusal and publishing it: the job is known, its record is not.
+      if (
+        entry.job &&
+        !entry.foreign &&
+        !(await ctx.inbox.read(jobId)) &&
+        (await pathExists(ctx.paths.outboxJob(jobId)))
+      )
+        await ctx.inbox.publishNew(entry.job);
     } catch (error) {
       ctx.log("recovery failed", jobId, errorMessage(error));
     }
+  }
+  for (const entry of ctx.ledger.live()) {
+    try {
+      await recoverLive(ctx, entry);
+    } catch (error) {
+      ctx.log("recovery failed", entry.job_id, errorMessage(error));
+    }
+  }
+}
+
+/** One job accepted here and not finished, brought back in line with inbox/ and its run folder. */
+async function recoverLive(ctx: RunnerContext, entry: LedgerEntry): Promise<void> {
+  const jobId = entry.job_id;
+  // With a record key, only a record this runner signed says how far the job got.
+  const evidence = await readInboxEvidence(ctx, jobId);
+  const view = countedJob(evidence);
+  const own = await ownRecordOf(ctx, entry, view === undefined);
+  const ended = view ? asTerminalStatus(view.status) : undefined;
+  if (view && ended) {
+    // The crash came between publishing the end and recording it.
+    ctx.inbox.adopt(own ? withProgressOf(own, view) : view);
+    await finishJob(ctx, jobId, { status: ended });
+    return;
+  }
+  if (!own) throw new Error("the ledger lost the job of an unfinished run (internal error)");
+  // What runs comes from the runner's own record; inbox/ adds only how far the job got.
+  ctx.inbox.adopt(withProgressOf(own, view, seenSeq(evidence)));
+  if (!view) await ctx.inbox.update(jobId, {});
+  if (entry.started_at !== undefined && entry.supervised) {
+    await ctx.serial.run(jobId, () => adoptRun(ctx, entry));
+  } else if (entry.started_at !== undefined) {
+    await failUnsupervised(ctx, entry);
+  } else if (view?.status === "running" && !entry.requeues) {
+    // The ledger says not started, inbox/ says running: never resolve that by starting it. A
+    // requeued entry is no disagreement: its start was ledgered, then taken back because the
+    // script provably never launched, and inbox/ keeps saying running (a job.json never goes
+    // back to queued) until the job starts again.
+    ctx.log("disagreement", jobId, "inbox/ says running but the ledger never recorded a start: not run");
+    await finishJob(
+      ctx,
+      jobId,
+      internalFailure(
+        "the runner's ledger and inbox/ disagree about whether this job started; it is not run, to be safe: resubmit it",
+      ),
+    );
+  } else if (await pathExists(ctx.paths.workJob(jobId))) {
+    ctx.scheduler.enqueue(jobId, ctx.inbox.current(jobId)?.queued_at ?? entry.accepted_at);
+    ctx.log(
+      "queued again",
+      jobId,
+      entry.requeues
+        ? "started before a restart, but its script was never launched; not started yet"
+        : "accepted before the restart, not started yet",
+    );
+  } else {
+    await finishJob(
+      ctx,
+      jobId,
+      internalFailure(`its work copy ${ctx.paths.workJob(jobId)} is gone; resubmit the job`),
+    );
   }
 }

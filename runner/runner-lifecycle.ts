@@ -1,12 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import {
-  CANCEL_DIR,
-  checkQueueLayout,
-  createKeyedSerial,
-  describeZodError,
-  packageVersion,
-} from "../protocol/index.ts";
+import { checkQueueLayout, createKeyedSerial, describeZodError, packageVersion } from "../protocol/index.ts";
 import type { ArrivalWatches } from "./arrival-watches.ts";
 import { createArrivalWatches } from "./arrival-watches.ts";
 import type { RunnerConfig, RunnerConfigInput } from "./config.ts";
@@ -27,7 +21,8 @@ import type { OutboxWatcher } from "./outbox-watcher.ts";
 import { watchOutbox } from "./outbox-watcher.ts";
 import { runnerPaths } from "./paths.ts";
 import { recover } from "./recovery.ts";
-import { rescanQueue } from "./rescan.ts";
+import type { RescanMemory } from "./rescan.ts";
+import { newRescanMemory, rescanQueue } from "./rescan.ts";
 import { startRun } from "./run-start.ts";
 import { runnerHeartbeatOf, writeRunnerHeartbeat } from "./runner-heartbeat.ts";
 import { keyLogLines, loadRunnerKeys } from "./runner-keys.ts";
@@ -87,7 +82,8 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
     scanning: boolean;
     beating: boolean;
     scanned: boolean;
-  } = { stopping: false, scanning: false, beating: false, scanned: false };
+    rescans: RescanMemory;
+  } = { stopping: false, scanning: false, beating: false, scanned: false, rescans: newRescanMemory() };
 
   const checkDrained = (ctx: RunnerContext): void => {
     if (!config.once || !lifecycle.scanned) return;
@@ -102,7 +98,7 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
     if (lifecycle.scanning || lifecycle.stopping) return;
     lifecycle.scanning = true;
     try {
-      await rescanQueue(ctx, guard);
+      await rescanQueue(ctx, guard, lifecycle.rescans);
     } finally {
       lifecycle.scanning = false;
     }
@@ -157,9 +153,15 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
       await mkdir(config.stateDir, { recursive: true });
       const lock = await lockStateDir(config.stateDir);
       lifecycle.release = lock.release;
-      const ledger = await openLedger(config.stateDir, (message) =>
-        log("ledger warning", undefined, message),
-      );
+      // A ledger that cannot be read stops the start here: the runner never runs on a forgotten history.
+      const ledger = await openLedger(
+        config.stateDir,
+        (message) => log("ledger warning", undefined, message),
+        (message) => log("ledger", undefined, message),
+      ).catch(async (error: unknown) => {
+        await lock.release();
+        throw error;
+      });
       await prepareWorkDir(paths);
       // While a job waits for its files its folder is watched, so the last file to land starts it.
       const arrivals = createArrivalWatches({
@@ -229,10 +231,8 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
       lifecycle.beatOwned = true;
       await publishHeartbeat(ctx).catch(guard(ctx, "runner heartbeat"));
       lifecycle.watcher = watchOutbox(paths, config.rescanS * 1000, {
-        onEntry: (name) => {
-          if (name === CANCEL_DIR) return;
-          void ctx.serial.run(name, () => considerEntry(ctx, name)).catch(guard(ctx, "intake", name));
-        },
+        onEntry: (name) =>
+          void ctx.serial.run(name, () => considerEntry(ctx, name)).catch(guard(ctx, "intake", name)),
         onCancel: (jobId) =>
           void ctx.serial.run(jobId, () => considerCancel(ctx, jobId)).catch(guard(ctx, "cancel", jobId)),
         onRescan: () => void scan(ctx).catch(guard(ctx, "rescan")),

@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { initQueue } from "../../protocol/index.ts";
-import { LEDGER_FILE } from "../../runner/ledger.ts";
 import { requireUnderCi } from "../helpers/python.ts";
+import { readLedgerLines } from "./helpers/ledger-file.ts";
 import type { TestQueue } from "./helpers/make-job.ts";
 import { inboxJob, readText, submitJob, waitFor, waitForStatus } from "./helpers/make-job.ts";
 import type { RunningRunner } from "./helpers/runner-harness.ts";
@@ -106,7 +106,7 @@ describe.runIf(haveMount)("a full disk", () => {
     await unfill(state);
     expect(await waitForStatus(queue, jobId, ["completed", "failed"])).toMatchObject({ status: "completed" });
     expect(await readText(counter)).toBe(`${jobId}\n`);
-    expect(await readText(path.join(state, LEDGER_FILE))).toContain(`"event":"finished","job_id":"${jobId}"`);
+    expect(readLedgerLines(state).join("\n")).toContain(`"event":"finished","job_id":"${jobId}"`);
     await waitFor("no further runs", async () =>
       (await readText(counter)) === `${jobId}\n` ? true : undefined,
     );

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
@@ -8,11 +8,12 @@ import type { FinishContext, JobEnd } from "../../runner/finish-job.ts";
 import { finishJob, internalFailure, refuseJob } from "../../runner/finish-job.ts";
 import { createInboxWriter, firstView } from "../../runner/inbox-writer.ts";
 import type { Ledger } from "../../runner/ledger.ts";
-import { LEDGER_FILE, openLedger, parseLedger } from "../../runner/ledger.ts";
+import { openLedger } from "../../runner/ledger.ts";
 import { createLogger } from "../../runner/log.ts";
 import { runnerPaths } from "../../runner/paths.ts";
 import { validJob } from "../helpers/hostile-fs.ts";
 import { requireUnderCi } from "../helpers/python.ts";
+import { readLedgerEntry, readLedgerLines } from "./helpers/ledger-file.ts";
 import { canMount, fill, mountSmallDisk, unfill, unmountAll } from "./helpers/small-disk.ts";
 
 const AT = "2026-02-10T15:00:00.000Z";
@@ -57,7 +58,7 @@ async function openRecords(queueRoot = path.join(base, "queue")) {
     now,
     runnerInfo: RUNNER,
   };
-  return { ctx, paths, ledgerFile: path.join(paths.stateDir, LEDGER_FILE) };
+  return { ctx, paths, stateDir: paths.stateDir };
 }
 
 /** openRecords with the job accepted and brought to `status`. */
@@ -77,12 +78,9 @@ async function acceptedJob(status: JobStatus, queueRoot?: string) {
   return records;
 }
 
-async function finishedRecords(ledgerFile: string): Promise<string[]> {
-  const text = await readFile(ledgerFile, "utf8");
-  return text
-    .trim()
-    .split("\n")
-    .filter((line) => line.includes('"event":"finished"'));
+/** The ledger's finished records as on disk, read by a connection of their own. */
+async function finishedRecords(stateDir: string): Promise<string[]> {
+  return readLedgerLines(stateDir).filter((line) => line.includes('"event":"finished"'));
 }
 
 const error = (kind: string, message: string) => ({ kind, message, log_tail: TAIL });
@@ -165,31 +163,31 @@ test.each<Row>([
     log: [],
   },
 ])("$name: job.json, then one ledger record, then the log", async ({ from, end, job, log }) => {
-  const { ctx, paths, ledgerFile } = await acceptedJob(from);
+  const { ctx, paths, stateDir } = await acceptedJob(from);
   expect(await finishJob(ctx, ID, end)).toBe(true);
   const published = await readJob(paths.inboxJob(ID));
   expect(published).toMatchObject(job);
   expect(ctx.inbox.current(ID)).toEqual(published);
   expect(ctx.ledger.get(ID)?.status).toBe(published.status);
-  expect(await finishedRecords(ledgerFile)).toHaveLength(1);
+  expect(await finishedRecords(stateDir)).toHaveLength(1);
   expect(lines).toEqual(log);
 });
 
 test("a job finished twice is recorded once: the second end changes neither record", async () => {
-  const { ctx, paths, ledgerFile } = await acceptedJob("running");
+  const { ctx, paths, stateDir } = await acceptedJob("running");
   await finishJob(ctx, ID, { status: "completed", fields: { exit_code: 0 }, detail: "first" });
   const first = await readJob(paths.inboxJob(ID));
   expect(await finishJob(ctx, ID, internalFailure("a late second end"))).toBe(true);
   expect(await readJob(paths.inboxJob(ID))).toEqual(first);
-  expect(await finishedRecords(ledgerFile)).toHaveLength(1);
-  expect(parseLedger(await readFile(ledgerFile, "utf8")).get(ID)?.status).toBe("completed");
+  expect(await finishedRecords(stateDir)).toHaveLength(1);
+  expect(readLedgerEntry(stateDir, ID)?.status).toBe("completed");
 });
 
 test("a job without a published record is an internal error, and nothing is ledgered", async () => {
-  const { ctx, ledgerFile } = await acceptedJob("running");
+  const { ctx, stateDir } = await acceptedJob("running");
   ctx.inbox.forget(ID);
   await expect(finishJob(ctx, ID, { status: "completed" })).rejects.toThrow(/no published job.json/);
-  expect(await finishedRecords(ledgerFile)).toEqual([]);
+  expect(await finishedRecords(stateDir)).toEqual([]);
 });
 
 const haveMount = requireUnderCi(canMount(), "root with tmpfs mounts (for the full-disk case)");
@@ -197,7 +195,7 @@ const haveMount = requireUnderCi(canMount(), "root with tmpfs mounts (for the fu
 describe.runIf(haveMount)("an inbox disk that is full", () => {
   test("the end waits for job.json: no ledger record until it is written, then exactly one", async () => {
     const disk = await mountSmallDisk(path.join(base, "queue-disk"), "1m", mounts);
-    const { ctx, paths, ledgerFile } = await acceptedJob("running", path.join(disk, "queue"));
+    const { ctx, paths, stateDir } = await acceptedJob("running", path.join(disk, "queue"));
     await fill(disk);
     const end: JobEnd = { status: "completed", fields: { exit_code: 0 }, detail: "0 result files" };
     await expect(finishJob(ctx, ID, end)).rejects.toMatchObject({ code: "ENOSPC" });
@@ -208,7 +206,7 @@ describe.runIf(haveMount)("an inbox disk that is full", () => {
     await unfill(disk);
     expect(await finishJob(ctx, ID, end)).toBe(true);
     expect(await readJob(paths.inboxJob(ID))).toMatchObject({ status: "completed", exit_code: 0 });
-    expect(await finishedRecords(ledgerFile)).toHaveLength(1);
+    expect(await finishedRecords(stateDir)).toHaveLength(1);
     expect(lines).toEqual([`${AT} ${ID} completed: 0 result files`]);
   });
 });
@@ -222,13 +220,12 @@ describe("a job that was never accepted", () => {
       error: { kind: "cancelled", message: "cancel requested (before it started)" },
     },
   ])("$name: the ledger carries the job.json that is then published", async ({ status, error }) => {
-    const { ctx, paths, ledgerFile } = await openRecords();
+    const { ctx, paths, stateDir } = await openRecords();
     const detail = `${error.kind}: ${error.message}`;
     const final = await refuseJob(ctx, SUBMITTED, { status, fields: { error }, detail });
     expect(final).toMatchObject({ status, error, exit_code: null, runner: RUNNER, finished_at: AT, seq: 1 });
     expect(await readJob(paths.inboxJob(ID))).toEqual(final);
-    const records = parseLedger(await readFile(ledgerFile, "utf8"));
-    expect(records.get(ID)).toMatchObject({ refused: true, status, job: final });
+    expect(readLedgerEntry(stateDir, ID)).toMatchObject({ refused: true, status, job: final });
     expect(lines).toEqual([`${AT} ${ID} ${status}: ${detail}`]);
   });
 });

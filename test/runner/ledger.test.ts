@@ -2,11 +2,14 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
+import type { LedgerRecord } from "../../runner/ledger.ts";
 import { LEDGER_FILE, openLedger, parseLedger } from "../../runner/ledger.ts";
 import { sampleJob } from "../helpers/sample-job.ts";
+import { readLedgerEntry, readLedgerRecords } from "./helpers/ledger-file.ts";
 
 const JOB = sampleJob("job-20260210-143022-starspec-wfe", { args: ["--start"], status: "queued", seq: 1 });
 const AT = "2026-02-10T14:31:00.000Z";
+const idOf = (n: number) => `job-20260210-1430${String(n).padStart(2, "0")}-starspec-wfe`;
 
 let dir: string;
 beforeEach(async () => {
@@ -26,28 +29,15 @@ test("records survive a reopen and build each job's history", async () => {
   expect(again.get(JOB.job_id)).toMatchObject({ accepted_at: AT, started_at: AT, pid: 4242, refused: false });
   expect(again.get(JOB.job_id)?.status).toBeUndefined();
   await again.append({ event: "finished", job_id: JOB.job_id, at: AT, status: "completed" });
+  // Durable before close: another connection reads it from disk.
+  expect(readLedgerEntry(dir, JOB.job_id)?.status).toBe("completed");
   await again.close();
-  const text = await readFile(path.join(dir, LEDGER_FILE), "utf8");
-  expect(text.trim().split("\n")).toHaveLength(4);
-  expect(parseLedger(text).get(JOB.job_id)?.status).toBe("completed");
-});
-
-test.each([
-  { name: "torn last line", tail: '{"event":"started","job_id":"job-2026', warnings: 0 },
-  { name: "torn last line that is valid JSON but not a record", tail: '{"event":"started"}', warnings: 0 },
-])("a $name is dropped, and the next append starts on its own line", async ({ tail, warnings }) => {
-  const seen: string[] = [];
-  await writeFile(
-    path.join(dir, LEDGER_FILE),
-    `${JSON.stringify({ event: "accepted", job_id: JOB.job_id, at: AT, job: JOB })}\n${tail}`,
-  );
-  const ledger = await openLedger(dir, (m) => seen.push(m));
-  expect(seen).toHaveLength(warnings);
-  expect(ledger.get(JOB.job_id)?.started_at).toBeUndefined();
-  await ledger.append({ event: "started", job_id: JOB.job_id, at: AT });
-  await ledger.close();
-  const reread = parseLedger(await readFile(path.join(dir, LEDGER_FILE), "utf8"));
-  expect(reread.get(JOB.job_id)?.started_at).toBe(AT);
+  expect(readLedgerRecords(dir).map((record) => record.event)).toEqual([
+    "accepted",
+    "started",
+    "pid",
+    "finished",
+  ]);
 });
 
 test("a bad line in the middle is reported and skipped, the rest still counts", () => {
@@ -72,15 +62,23 @@ test("a bad line in the middle is reported and skipped, the rest still counts", 
 
 test("concurrent appends are serialized, none is lost", async () => {
   const ledger = await openLedger(dir);
-  const ids = Array.from(
-    { length: 20 },
-    (_, i) => `job-20260210-1430${String(i).padStart(2, "0")}-starspec-wfe`,
-  );
+  const ids = Array.from({ length: 20 }, (_, i) => idOf(i));
   await Promise.all(
     ids.map((id) => ledger.append({ event: "accepted", job_id: id, at: AT, job: { ...JOB, job_id: id } })),
   );
   await ledger.close();
-  expect(parseLedger(await readFile(path.join(dir, LEDGER_FILE), "utf8")).size).toBe(20);
+  expect(new Set(readLedgerRecords(dir).map((record) => record.job_id)).size).toBe(20);
+});
+
+test("an append of several records is one transaction: a bad one leaves none of them", async () => {
+  const ledger = await openLedger(dir);
+  const bad = { event: "started", job_id: JOB.job_id, at: "not a time" } as unknown as LedgerRecord;
+  await expect(
+    ledger.append([{ event: "accepted", job_id: JOB.job_id, at: AT, job: JOB }, bad]),
+  ).rejects.toThrow();
+  expect(ledger.get(JOB.job_id)).toBeUndefined();
+  await ledger.close();
+  expect(readLedgerRecords(dir)).toEqual([]);
 });
 
 test("a run's later records: stopping keeps the reason, requeued takes the start back", async () => {
@@ -128,3 +126,53 @@ test("a damaged line in the middle resolves toward not running the job it names"
   expect(entries.get(JOB.job_id)).toMatchObject({ foreign: true });
   expect(warnings.join("\n")).toContain(`${JOB.job_id} is named only by the damaged ledger line 1`);
 });
+
+test("each caller's query returns only the entries it needs, never the whole history", async () => {
+  const ledger = await openLedger(dir);
+  const job = (n: number) => ({ ...JOB, job_id: idOf(n) });
+  const accepted = (n: number): LedgerRecord => ({ event: "accepted", job_id: idOf(n), at: AT, job: job(n) });
+  await ledger.append([
+    accepted(0),
+    accepted(1),
+    { event: "finished", job_id: idOf(1), at: AT, status: "completed" },
+    accepted(2),
+    { event: "finished", job_id: idOf(2), at: AT, status: "failed" },
+    { event: "cleaned", job_id: idOf(2), at: AT },
+    { event: "refused", job_id: idOf(3), at: AT, status: "failed", job: { ...job(3), status: "failed" } },
+    { event: "imported", job_id: idOf(4), at: AT, inbox_status: "running" },
+    { event: "archived", job_id: idOf(5), at: AT },
+  ]);
+  expect(ledger.live().map((entry) => entry.job_id)).toEqual([idOf(0)]);
+  expect(ledger.refusedUncleaned().map((entry) => entry.job_id)).toEqual([idOf(3)]);
+  expect(ledger.refusedUncleaned()[0]?.job?.status).toBe("failed");
+  expect(ledger.unknownAmong([idOf(9), idOf(0), idOf(2), ".stfolder"])).toEqual([idOf(9), ".stfolder"]);
+  expect(ledger.finishedNotAmong([idOf(1)])).toEqual([idOf(3)]);
+  expect(ledger.finishedNotAmong([]).sort()).toEqual([idOf(1), idOf(3)]);
+  // A finished run no longer carries its job: recovery never needs it again.
+  expect(ledger.get(idOf(1))?.job).toBeUndefined();
+  await ledger.close();
+});
+
+test("a record that would reopen a finished job leaves it finished", async () => {
+  const ledger = await openLedger(dir);
+  await ledger.append([
+    { event: "accepted", job_id: JOB.job_id, at: AT, job: JOB },
+    { event: "finished", job_id: JOB.job_id, at: AT, status: "completed" },
+    { event: "accepted", job_id: JOB.job_id, at: AT, job: JOB },
+  ]);
+  expect(ledger.get(JOB.job_id)?.status).toBe("completed");
+  expect(ledger.live()).toEqual([]);
+  await ledger.close();
+});
+
+test.each([
+  { name: "a file that is not a database", content: "this is not a ledger\n".repeat(200) },
+  { name: "a database cut short", content: "SQLite format 3\0" },
+])(
+  "$name: the ledger does not open (the runner must not start on it) and is left as it was",
+  async ({ content }) => {
+    await writeFile(path.join(dir, LEDGER_FILE), content);
+    await expect(openLedger(dir)).rejects.toThrow(/ledger .*ledger\.db cannot be read .*does not start/s);
+    expect(await readFile(path.join(dir, LEDGER_FILE), "utf8")).toBe(content);
+  },
+);

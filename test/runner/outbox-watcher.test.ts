@@ -36,7 +36,7 @@ describe("watchOutbox", () => {
       await watcher.close();
       await rm(root, { recursive: true, force: true });
     });
-    // chokidar reports nothing until its first scan is done: touch a new name until it does.
+    // Touch a new name until the watch reports one: it is live from then on.
     let touches = 0;
     await waitFor("the watcher to start", async () => {
       if (seen.entries.length > 0) return true;

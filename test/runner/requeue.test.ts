@@ -1,10 +1,11 @@
-import { appendFile, mkdir, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
 import type { Job } from "../../protocol/index.ts";
 import { transition, writeJob, writeJsonAtomic } from "../../protocol/index.ts";
-import { LEDGER_FILE } from "../../runner/ledger.ts";
+import type { LedgerRecord } from "../../runner/ledger.ts";
 import { runDir, runFile } from "../../runner/supervisor/run-folder.ts";
+import { appendLedgerRecords, readLedgerLines } from "./helpers/ledger-file.ts";
 import type { TestQueue } from "./helpers/make-job.ts";
 import { inboxJob, makeQueue, readText, submitJob, waitFor, waitForStatus } from "./helpers/make-job.ts";
 import { startRunner, testConfig } from "./helpers/runner-harness.ts";
@@ -68,7 +69,7 @@ test.each([
   // before it started the job again. inbox/ still says running: a job.json never goes back to queued.
   const startedAt = new Date(Date.now() - 2000).toISOString();
   const requeuedAt = new Date(Date.now() - 1000).toISOString();
-  const records = [
+  const records: LedgerRecord[] = [
     { event: "started", job_id: jobId, at: startedAt, supervised: true },
     {
       event: "requeued",
@@ -77,11 +78,7 @@ test.each([
       reason: "the runner stopped before the script was launched",
     },
   ];
-  if (takenBack)
-    await appendFile(
-      path.join(queue.state, LEDGER_FILE),
-      records.map((r) => `${JSON.stringify(r)}\n`).join(""),
-    );
+  if (takenBack) await appendLedgerRecords(queue.state, records);
   await writeJob(
     path.join(queue.paths.inbox, jobId),
     transition(queued, "running", { runner: queued.runner, heartbeat_at: startedAt, waiting_for: undefined }),
@@ -153,8 +150,8 @@ test.each([
         );
       }
       expect(await starts(counter)).toEqual(want.starts ? [jobId] : []);
-      const ledger = await readText(path.join(queue.state, LEDGER_FILE));
-      expect(ledger.split("\n").filter((l) => l.includes('"requeued"')).length).toBe(want.requeued);
+      const ledger = readLedgerLines(queue.state);
+      expect(ledger.filter((l) => l.includes('"requeued"')).length).toBe(want.requeued);
       expect(await dying.count()).toBe(Math.min(want.deaths, want.requeued + 1));
     } finally {
       process.env.NODE_OPTIONS = saved;

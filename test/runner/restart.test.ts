@@ -2,7 +2,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { expect } from "vitest";
 import { RunnerHeartbeatSchema } from "../../protocol/index.ts";
-import { LEDGER_FILE } from "../../runner/ledger.ts";
+import { LEGACY_LEDGER_FILE } from "../../runner/ledger.ts";
 import { runDir } from "../../runner/supervisor/run-folder.ts";
 import { RunStateSchema } from "../../runner/supervisor/run-schemas.ts";
 import { currentRunFile } from "../../runner/supervisor/run-view.ts";
@@ -117,8 +117,11 @@ test("a run whose supervisor died too (power loss) ends runner_restart and what 
   process.kill(state.supervisor.pid, "SIGKILL");
   await waitFor("the supervisor to be gone", async () => !(await isProcessAlive(state.supervisor.pid)));
   expect(await isProcessAlive(state.child?.pid ?? 0)).toBe(true);
-  // A crash mid-append leaves a torn last line; the restart must shrug it off.
-  await writeFile(path.join(queue.state, LEDGER_FILE), '{"event":"finished","job_id":"', { flag: "a" });
+  // A crash mid-append of an older runner leaves a torn last line in its ledger.jsonl, taken in at the
+  // next start; the restart must shrug it off (a torn transaction of the database is SQLite's to undo).
+  await writeFile(path.join(queue.state, LEGACY_LEDGER_FILE), '{"event":"finished","job_id":"', {
+    flag: "a",
+  });
 
   const second = restartRunner(queue, ["--once"]);
   expect(await second.exited, second.output()).toBe(0);

@@ -2,12 +2,12 @@ import { spawn } from "node:child_process";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { expect } from "vitest";
-import { LEDGER_FILE } from "../../runner/ledger.ts";
 import { launchSupervisor } from "../../runner/supervisor/launch-supervisor.ts";
 import { runDir } from "../../runner/supervisor/run-folder.ts";
 import { RunStateSchema } from "../../runner/supervisor/run-schemas.ts";
 import { currentRunFile } from "../../runner/supervisor/run-view.ts";
 import { isProcessAlive } from "../../runner/tree-kill.ts";
+import { replaceLedger } from "./helpers/ledger-file.ts";
 import {
   FIXTURES,
   inboxJob,
@@ -110,10 +110,15 @@ test("a runner whose ledger lacks a run that inbox/ shows running takes it over 
   );
   // An older copy of the ledger (not empty, so no rebuild) that never heard of the job.
   const other = "job-20200101-000000-unrelated";
-  await writeFile(
-    path.join(queue.state, LEDGER_FILE),
-    `${JSON.stringify({ event: "imported", job_id: other, at: new Date().toISOString(), inbox_status: "completed", status: "completed" })}\n`,
-  );
+  await replaceLedger(queue.state, [
+    {
+      event: "imported",
+      job_id: other,
+      at: new Date().toISOString(),
+      inbox_status: "completed",
+      status: "completed",
+    },
+  ]);
   const second = startRunnerProcess(queue, ["--once"]);
   const code = await Promise.race([
     second.exited,

@@ -8,6 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { laneContext } from "./lane-context.ts";
 import { hostCases, licenceCase } from "./lane-host-cases.ts";
+import { ledgerImportCase } from "./lane-ledger-cases.ts";
 import { linuxSide } from "./lane-queue.ts";
 import { restartCase } from "./lane-restart-cases.ts";
 import { runnerCases, stockTaskkillCase } from "./lane-run-cases.ts";
@@ -54,6 +55,7 @@ async function main(): Promise<number> {
     await section("licence", () => licenceCase(ctx, check));
     await section("host", () => hostCases(ctx, check));
     await section("signed", () => signedCase(ctx, check));
+    await section("ledger", () => ledgerImportCase(ctx, check));
   } finally {
     // Only this lane's own prefix: supervisors or scripts a failed case left behind.
     execFileSync("wineserver", ["-k"], { env: lane.env, stdio: "ignore" });

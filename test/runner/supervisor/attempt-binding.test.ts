@@ -1,7 +1,7 @@
 import path from "node:path";
 import { expect } from "vitest";
 import { isProcessAlive } from "../../../protocol/index.ts";
-import { LEDGER_FILE } from "../../../runner/ledger.ts";
+import { readLedgerLines } from "../helpers/ledger-file.ts";
 import { readLines, readText, submitJob, waitFor, waitForStatus } from "../helpers/make-job.ts";
 import { testConfig } from "../helpers/runner-harness.ts";
 import { heldTest as test } from "./held-supervisors.ts";
@@ -59,7 +59,7 @@ test.for([
     await holds.finish();
     expect(done).toMatchObject({ status: "completed", exit_code: 0 });
     expect(await readLines(counter)).toEqual([jobId]);
-    const ledger = await readLines(path.join(queue.state, LEDGER_FILE));
+    const ledger = readLedgerLines(queue.state);
     expect(ledger.filter((line) => line.includes('"requeued"')).length).toBe(1);
     expect((await holds.started()).length).toBe(2);
     // Its own request was withdrawn: its rename found nothing, and it never looked at attempt 2's files.
