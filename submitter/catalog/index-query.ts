@@ -1,5 +1,4 @@
 import type { SQLInputValue } from "node:sqlite";
-import { totalSql } from "./index-counts.ts";
 import type { CatalogQuery } from "./job-catalog.ts";
 
 export interface BuiltQuery {
@@ -47,9 +46,15 @@ export function buildQuery(query: CatalogQuery): BuiltQuery {
   const offset = query.offset ?? 0;
   const states = query.states ?? [];
   const all = filters(query, true);
+  // Without a change filter the total is a sum over the group counts (index-counts.ts), which carry
+  // the same column names; with one, the few rows changed since are counted.
+  const grouped = filters({ ...query, changedAfter: undefined }, true);
   const total =
     query.changedAfter === undefined
-      ? totalSql(query)
+      ? {
+          sql: `SELECT coalesce(sum(n), 0) AS n FROM counts${clauseOf(grouped.where)}`,
+          params: grouped.params,
+        }
       : { sql: `SELECT count(*) AS n FROM jobs${clauseOf(all.where)}`, params: all.params };
   if (query.order !== "change" && states.length > 1) {
     const rest = filters(query, false);
