@@ -10,10 +10,21 @@ import { fileURLToPath } from "node:url";
 import { describeSources, STAMP_FILE } from "../bin/build-stamp.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
+let typescript;
+try {
+  typescript = createRequire(import.meta.url).resolve("typescript/package.json");
+} catch {
+  // `npm ci --omit=dev` runs "prepare" without the compiler: the sources run, as before the build
+  // existed. A package must never be packed without dist/, though.
+  const packing = ["pack", "publish"].includes(process.env.npm_command ?? "");
+  process.stderr.write(
+    `build: TypeScript is not installed; dist/ is not built${packing ? "" : ", the sources run"}\n`,
+  );
+  process.exit(packing ? 1 : 0);
+}
+const tsc = join(dirname(typescript), "bin", "tsc");
 const sources = describeSources(root);
 rmSync(join(root, "dist"), { recursive: true, force: true });
-const typescript = createRequire(import.meta.url).resolve("typescript/package.json");
-const tsc = join(dirname(typescript), "bin", "tsc");
 const result = spawnSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json")], {
   stdio: "inherit",
 });

@@ -64,3 +64,27 @@ describe("npm run build, then the program", () => {
     });
   });
 });
+
+describe("npm run build without TypeScript (npm ci --omit=dev)", () => {
+  it.each([
+    {
+      command: "ci",
+      code: 0,
+      stderr: "build: TypeScript is not installed; dist/ is not built, the sources run\n",
+    },
+    { command: "pack", code: 1, stderr: "build: TypeScript is not installed; dist/ is not built\n" },
+  ])("under npm $command exits $code, saying so", async ({ command, code, stderr }) => {
+    const bare = await mkdtemp(join(tmpdir(), "atomizer-build-bare-"));
+    try {
+      for (const name of ["bin", "scripts"])
+        await cp(join(REPO, name), join(bare, name), { recursive: true });
+      const run = await execa(process.execPath, [join(bare, "scripts", "build.js")], {
+        env: { npm_command: command },
+        reject: false,
+      });
+      expect({ code: run.exitCode, stderr: `${run.stderr}\n` }).toEqual({ code, stderr });
+    } finally {
+      await rm(bare, { recursive: true, force: true });
+    }
+  });
+});
