@@ -1,3 +1,5 @@
+import type { QueueCache } from "./queue-cache.ts";
+
 /** One row of docs/benchmarks.md: a figure beside its baseline from the same run, and the goal. */
 export interface BenchResult {
   id: string;
@@ -20,6 +22,8 @@ export interface BenchContext {
   quick: boolean;
   /** Scratch folder for generated data (removed afterwards). */
   scratch: string;
+  /** Generated queues, written once and reused by every benchmark of the run and by later runs. */
+  queues: QueueCache;
   /** A python3 that imports optuna, when there is one. */
   python: string | undefined;
   log: (line: string) => void;

@@ -11,6 +11,8 @@ export interface Machine {
   date: string;
   /** 1-minute load average when the run started: other work on the machine shows here. */
   loadAtStart: number;
+  /** Which build the processes the benchmarks started ran (bench/build-choice.ts). */
+  build?: string;
 }
 
 export async function describeMachine(python: string | undefined): Promise<Machine> {

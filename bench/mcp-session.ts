@@ -18,12 +18,28 @@ export interface McpSession {
   close: () => Promise<void>;
 }
 
+export interface McpSessionOptions {
+  /**
+   * The server's own state folder (its job index), as ATOMIZER_STATE_DIR: each benchmark passes a
+   * temporary one, so a warm index and no index are both measurable and nothing is left in $HOME.
+   */
+  stateDir: string;
+}
+
+/** The environment of a server started by a benchmark: this process's, with the benchmark's state folder. */
+export function serverEnv(stateDir: string): Record<string, string> {
+  return { ...(process.env as Record<string, string>), ATOMIZER_STATE_DIR: stateDir };
+}
+
 /** A real MCP client talking to `node bin/atomizer-jobs.js mcp ...` over stdio. */
-export async function openMcpSession(args: readonly string[]): Promise<McpSession> {
+export async function openMcpSession(
+  args: readonly string[],
+  options: McpSessionOptions,
+): Promise<McpSession> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [BIN, "mcp", ...args],
-    env: { ...(process.env as Record<string, string>) },
+    env: serverEnv(options.stateDir),
     stderr: "pipe",
     cwd: REPO,
   });

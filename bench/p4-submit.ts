@@ -8,7 +8,8 @@ import { formatSummary, summarize } from "./stats.ts";
 import { execFileAsync, repeat } from "./timing.ts";
 
 const RATIO_GOAL = 1.0;
-const PEAK_RSS_GOAL_MB = 150;
+/** Over the idle server: a submission must not cost memory that grows with the study's size. */
+const PEAK_RSS_OVER_IDLE_MB = 20;
 
 /**
  * P4: submit_job of a 1 GiB study folder through a real MCP client over stdio (the server checks it,
@@ -22,7 +23,9 @@ export const submitBenchmark: Benchmark = async ({ quick, scratch, log }) => {
   log(`P4: generating a ${total / 1024 / 1024} MiB study (1 large + 500 small files)`);
   const files = await generateStudy(study, total, 500);
   const queue = await initQueue(join(scratch, "p4-queue"));
-  const session = await openMcpSession(["--queue", queue.root, "--allow", scratch]);
+  const session = await openMcpSession(["--queue", queue.root, "--allow", scratch], {
+    stateDir: join(scratch, "p4-server-state"),
+  });
   const idle = await memoryStatus(session.pid);
   let peakRssMb = 0;
   let submissions = 0;
@@ -54,21 +57,22 @@ export const submitBenchmark: Benchmark = async ({ quick, scratch, log }) => {
     await removeTree(copy);
     const ratio = ours.median / baseline.median;
     const gbPerS = total / 1e9 / (ours.median / 1000);
-    const met = ratio <= RATIO_GOAL && peakRssMb <= PEAK_RSS_GOAL_MB;
+    const overIdle = peakRssMb - idle.peakRssMb;
+    const met = ratio <= RATIO_GOAL && overIdle <= PEAK_RSS_OVER_IDLE_MB;
     return {
       id: "P4",
       what: `submit_job of a ${quick ? "16 MiB" : "1 GiB"} study (1 large + 500 small files) through a real MCP client (stdio)`,
-      figure: `${formatSummary(ours, "ms", 0)}; ${gbPerS.toFixed(2)} GB/s; server peak RSS ${peakRssMb.toFixed(1)} MB (idle ${idle.peakRssMb.toFixed(1)} MB)`,
+      figure: `${formatSummary(ours, "ms", 0)}; ${gbPerS.toFixed(2)} GB/s; server peak RSS ${peakRssMb.toFixed(1)} MB (idle ${idle.peakRssMb.toFixed(1)} MB, +${overIdle.toFixed(1)} MB)`,
       baseline: `cp -r then openssl dgst -sha256: ${formatSummary(baseline, "ms", 0)}`,
       ratio: ratio.toFixed(2),
-      goal: `ratio <= ${RATIO_GOAL.toFixed(1)}; peak RSS <= ${PEAK_RSS_GOAL_MB} MB`,
+      goal: `ratio <= ${RATIO_GOAL.toFixed(1)}; peak RSS within ${PEAK_RSS_OVER_IDLE_MB} MB of the idle server`,
       verdict: quick ? "n/a" : met ? "met" : "missed",
       notes: [
         "Each run (after one warm-up run each) submits the same study under a new name; the published outbox folder is removed after each run (not timed). The baseline removes its previous copy (not timed). Both read a warm page cache: the page cache cannot be dropped here, so each side gets one warm-up.",
         "Peak RSS is VmHWM of the server process (/proc/<pid>/status) after the last call, so it includes start-up.",
-        ...(peakRssMb > PEAK_RSS_GOAL_MB
+        ...(overIdle > PEAK_RSS_OVER_IDLE_MB
           ? [
-              `Peak RSS over the goal: the idle server already holds ${idle.peakRssMb.toFixed(0)} MB before any call. Running from the sources costs Node's type stripping: the same server compiled to dist/ (what the npm package runs) idles at ~90 MB instead of ~117 MB on an empty queue (measured while writing this benchmark). The submission itself adds ${(peakRssMb - idle.peakRssMb).toFixed(0)} MB (two 1 MiB read buffers per file in copyAndHashFile plus V8 heap growth).`,
+              `Peak RSS over the goal: the copy buffers are not the cause (two 1 MiB buffers for the large file, two of the file's size for each small one, all freed); a submission allocates about 31 MB of short-lived JavaScript objects (measured with V8's sampling heap profiler: fs/promises' objects for ~2,000 reads and ~2,000 writes, the open/stat/lstat/realpath of each of the 501 files, the zod check of the 501-entry manifest), which fills V8's young generation (16 MB by default, only partly touched when the server is idle) and so makes all of it resident. With a smaller young generation for the server (node --max-semi-space-size=1, measured by this benchmark with NODE_OPTIONS while writing it) the server idled at 78 MB and peaked at 91 MB (+12 MB), against 90 and 120 MB (+30 MB) without, at the same speed (2100 ms against 2206 ms).`,
             ]
           : []),
       ],

@@ -109,14 +109,10 @@ export const fetchResultsBenchmark: Benchmark = async ({ quick, scratch, python,
   const dbMb = (await stat(studyDb)).size / 1024 / 1024;
   const queueRoot = join(scratch, "p5-queue");
   const jobId = await publishCompletedJob(queueRoot, studyDb);
-  const session = await openMcpSession([
-    "--queue",
-    queueRoot,
-    "--work",
-    join(scratch, "p5-work"),
-    "--role",
-    "processor",
-  ]);
+  const session = await openMcpSession(
+    ["--queue", queueRoot, "--work", join(scratch, "p5-work"), "--role", "processor"],
+    { stateDir: join(scratch, "p5-server-state") },
+  );
   try {
     const idle = await memoryStatus(session.pid);
     const ours = summarize(

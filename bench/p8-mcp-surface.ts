@@ -24,7 +24,9 @@ async function toolsListSizes(scratch: string): Promise<Record<string, number>> 
   const queue = await initQueue(join(scratch, "p8-list-queue"));
   const sizes: Record<string, number> = {};
   for (const role of ROLES) {
-    const session = await openMcpSession(["--queue", queue.root, "--allow", scratch, "--role", role]);
+    const session = await openMcpSession(["--queue", queue.root, "--allow", scratch, "--role", role], {
+      stateDir: join(scratch, `p8-server-state-${role}`),
+    });
     try {
       const { tools } = await session.client.listTools();
       sizes[role] = JSON.stringify({ tools }).length;
@@ -144,7 +146,9 @@ export const mcpSurfaceBenchmark: Benchmark = async ({ quick, scratch, python, l
   const runs = quick ? 1 : 3;
   const queue = await initQueue(join(scratch, "p8-wait-queue"));
   const runner = startRunner(scratch, queue.root, python);
-  const session = await openMcpSession(["--queue", queue.root, "--allow", STUDY, "--role", "admin"]);
+  const session = await openMcpSession(["--queue", queue.root, "--allow", STUDY, "--role", "admin"], {
+    stateDir: join(scratch, "p8-server-state-waits"),
+  });
   const byDefault: Follow[] = [];
   const byProgress: Follow[] = [];
   try {

@@ -1,3 +1,4 @@
+import { homedir } from "node:os";
 import type { BenchResult } from "./bench-result.ts";
 import type { Machine } from "./machine.ts";
 
@@ -11,7 +12,10 @@ export function renderReport(
   results: readonly BenchResult[],
   quick: boolean,
   seconds: number,
+  queueCache: string,
 ): string {
+  const home = homedir();
+  const cache = queueCache.startsWith(home) ? `~${queueCache.slice(home.length)}` : queueCache;
   const lines = [
     "# Benchmarks",
     "",
@@ -20,12 +24,19 @@ export function renderReport(
     "Timed tests never assert speed: this page reports, it does not gate. `npm run bench -- --quick` is a",
     "smoke run that checks every benchmark still runs; it never writes this page.",
     "",
+    "Generated queues (bench/generate-queue.ts) are written once and kept in the queue cache,",
+    `${cache}, one folder per mix, size and hash of the generator's source: every benchmark of a run`,
+    "reads the same copy, and later runs reuse it. A benchmark that writes to its queue (P6's runner) has it",
+    "to itself for the run (moved out of the cache and back, never copied). Unused entries go after 14 days.",
+    "Every server a benchmark starts keeps its state (job index) in a temporary folder of its own.",
+    "",
     "## Machine",
     "",
     `- ${machine.cores} cores: ${machine.cpuModel}`,
     `- memory: ${machine.memoryGb.toFixed(1)} GB`,
     `- node ${machine.node}; ${machine.openssl}; ${machine.python}`,
     `- run: ${machine.date}${quick ? " (quick smoke run)" : ""}, ${Math.round(seconds)} s; load average at start ${machine.loadAtStart.toFixed(2)}`,
+    ...(machine.build ? [`- ${machine.build}`] : []),
     "",
     "## Results",
     "",

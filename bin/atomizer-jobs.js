@@ -1,9 +1,15 @@
 #!/usr/bin/env node
-// In a checkout the TypeScript sources run directly (Node 24 strips types); a published
-// package ships only dist/, because Node refuses to strip types under node_modules.
-import { existsSync } from "node:fs";
+// The compiled build (dist/) when it is current, else the TypeScript sources of a checkout (Node 24
+// strips types); ATOMIZER_RUN_FROM=dist|sources overrides (bin/choose-entry.js).
+import { fileURLToPath } from "node:url";
+import { chooseEntry } from "./choose-entry.js";
 
-const source = new URL("../cli/main.ts", import.meta.url);
-const entry = existsSync(source) ? source : new URL("../dist/cli/main.js", import.meta.url);
+let entry;
+try {
+  entry = chooseEntry(fileURLToPath(new URL("..", import.meta.url)), "cli/main");
+} catch (error) {
+  process.stderr.write(`atomizer-jobs: ${error.message}\n`);
+  process.exit(2);
+}
 const { main } = await import(entry.href);
 process.exitCode = await main(process.argv.slice(2));

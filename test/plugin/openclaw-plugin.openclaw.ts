@@ -158,6 +158,7 @@ describe("the plugin in real OpenClaw", () => {
       plugin: {
         status: string;
         rootDir: string;
+        source: string;
         mcpServers: Record<string, { command: string; args: string[] }>;
       };
       mcpServers: { name: string; hasStdioTransport: boolean }[];
@@ -165,6 +166,10 @@ describe("the plugin in real OpenClaw", () => {
     }>("plugins inspect", result);
     expect(inspect.plugin.status).toBe("loaded");
     expect(await realpath(inspect.plugin.rootDir)).toBe(await realpath(CHECKOUT));
+    // The JavaScript entry, which picks dist/ or the sources itself (OpenClaw would take a stale dist/).
+    expect(await realpath(inspect.plugin.source)).toBe(
+      await realpath(join(CHECKOUT, "plugin", "openclaw-entry.js")),
+    );
     expect(inspect.mcpServers).toContainEqual({ name: SERVER, hasStdioTransport: true });
     expect(inspect.plugin.mcpServers[SERVER]?.args).toEqual([
       // biome-ignore lint/suspicious/noTemplateCurlyInString: OpenClaw's own placeholder, kept literally in the manifest

@@ -50,7 +50,12 @@ describe("plugin files", () => {
     expect(entry.id).toBe(manifest.id);
     expect(fields.name).toBe(manifest.id);
     expect(manifest.skills).toEqual(["./"]);
-    expect(pkg.openclaw.extensions).toEqual(["./plugin/plugin-entry.ts"]);
+    expect(pkg.openclaw.extensions).toEqual(["./plugin/openclaw-entry.js"]);
+    // The JavaScript entry OpenClaw loads hands over the same plugin (here from the sources).
+    const shim = "../../plugin/openclaw-entry.js";
+    const { default: openclawEntry } = (await import(shim)) as { default: typeof entry };
+    expect(openclawEntry.id).toBe(entry.id);
+    expect(openclawEntry.description).toBe(entry.description);
     expect(Object.keys(manifest.mcpServers)).toEqual(["atomizer-jobs"]);
     expect(manifest.mcpServers["atomizer-jobs"]?.args).toEqual([
       // biome-ignore lint/suspicious/noTemplateCurlyInString: OpenClaw's own placeholder, kept literally in the manifest
