@@ -9,11 +9,11 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import type { GeneratedQueue } from "../../../bench/generate-queue.ts";
-import { generateQueue } from "../../../bench/generate-queue.ts";
 import { indexFileFor } from "../../../submitter/catalog/index-location.ts";
 import { IndexedCatalog } from "../../../submitter/catalog/indexed-catalog.ts";
 import { openCatalog } from "../../../submitter/catalog/open-catalog.ts";
+import type { KnownQueue } from "../fixtures/generated-queue.ts";
+import { generateKnownQueue } from "../fixtures/generated-queue.ts";
 
 const JOBS = 600;
 /** Longer than the index's busy timeout (5 s). */
@@ -28,11 +28,11 @@ setTimeout(() => { db.exec("COMMIT"); db.close(); process.stdout.write("released
 `;
 
 let base: string;
-let generated: GeneratedQueue;
+let generated: KnownQueue;
 
 beforeAll(async () => {
   base = await mkdtemp(join(tmpdir(), "atomizer-index-locked-"));
-  generated = await generateQueue(join(base, "queue"), JOBS, "idle");
+  generated = await generateKnownQueue(join(base, "queue"), JOBS, "idle");
 });
 
 afterAll(() => rm(base, { recursive: true, force: true }));

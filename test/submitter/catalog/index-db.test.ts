@@ -7,19 +7,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { GeneratedQueue } from "../../../bench/generate-queue.ts";
-import { generateQueue } from "../../../bench/generate-queue.ts";
 import { IN_MEMORY, INDEX_SCHEMA_VERSION, openIndexDb } from "../../../submitter/catalog/index-db.ts";
 import { indexFileFor } from "../../../submitter/catalog/index-location.ts";
 import type { CatalogRow } from "../../../submitter/catalog/job-catalog.ts";
 import { openCatalog } from "../../../submitter/catalog/open-catalog.ts";
+import type { KnownQueue } from "../fixtures/generated-queue.ts";
+import { generateKnownQueue } from "../fixtures/generated-queue.ts";
 
 const JOBS = 90;
 /** SQLite's default page size. */
 const PAGE = 4096;
 
 let base: string;
-let generated: GeneratedQueue;
+let generated: KnownQueue;
 let stateDir: string;
 let file: string;
 
@@ -41,7 +41,7 @@ let reference: Map<string, unknown>;
 
 beforeAll(async () => {
   base = await mkdtemp(join(tmpdir(), "atomizer-index-db-"));
-  generated = await generateQueue(join(base, "queue"), JOBS, "mixed");
+  generated = await generateKnownQueue(join(base, "queue"), JOBS, "mixed");
   stateDir = join(base, "state");
   file = await indexFileFor(stateDir, generated.paths.root);
   reference = (await rowsNow()).rows;

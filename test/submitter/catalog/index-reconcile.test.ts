@@ -6,8 +6,6 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { GeneratedQueue } from "../../../bench/generate-queue.ts";
-import { generateQueue } from "../../../bench/generate-queue.ts";
 import type { QueuePaths } from "../../../protocol/index.ts";
 import { dirStamp, isTerminal, readJob } from "../../../protocol/index.ts";
 import type { ReconcileTarget } from "../../../submitter/catalog/index-reconcile.ts";
@@ -19,6 +17,8 @@ import { JobIndex } from "../../../submitter/catalog/job-index.ts";
 import { memoryIndexStore, openCatalog } from "../../../submitter/catalog/open-catalog.ts";
 import { WatchedCatalog } from "../../../submitter/catalog/watched-catalog.ts";
 import { VerificationCache } from "../../../submitter/jobs/results-check.ts";
+import type { KnownQueue } from "../fixtures/generated-queue.ts";
+import { generateKnownQueue } from "../fixtures/generated-queue.ts";
 import {
   archiveBehind,
   removeEverywhere,
@@ -31,12 +31,12 @@ import { finishJob } from "../fixtures/runner-fixture.ts";
 const JOBS = 300;
 
 let base: string;
-let generated: GeneratedQueue;
+let generated: KnownQueue;
 let queue: QueuePaths;
 
 beforeAll(async () => {
   base = await mkdtemp(join(tmpdir(), "atomizer-reconcile-"));
-  generated = await generateQueue(join(base, "queue"), JOBS, "mixed");
+  generated = await generateKnownQueue(join(base, "queue"), JOBS, "mixed");
   queue = generated.paths;
 });
 

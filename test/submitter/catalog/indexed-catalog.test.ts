@@ -6,22 +6,22 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { GeneratedQueue } from "../../../bench/generate-queue.ts";
-import { generateQueue } from "../../../bench/generate-queue.ts";
 import { readJob } from "../../../protocol/index.ts";
 import { IndexedCatalog } from "../../../submitter/catalog/indexed-catalog.ts";
 import type { CatalogQuery, CatalogRow } from "../../../submitter/catalog/job-catalog.ts";
 import { openCatalog } from "../../../submitter/catalog/open-catalog.ts";
+import type { KnownQueue } from "../fixtures/generated-queue.ts";
+import { generateKnownQueue } from "../fixtures/generated-queue.ts";
 import { rewriteFinal } from "../fixtures/queue-changes.ts";
 
 const JOBS = 120;
 
 let base: string;
-let generated: GeneratedQueue;
+let generated: KnownQueue;
 
 beforeAll(async () => {
   base = await mkdtemp(join(tmpdir(), "atomizer-indexed-catalog-"));
-  generated = await generateQueue(join(base, "queue"), JOBS, "idle");
+  generated = await generateKnownQueue(join(base, "queue"), JOBS, "idle");
 });
 
 afterAll(() => rm(base, { recursive: true, force: true }));

@@ -6,25 +6,25 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { GeneratedQueue } from "../../../bench/generate-queue.ts";
-import { generateQueue } from "../../../bench/generate-queue.ts";
 import { IndexedCatalog } from "../../../submitter/catalog/indexed-catalog.ts";
 import { openCatalog } from "../../../submitter/catalog/open-catalog.ts";
 import type { ServerContext } from "../../../submitter/context.ts";
 import { createServerContext } from "../../../submitter/context.ts";
 import { jobStatus } from "../../../submitter/operations/job-status.ts";
 import { listJobs } from "../../../submitter/operations/list-jobs.ts";
+import type { KnownQueue } from "../fixtures/generated-queue.ts";
+import { generateKnownQueue } from "../fixtures/generated-queue.ts";
 
 const JOBS = 3000;
 
 let base: string;
-let generated: GeneratedQueue;
+let generated: KnownQueue;
 /** An index-less context whose catalog each test replaces with the one under test. */
 let plain: ServerContext;
 
 beforeAll(async () => {
   base = await mkdtemp(join(tmpdir(), "atomizer-open-catalog-"));
-  generated = await generateQueue(join(base, "queue"), JOBS, "idle");
+  generated = await generateKnownQueue(join(base, "queue"), JOBS, "idle");
   plain = await createServerContext({
     queueRoot: generated.paths.root,
     withIndex: false,

@@ -7,21 +7,21 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { GeneratedQueue } from "../../../bench/generate-queue.ts";
-import { generateQueue } from "../../../bench/generate-queue.ts";
 import { indexFileFor } from "../../../submitter/catalog/index-location.ts";
 import { runAtomizerJobs } from "../../helpers/atomizer-jobs.ts";
+import type { KnownQueue } from "../fixtures/generated-queue.ts";
+import { generateKnownQueue } from "../fixtures/generated-queue.ts";
 import { eventually, startIndexServer } from "../fixtures/index-servers.ts";
 import { removeEverywhere, rewriteFinal, submitCopy } from "../fixtures/queue-changes.ts";
 
 const JOBS = 30;
 
 let base: string;
-let generated: GeneratedQueue;
+let generated: KnownQueue;
 
 beforeAll(async () => {
   base = await mkdtemp(join(tmpdir(), "atomizer-stdio-index-"));
-  generated = await generateQueue(join(base, "queue"), JOBS, "idle");
+  generated = await generateKnownQueue(join(base, "queue"), JOBS, "idle");
 });
 
 afterAll(() => rm(base, { recursive: true, force: true }));

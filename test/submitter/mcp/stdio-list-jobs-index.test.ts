@@ -5,13 +5,13 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { GeneratedQueue } from "../../../bench/generate-queue.ts";
-import { generateQueue } from "../../../bench/generate-queue.ts";
 import type { Job } from "../../../protocol/index.ts";
 import { parseArchiveDirName, readJob } from "../../../protocol/index.ts";
 import { indexFileFor } from "../../../submitter/catalog/index-location.ts";
 import type { JobState } from "../../../submitter/jobs/job-state.ts";
 import type { ListJobsArgs } from "../../../submitter/operations/list-jobs.ts";
+import type { KnownQueue } from "../fixtures/generated-queue.ts";
+import { generateKnownQueue } from "../fixtures/generated-queue.ts";
 import type { IndexServer } from "../fixtures/index-servers.ts";
 import { eventually, startIndexServer } from "../fixtures/index-servers.ts";
 import { removeEverywhere } from "../fixtures/queue-changes.ts";
@@ -27,7 +27,7 @@ interface Truth {
 }
 
 let base: string;
-let generated: GeneratedQueue;
+let generated: KnownQueue;
 let stateDir: string;
 let server: IndexServer;
 /** Every job as its files say, from the folders themselves (not from any index). */
@@ -69,7 +69,7 @@ function bruteForce(args: ListJobsArgs): { ids: string[]; total: number } {
 
 beforeAll(async () => {
   base = await mkdtemp(join(tmpdir(), "atomizer-list-jobs-index-"));
-  generated = await generateQueue(join(base, "queue"), JOBS, "mixed");
+  generated = await generateKnownQueue(join(base, "queue"), JOBS, "mixed");
   truth = await readTruth();
   stateDir = join(base, "state");
   server = await startIndexServer(generated.paths, base, stateDir);
