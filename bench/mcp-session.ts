@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -71,4 +72,25 @@ export async function openMcpSession(
     },
     close: () => client.close(),
   };
+}
+
+/**
+ * Builds the job index of `queueRoot` in `stateDir` the way a person would before a benchmark that
+ * measures a warm index: one `atomizer-jobs list`, which waits for the whole build (a server answers
+ * during a long first build instead, and would measure that). Returns how long the build took.
+ */
+export async function warmIndex(queueRoot: string, stateDir: string): Promise<number> {
+  const started = process.hrtime.bigint();
+  const child = spawn(process.execPath, [BIN, "list", "--queue", queueRoot, "--json"], {
+    cwd: REPO,
+    env: serverEnv(stateDir),
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  if (code !== 0) throw new Error(`atomizer-jobs list (building the index) exited ${code}: ${stderr}`);
+  return Number(process.hrtime.bigint() - started) / 1e6;
 }

@@ -3,9 +3,10 @@ import { once } from "node:events";
 import { copyFile, mkdir } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { pathExists } from "../protocol/index.ts";
+import { openLedger } from "../runner/ledger.ts";
 import type { Benchmark, BenchResult } from "./bench-result.ts";
 import { generateQueue } from "./generate-queue.ts";
-import { BIN, openMcpSession, REPO } from "./mcp-session.ts";
+import { BIN, openMcpSession, REPO, warmIndex } from "./mcp-session.ts";
 import { cpuSeconds, inotifyWatches, memoryStatus } from "./proc-stats.ts";
 import { describeWritten } from "./queue-notes.ts";
 
@@ -63,6 +64,10 @@ interface IdleSetup {
 /** Starts the MCP server (a real client connected, no calls) and a runner on `root`, lets them settle, then watches them idle. */
 async function measureIdle(setup: IdleSetup, log: (line: string) => void): Promise<IdleRun> {
   const { root, own, stateDir, python, settleMs, windowMs } = setup;
+  // Both sides start as they do every day after the first: the server's index built, the runner's
+  // ledger a database (a ledger.jsonl of an earlier runner is imported once, at its first start).
+  await warmIndex(root, join(own, "server-state"));
+  await (await openLedger(stateDir)).close();
   const session = await openMcpSession(["--queue", root, "--work", join(own, "server-work")], {
     stateDir: join(own, "server-state"),
   });
@@ -184,7 +189,7 @@ export const idleBenchmark: Benchmark = async ({ quick, scratch, queues, python,
   const server = row("server", "MCP server (stdio, client connected, no calls)");
   const runner = row("runner", "runner (default heartbeat 10 s, rescan 15 s)");
   server.notes.push(
-    `The queue (bench/generate-queue.ts, "idle" mix): two thirds finished jobs in outbox/ + inbox/ (completed or failed, each in the runner's ledger), one third archived (ledgered as cleaned), so the runner has nothing to pick up; the run fails if it picks up anything; ${describeWritten(queue)}; the runner got a copy of the ledger in a state folder of its own, and the server a state folder of its own (ATOMIZER_STATE_DIR).`,
+    `The queue (bench/generate-queue.ts, "idle" mix): two thirds finished jobs in outbox/ + inbox/ (completed or failed, each in the runner's ledger), one third archived (ledgered as cleaned), so the runner has nothing to pick up; the run fails if it picks up anything; ${describeWritten(queue)}; the runner got a copy of the ledger in a state folder of its own (imported into its ledger.db before the runner starts, as its first start would), and the server a state folder of its own (ATOMIZER_STATE_DIR) whose index one \`atomizer-jobs list\` built first.`,
     `CPU is utime + stime from /proc/<pid>/stat over the measured window (clock-tick resolution 0.01 s), after the runner's heartbeat file appeared and a further ${settleMs / 1000} s settle. Start-up, not counted: server handshake ${(full.handshakeMs / 1000).toFixed(1)} s, CPU by the time the runner was up: server ${full.server.startCpuS.toFixed(2)} s, runner ${full.runner.startCpuS.toFixed(2)} s. RSS is VmRSS at the end, peak is VmHWM.`,
   );
   return [server, runner];
