@@ -112,11 +112,37 @@ export async function reconcileRoot(
   return { listed: true, added, read: ids.size };
 }
 
-/** Every root, then every job whose inbox folder can still change (the runner may have moved it on). */
-export async function reconcileQueue(target: ReconcileTarget, force = false): Promise<ReconcileOutcome[]> {
+/** Live jobs read before a start answers; the others are read while it serves. */
+export const LIVE_BEFORE_ANSWER = READ_CONCURRENCY;
+const REST_DELAY_MS = 1000;
+
+export interface QueueReconcile {
+  outcomes: ReconcileOutcome[];
+  /**
+   * Reading the remaining live jobs (not final, or results still arriving). A queue with thousands of
+   * them (a benchmark's, or a cluster that queued a great deal) answers first: a listing checks the
+   * rows it shows against their files anyway, and every `get` reads files.
+   */
+  rest: Promise<void>;
+}
+
+/** Every root, then the jobs whose inbox folder can still change (the runner may have moved them on). */
+export async function reconcileQueue(
+  target: ReconcileTarget,
+  force = false,
+  liveBeforeAnswer = LIVE_BEFORE_ANSWER,
+): Promise<QueueReconcile> {
   const outcomes: ReconcileOutcome[] = [];
   for (const root of QUEUE_ROOTS) outcomes.push(await reconcileRoot(target, root, force));
   const live = target.store.liveIds();
-  await inBatches(target, live);
-  return outcomes;
+  await inBatches(target, live.slice(0, liveBeforeAnswer));
+  const later = live.slice(liveBeforeAnswer);
+  // Begun a moment after the start answers, so the first calls are not queued behind thousands of reads.
+  const rest =
+    later.length === 0
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => setTimeout(resolve, REST_DELAY_MS).unref()).then(() =>
+          inBatches(target, later),
+        );
+  return { outcomes, rest };
 }

@@ -52,6 +52,8 @@ export class JobIndex {
   #timer: NodeJS.Timeout | undefined;
   #ready: Promise<void> | undefined;
   #closed = false;
+  /** The live jobs a start read after answering (index-reconcile.ts), until done. */
+  #rest: Promise<void> = Promise.resolve();
   #built = false;
   readonly #progress: ReconcileProgress = { planned: 0, read: 0 };
 
@@ -116,7 +118,13 @@ export class JobIndex {
       this.#built = true;
       return;
     }
-    await reconcileQueue(this.#target());
+    // A one-shot command reads every live job before it answers: it has nothing to serve meanwhile.
+    const { rest } = await reconcileQueue(
+      this.#target(),
+      false,
+      this.#watch ? undefined : Number.POSITIVE_INFINITY,
+    );
+    this.#rest = rest.catch(() => undefined);
     this.#built = true;
     if (this.#watch) {
       this.#timer = setInterval(() => void this.#rescanAll(), this.#rescanMs);
@@ -134,9 +142,15 @@ export class JobIndex {
     };
   }
 
-  /** What the first reconcile read. */
+  /** What the first reconcile read (the live jobs read while serving too, once `settled` resolves). */
   get lastBuild(): ReconcileProgress {
     return { ...this.#progress };
+  }
+
+  /** Resolves once a start has also read the live jobs it left for after answering. */
+  async settled(): Promise<void> {
+    await this.start();
+    await this.#rest;
   }
 
   /** While the first reconcile runs: how many jobs it has read of those it found to read. */
@@ -252,6 +266,7 @@ export class JobIndex {
     (await this.#receipts?.catch(() => undefined))?.close();
     await this.#follows.closeAll();
     // Reads in flight finish before the store they write to is closed by its owner.
+    await this.#rest;
     await this.#drain();
   }
 }
