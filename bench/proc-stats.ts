@@ -49,3 +49,26 @@ export async function inotifyWatches(pid: number): Promise<number> {
   }
   return count;
 }
+
+/**
+ * Waits until process `pid` has used under `quietCpuS` of CPU in each of two consecutive windows of
+ * `windowMs` (at most `maxMs`): a server catching up after its start (reading thousands of live jobs)
+ * is not what a per-call latency benchmark measures. Returns how long it waited.
+ */
+export async function untilQuiet(
+  pid: number,
+  windowMs = 1000,
+  quietCpuS = 0.05,
+  maxMs = 180_000,
+): Promise<number> {
+  const began = Date.now();
+  let quiet = 0;
+  let last = await cpuSeconds(pid);
+  while (quiet < 2 && Date.now() - began < maxMs) {
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    const now = await cpuSeconds(pid);
+    quiet = now - last < quietCpuS ? quiet + 1 : 0;
+    last = now;
+  }
+  return Date.now() - began;
+}
