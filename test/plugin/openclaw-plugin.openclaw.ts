@@ -8,35 +8,14 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { OpenClaw, RunResult } from "./openclaw-cli.ts";
 import { ensureOpenClaw, parseJsonOutput, runOpenClaw } from "./openclaw-cli.ts";
+import type { ProbeOutput } from "./openclaw-probe.ts";
+import { jobTools, ROLE_TOOLS } from "./openclaw-probe.ts";
 
 const CHECKOUT = resolve(import.meta.dirname, "../..");
 const BIN = join(CHECKOUT, "bin", "atomizer-jobs.js");
 const EXAMPLES = join(CHECKOUT, "examples", "openclaw");
 const PLUGIN_ID = "atomizer-job-queue";
 const SERVER = "atomizer-jobs";
-
-const READ = ["job_status", "list_jobs", "runner_status", "tail_log", "wait_for_job"];
-const ROLE_TOOLS: Record<string, string[]> = {
-  observer: READ,
-  submitter: [...READ, "cancel_job", "submit_job"],
-  processor: [...READ, "archive_job", "fetch_results"],
-  admin: [...READ, "archive_job", "cancel_job", "fetch_results", "submit_job"],
-};
-
-interface ProbeOutput {
-  servers: Record<string, { tools: number }>;
-  tools: string[];
-  diagnostics: unknown[];
-}
-
-/** The job tools a probe lists for one server, without the resources_* helpers OpenClaw adds. */
-function jobTools(probe: ProbeOutput, server: string): string[] {
-  return probe.tools
-    .filter((name) => name.startsWith(`${server}__`))
-    .map((name) => name.slice(server.length + 2))
-    .filter((name) => !name.startsWith("resources_"))
-    .sort();
-}
 
 function expectOk(what: string, result: RunResult): void {
   if (result.exitCode !== 0) {
