@@ -48,3 +48,30 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
     throw error;
   }
 }
+
+/** How long, and how much more, an oversized request is read and dropped after its 413 is sent. */
+const LINGER_MS = 2000;
+const LINGER_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Closes the connection of a refused request once the client had a chance to read the answer. Closing
+ * while the client is still sending makes the kernel reset the connection, and a reset can discard
+ * the 413 before the client read it (the client then sees only "socket hang up"); so, as web servers'
+ * lingering close does, what still arrives is read and dropped for a bounded time and size first.
+ */
+export function closeAfterRefusal(req: IncomingMessage): void {
+  let dropped = 0;
+  const done = () => {
+    clearTimeout(timer);
+    req.destroy();
+  };
+  const timer = setTimeout(done, LINGER_MS);
+  timer.unref();
+  req.on("data", (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > LINGER_BYTES) done();
+  });
+  req.once("end", done);
+  req.once("error", done);
+  req.resume();
+}

@@ -7,7 +7,7 @@ import { createKeyedSerial } from "../../protocol/index.ts";
 import type { TokenTable } from "../config/auth-config.ts";
 import type { ServerContext } from "../context.ts";
 import { buildMcpServer } from "./build-server.ts";
-import { HttpRequestError, readJsonBody } from "./http-body.ts";
+import { closeAfterRefusal, HttpRequestError, readJsonBody } from "./http-body.ts";
 import { hostPolicy, hostProblem } from "./http-guard.ts";
 import { listenOn } from "./http-listen.ts";
 import { DEFAULT_SESSION_IDLE_S, SessionTable } from "./http-sessions.ts";
@@ -133,9 +133,9 @@ export async function serveHttp(ctx: ServerContext, options: HttpOptions): Promi
     handle(req, res).catch((error: unknown) => {
       const message = error instanceof Error ? error.message : String(error);
       if (error instanceof HttpRequestError) {
-        // The rest of an oversized body is never read: close the connection once the answer is out.
+        // An oversized body is never parsed: close the connection once the answer is out and read.
         sendJson(res, error.status, rpcError(message), error.status === 413 ? { connection: "close" } : {});
-        if (error.status === 413) res.once("finish", () => req.destroy());
+        if (error.status === 413) res.once("finish", () => closeAfterRefusal(req));
         return;
       }
       sendJson(res, error instanceof SyntaxError ? 400 : 500, rpcError(`request failed: ${message}`));
