@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync, SQLInputValue } from "node:sqlite";
 import type { DirStamp } from "../../protocol/index.ts";
 import type { CountGroup } from "./index-counts.ts";
 import { adjustCount } from "./index-counts.ts";
@@ -43,6 +43,17 @@ const MAX_REMOVED = 10_000;
 export function sortKeyOf(row: CatalogRow): string {
   const stamp = /^job-(\d{8})-(\d{6})/.exec(row.job_id);
   return row.created_at ?? (stamp ? `${stamp[1]}T${stamp[2]}` : "");
+}
+
+/** The facts as the jobs table stores them, in its column order (in_outbox .. proof). */
+function factColumns(facts: JobFacts): SQLInputValue[] {
+  return [
+    facts.inOutbox ? 1 : 0,
+    facts.inInbox ? 1 : 0,
+    facts.live ? 1 : 0,
+    facts.settled ?? null,
+    facts.proof,
+  ];
 }
 
 function sameNames(stored: readonly string[], found: readonly string[]): boolean {
@@ -120,15 +131,7 @@ export class IndexStore extends IndexReads {
     const encoded = JSON.stringify(body);
     const same = this.sql(
       "SELECT change FROM jobs WHERE job_id = ? AND row = ? AND in_outbox = ? AND in_inbox = ? AND live = ? AND settled IS ? AND proof = ?",
-    ).get(
-      jobId,
-      encoded,
-      facts.inOutbox ? 1 : 0,
-      facts.inInbox ? 1 : 0,
-      facts.live ? 1 : 0,
-      facts.settled ?? null,
-      facts.proof,
-    ) as { change: number } | undefined;
+    ).get(jobId, encoded, ...factColumns(facts)) as { change: number } | undefined;
     // Most reads find what is stored (a heartbeat, another process was first): no write at all.
     if (same && sameNames(this.archiveNames(jobId), facts.archives))
       return { row: { ...row, change: same.change }, changed: false, added: false };
@@ -154,11 +157,7 @@ export class IndexStore extends IndexReads {
         change,
         fingerprint,
         encoded,
-        facts.inOutbox ? 1 : 0,
-        facts.inInbox ? 1 : 0,
-        facts.live ? 1 : 0,
-        facts.settled ?? null,
-        facts.proof,
+        ...factColumns(facts),
       );
       this.#setArchives(jobId, facts.archives);
       this.sql("DELETE FROM removed WHERE job_id = ?").run(jobId);
