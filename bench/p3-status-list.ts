@@ -17,7 +17,7 @@ const LIST_RATIO_GOAL = 1.5;
 interface QueueFigures {
   jobs: number;
   status: number[];
-  /** list_jobs page of 50: no filter, a status filter, a project filter, and a later page. */
+  /** list_jobs pages (LIST_ARGS): each as many rows at 100 jobs as at 100,000. */
   list: number[];
   startMs: number;
   rssMb: number;
@@ -33,12 +33,20 @@ function picker(seed: number): (n: number) => number {
   };
 }
 
+/**
+ * Every call fills its page at both sizes (the 100-job queue has 20 of each filter and 100 jobs in
+ * all), so the ratio compares the same work over a larger queue: with pages of 50, four of five
+ * calls returned 0 to 42 rows at 100 jobs and 50 at 100,000, and the ratio measured page sizes.
+ */
 const LIST_ARGS: Record<string, unknown>[] = [
+  {},
+  { status: ["completed", "failed"] },
+  { project: "starspec-m1-wfe" },
+  { created_by: "atlas" },
+  { offset: 20 },
+  { status: ["running", "queued", "submitted"] },
   { limit: 50 },
-  { limit: 50, status: ["completed", "failed"] },
-  { limit: 50, project: "starspec-m1-wfe" },
-  { limit: 50, offset: 50, created_by: "atlas" },
-  { limit: 50, status: ["running", "queued", "submitted"] },
+  { limit: 50, offset: 50 },
 ];
 
 async function measureQueue(
@@ -73,7 +81,19 @@ async function measureQueue(
     const list: number[] = [];
     for (let i = 0; i < listCalls; i++) {
       const args = LIST_ARGS[i % LIST_ARGS.length] as Record<string, unknown>;
-      list.push(await timeMs(() => session.call("list_jobs", args)));
+      let rows = 0;
+      list.push(
+        await timeMs(async () => {
+          const page = await session.call("list_jobs", args);
+          rows = ((page.structuredContent as { jobs?: unknown[] } | undefined)?.jobs ?? []).length;
+        }),
+      );
+      const expected = (args.limit as number | undefined) ?? 20;
+      if (rows !== expected) {
+        throw new Error(
+          `P3: list_jobs ${JSON.stringify(args)} gave ${rows} rows on ${jobs} jobs, not a full page of ${expected}`,
+        );
+      }
     }
     const probe = await session.call("list_jobs", { limit: 1 });
     const total = (probe.structuredContent as { total?: number } | undefined)?.total;
@@ -107,7 +127,7 @@ function show(samples: readonly number[], digits = 2): string {
 export const statusListBenchmark: Benchmark = async ({ quick, scratch, queues, log }) => {
   const large = quick ? 300 : 100_000;
   const statusCalls = quick ? 20 : 200;
-  const listCalls = quick ? 5 : 50;
+  const listCalls = quick ? LIST_ARGS.length : 10 * LIST_ARGS.length;
   const smallQueue = await queues.shared({ count: 100, mix: "mixed" });
   const bigQueue = await queues.shared({ count: large, mix: "mixed" });
   const small = await measureQueue(scratch, smallQueue, statusCalls, listCalls, log);
@@ -119,7 +139,7 @@ export const statusListBenchmark: Benchmark = async ({ quick, scratch, queues, l
   const count = large.toLocaleString("en-US");
   const notes = [
     `Queues written straight to disk (bench/generate-queue.ts, "mixed"): realistic job.json files, a third submitted (outbox only), a third seen by the runner (queued, running, completed or failed, with stdout.log and a results manifest), a third archived; ${describeWritten(bigQueue)}. Until issue 17 this benchmark measured 10,000 jobs beside 100; it now measures 100,000.`,
-    `job_status: ${statusCalls} calls on ids picked at random (same seed each run) after 20 warm-up calls; list_jobs: ${listCalls} calls cycling through no filter, a status filter, a project filter, created_by with offset 50, and the live states.`,
+    `job_status: ${statusCalls} calls on ids picked at random (same seed each run) after 20 warm-up calls; list_jobs: ${listCalls} calls cycling through ${LIST_ARGS.length} pages, each full at both sizes (checked): the default page of 20 with no filter, the finished states, a project, a creator, offset 20, the live states, then pages of 50 at offsets 0 and 50. Until this run the calls were pages of 50 under the same filters, which at 100 jobs held 0 to 42 rows for four of the five and so compared page sizes, not queue sizes.`,
     `Server start-up (spawn to the end of the MCP handshake) with a state folder of its own (ATOMIZER_STATE_DIR) whose index one \`atomizer-jobs list\` built first (P9 measures start-up): ${small.startMs.toFixed(0)} ms at 100 jobs, ${big.startMs.toFixed(0)} ms at ${count}. inotify watches held by the server: ${small.watches} at 100 jobs, ${big.watches} at ${count}. RSS after the calls: ${small.rssMb.toFixed(0)} MB at 100, ${big.rssMb.toFixed(0)} MB at ${count}.`,
   ];
   const rows: BenchResult[] = [
@@ -135,7 +155,7 @@ export const statusListBenchmark: Benchmark = async ({ quick, scratch, queues, l
     },
     {
       id: "P3 list",
-      what: `list_jobs, page of 50 (with and without filters), queue of ${count} jobs`,
+      what: `list_jobs, full pages of 20 and 50 (with and without filters), queue of ${count} jobs`,
       figure: show(big.list, 1),
       baseline: `same calls at 100 jobs: ${show(small.list, 1)}`,
       ratio: listRatio.toFixed(2),

@@ -5,6 +5,12 @@ import type { CatalogRow } from "./job-catalog.ts";
 
 export type RootName = "outbox" | "inbox" | "archive";
 
+/** What a row was last read from: its job.json stats (job-proof.ts) and its archive folders, newest first. */
+export interface StoredProof {
+  proof: string;
+  archives: string[];
+}
+
 interface JobRowRecord {
   row: string;
   change: number;
@@ -47,13 +53,6 @@ export class IndexReads {
     return found ? decode(found) : undefined;
   }
 
-  proof(jobId: string): string | undefined {
-    const found = this.sql("SELECT proof FROM jobs WHERE job_id = ?").get(jobId) as
-      | { proof: string }
-      | undefined;
-    return found?.proof;
-  }
-
   settled(jobId: string): string | undefined {
     const found = this.sql("SELECT settled FROM jobs WHERE job_id = ?").get(jobId) as
       | { settled: string | null }
@@ -86,6 +85,24 @@ export class IndexReads {
       name: string;
     }[];
     return rows.map((row) => row.name);
+  }
+
+  /**
+   * The stored proof and archive names of each of `jobIds` (a page's rows), in two queries instead of
+   * two per row: every listing checks its page against the files.
+   */
+  proofsOf(jobIds: readonly string[]): Map<string, StoredProof> {
+    const ids = JSON.stringify(jobIds);
+    const found = new Map<string, StoredProof>();
+    const proofs = this.sql(
+      "SELECT job_id, proof FROM jobs WHERE job_id IN (SELECT value FROM json_each(?))",
+    ).all(ids) as { job_id: string; proof: string }[];
+    for (const { job_id, proof } of proofs) found.set(job_id, { proof, archives: [] });
+    const names = this.sql(
+      "SELECT job_id, name FROM archives WHERE job_id IN (SELECT value FROM json_each(?)) ORDER BY job_id, name DESC",
+    ).all(ids) as { job_id: string; name: string }[];
+    for (const { job_id, name } of names) found.get(job_id)?.archives.push(name);
+    return found;
   }
 
   /** What the index believes a root holds: job ids for outbox/ and inbox/, folder names for archive/. */

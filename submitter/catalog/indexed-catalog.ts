@@ -124,7 +124,7 @@ export abstract class IndexedCatalog extends FolderCatalog {
     let rows = this.store.rows(built.page.sql, built.page.params);
     // A row read again may leave the page and another slide in: check until a page holds still.
     for (let round = 0; round < MAX_PAGE_ROUNDS; round++) {
-      const moved = await this.#staleRows(rows);
+      const moved = this.#staleRows(rows);
       if (moved.length === 0) break;
       await Promise.all(moved.map((row) => this.index.refresh(row.job_id)));
       rows = this.store.rows(built.page.sql, built.page.params);
@@ -140,16 +140,13 @@ export abstract class IndexedCatalog extends FolderCatalog {
   }
 
   /** Rows whose job.json files are not the ones they were read from (a stat of each). */
-  async #staleRows(rows: readonly CatalogRow[]): Promise<CatalogRow[]> {
+  #staleRows(rows: readonly CatalogRow[]): CatalogRow[] {
     const { queue } = this.target;
-    const stale = await Promise.all(
-      rows.map(
-        async (row) =>
-          (await jobProof(queue, row.job_id, this.store.archiveNames(row.job_id))) !==
-          this.store.proof(row.job_id),
-      ),
-    );
-    return rows.filter((_, at) => stale[at]);
+    const stored = this.store.proofsOf(rows.map((row) => row.job_id));
+    return rows.filter((row) => {
+      const known = stored.get(row.job_id);
+      return jobProof(queue, row.job_id, known?.archives ?? []) !== known?.proof;
+    });
   }
 
   async list(): Promise<CatalogListing> {

@@ -98,7 +98,7 @@ export class JobReader {
     const pending = this.#pendingArchives.get(jobId);
     this.#pendingArchives.delete(jobId);
     const names = [...new Set([...this.#store.archiveNames(jobId), ...(pending ?? [])])].sort().reverse();
-    const proof = await jobProof(this.#queue, jobId, names);
+    const proof = jobProof(this.#queue, jobId, names);
     const reads = await readJobReads(this.#queue, jobId, names);
     const inInbox = reads.inbox.kind !== "absent" || (await isDirectory(join(this.#queue.inbox, jobId)));
     const follow = await followInbox(this.#followDeps, jobId, reads.inbox, inInbox);

@@ -65,7 +65,7 @@ describe("put", () => {
     expect(outcome).toMatchObject({ changed: false, added: false, row: { change: 1 } });
     expect(store.counter()).toBe(1);
     // What was written is kept: the next read compares with the new proof, not the old one.
-    expect(store.proof(ID)).toBe(factsPatch.proof ?? "p1");
+    expect(store.proofsOf([ID]).get(ID)?.proof).toBe(factsPatch.proof ?? "p1");
     expect(store.row(ID)?.seq).toBe(rowPatch.seq ?? 3);
   });
 
@@ -98,6 +98,17 @@ describe("put", () => {
     expect(store.namesIn("archive")).toEqual(new Set(names));
     store.put(ID, row({ state: "archived" }), facts({ archives: [names[1] as string] }));
     expect(store.archiveNames(ID)).toEqual([names[1]]);
+  });
+
+  test("a page's stored proofs come with their archive names, newest first; unknown ids are left out", () => {
+    const other = "job-20260520-120000-other";
+    const names = [`${ID}-20260521T120000Z`, `${ID}-20260522T120000Z`];
+    store.put(ID, row({ state: "archived" }), facts({ archives: names, proof: "pa" }));
+    store.put(other, row({ job_id: other }), facts({ archives: [], proof: "pb" }));
+    const stored = store.proofsOf([ID, other, "job-20260520-120000-unknown"]);
+    expect([...stored.keys()].sort()).toEqual([ID, other].sort());
+    expect(stored.get(ID)).toEqual({ proof: "pa", archives: [...names].reverse() });
+    expect(stored.get(other)).toEqual({ proof: "pb", archives: [] });
   });
 
   test("namesIn and liveIds say which root holds which job", () => {

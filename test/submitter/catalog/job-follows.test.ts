@@ -1,5 +1,5 @@
-// JobFollows: one shallow chokidar watcher per followed inbox/<id>/, result folders added as they
-// appear, closed (never unwatch()) when the follow ends. Moved here with the notifier's job-watches.ts.
+// JobFollows: one shallow fs.watch per followed folder of inbox/<id>/, result folders added as they
+// appear, closed when the follow ends. Moved here with the notifier's job-watches.ts.
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -96,6 +96,23 @@ describe("JobFollows", () => {
     await until("the folder to be seen again", () => changes > before);
     expect(await follows.follow(ID, "results", MANIFEST)).toBe(true);
     await seen("3_results/study.db");
+  });
+
+  it("reports nothing once unfollowed, and counts only job.json in job mode", async () => {
+    await mkdir(join(jobDir, "3_results"), { recursive: true });
+    await follows.follow(ID, "job");
+    await until("the follow to be live", () => changes > 0);
+    const before = changes;
+    await writeFile(join(jobDir, "stdout.log"), "a line");
+    await writeFile(join(jobDir, "3_results", "study.db"), "x");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(changes).toBe(before);
+    await seen("job.json");
+    await follows.unfollow(ID);
+    const after = changes;
+    await writeFile(join(jobDir, "job.json"), "{}");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(changes).toBe(after);
   });
 
   it("follows nothing new once closed", async () => {

@@ -23,7 +23,7 @@ afterAll(() => rm(base, { recursive: true, force: true }));
 const proof = () => jobProof(queue, ID, [ARCHIVE]);
 
 test("a job with no files proves absence of each, one part per job.json", async () => {
-  expect(await proof()).toBe("-|-|-");
+  expect(proof()).toBe("-|-|-");
 });
 
 test.each<[string, (q: QueuePaths) => Promise<void>]>([
@@ -34,10 +34,10 @@ test.each<[string, (q: QueuePaths) => Promise<void>]>([
   ["an archived copy appears", (q) => writeAt(join(q.archive, ARCHIVE), "{}")],
   ["the submission goes", (q) => rm(join(q.outbox, ID), { recursive: true })],
 ])("the proof moves when %s", async (_what, change) => {
-  const before = await proof();
-  expect(await proof()).toBe(before);
+  const before = proof();
+  expect(proof()).toBe(before);
   await change(queue);
-  expect(await proof()).not.toBe(before);
+  expect(proof()).not.toBe(before);
 });
 
 async function writeAt(dir: string, text: string): Promise<void> {
@@ -49,7 +49,7 @@ test("a job.json that is not a file yet still gives a stable proof", async () =>
   const dir = join(queue.outbox, "job-20260520-120000-odd");
   await mkdir(join(dir, "job.json"), { recursive: true });
   await writeFile(join(dir, "note"), "x");
-  const first = await jobProof(queue, "job-20260520-120000-odd", []);
+  const first = jobProof(queue, "job-20260520-120000-odd", []);
   expect(first).not.toContain("?");
-  expect(await jobProof(queue, "job-20260520-120000-odd", [])).toBe(first);
+  expect(jobProof(queue, "job-20260520-120000-odd", [])).toBe(first);
 });
