@@ -3,6 +3,17 @@
 // strips types); ATOMIZER_RUN_FROM=dist|sources overrides (bin/choose-entry.js).
 import { fileURLToPath } from "node:url";
 import { chooseEntry } from "./choose-entry.js";
+import { relaunchArgv } from "./memory-flags.js";
+
+const relaunch = relaunchArgv({
+  execPath: process.execPath,
+  argv: process.argv,
+  execArgv: process.execArgv,
+  env: process.env,
+  canExec: typeof process.execve === "function",
+});
+// Replaces this process (same pid and stdio) and does not return.
+if (relaunch) process.execve(process.execPath, relaunch, process.env);
 
 let entry;
 try {

@@ -4,7 +4,7 @@ import { mkdir, open } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { OpenRegularOptions } from "./safe-open.ts";
 import { openRegularFile } from "./safe-open.ts";
-import { writeAll } from "./write-all.ts";
+import { readChunk, writeAll } from "./write-all.ts";
 
 /** 1 MiB reads: measured as fast as openssl's hashing on this class of machine (docs/benchmarks.md). */
 export const STREAM_CHUNK = 1024 * 1024;
@@ -12,6 +12,32 @@ export const STREAM_CHUNK = 1024 * 1024;
 export interface HashedFile {
   size: number;
   sha256: string;
+}
+
+/**
+ * Two read buffers of STREAM_CHUNK bytes, for a caller copying or hashing many files in turn (a
+ * submission's 500 small files): each file would otherwise allocate its own pair outside the
+ * JavaScript heap, freed only at the next collection, and the server's resident memory grew by
+ * megabytes per submission (bench P4).
+ */
+export type ReadBuffers = readonly [Buffer, Buffer];
+
+export function readBuffers(): ReadBuffers {
+  return [Buffer.allocUnsafe(STREAM_CHUNK), Buffer.allocUnsafe(STREAM_CHUNK)];
+}
+
+export interface HashOptions extends OpenRegularOptions {
+  /** Buffers to read into (readBuffers()); without them a pair sized to the file is allocated. */
+  buffers?: ReadBuffers;
+}
+
+function buffersFor(
+  expected: number,
+  given: ReadBuffers | undefined,
+): { buffers: ReadBuffers; length: number } {
+  if (given) return { buffers: given, length: Math.min(given[0].length, given[1].length) };
+  const length = Math.max(1, Math.min(STREAM_CHUNK, expected || STREAM_CHUNK));
+  return { buffers: [Buffer.allocUnsafe(length), Buffer.allocUnsafe(length)], length };
 }
 
 /** Opened without following a link at the target either: a planted link never redirects a write. */
@@ -22,23 +48,23 @@ const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC |
  * whole, and a small file costs one read instead of a stream's setup and a fresh 1 MiB buffer. Links
  * and special files are refused (openRegularFile), so hashing never hangs on a FIFO.
  */
-export async function hashFile(path: string, options: OpenRegularOptions = {}): Promise<HashedFile> {
+export async function hashFile(path: string, options: HashOptions = {}): Promise<HashedFile> {
   const hash = createHash("sha256");
   const handle = await openRegularFile(path, options);
   try {
     const { size: expected } = await handle.stat();
-    const length = Math.max(1, Math.min(STREAM_CHUNK, expected || STREAM_CHUNK));
     // Two buffers: the next read runs on the thread pool while this chunk is hashed.
-    const buffers = [Buffer.allocUnsafe(length), Buffer.allocUnsafe(length)] as const;
+    const { buffers, length } = buffersFor(expected, options.buffers);
     let size = 0;
-    let turn = 0;
-    let pending = handle.read(buffers[0], 0, length, null);
+    let turn: 0 | 1 = 0;
+    let pending = readChunk(handle.fd, buffers[0], length);
     for (;;) {
-      const { bytesRead, buffer } = await pending;
+      const bytesRead = await pending;
       if (bytesRead === 0) break;
-      turn ^= 1;
-      pending = handle.read(turn === 0 ? buffers[0] : buffers[1], 0, length, null);
-      hash.update(buffer.subarray(0, bytesRead));
+      const chunk = buffers[turn].subarray(0, bytesRead);
+      turn = turn === 0 ? 1 : 0;
+      pending = readChunk(handle.fd, buffers[turn], length);
+      hash.update(chunk);
       size += bytesRead;
     }
     return { size, sha256: hash.digest("hex") };
@@ -59,7 +85,7 @@ export async function hashFile(path: string, options: OpenRegularOptions = {}): 
 export async function copyAndHashFile(
   source: string,
   target: string,
-  options: OpenRegularOptions = {},
+  options: HashOptions = {},
 ): Promise<HashedFile> {
   const hash = createHash("sha256");
   await mkdir(dirname(target), { recursive: true });
@@ -68,18 +94,17 @@ export async function copyAndHashFile(
     const output = await open(target, WRITE_FLAGS, 0o666);
     try {
       const { size: expected } = await input.stat();
-      const length = Math.max(1, Math.min(STREAM_CHUNK, expected || STREAM_CHUNK));
-      const buffers = [Buffer.allocUnsafe(length), Buffer.allocUnsafe(length)] as const;
+      const { buffers, length } = buffersFor(expected, options.buffers);
       let size = 0;
-      let turn = 0;
-      let pending = input.read(buffers[0], 0, length, null);
+      let turn: 0 | 1 = 0;
+      let pending = readChunk(input.fd, buffers[0], length);
       for (;;) {
-        const { bytesRead, buffer } = await pending;
+        const bytesRead = await pending;
         if (bytesRead === 0) break;
-        turn ^= 1;
-        pending = input.read(turn === 0 ? buffers[0] : buffers[1], 0, length, null);
-        const chunk = buffer.subarray(0, bytesRead);
-        const written = writeAll(output, chunk, target);
+        const chunk = buffers[turn].subarray(0, bytesRead);
+        turn = turn === 0 ? 1 : 0;
+        pending = readChunk(input.fd, buffers[turn], length);
+        const written = writeAll(output.fd, chunk, target);
         hash.update(chunk);
         await written;
         size += bytesRead;

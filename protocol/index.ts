@@ -137,13 +137,22 @@ export {
 } from "./limits.ts";
 export type { LogTail, LogTailOptions } from "./log-tail.ts";
 export { LOG_TAIL_BYTES, LOG_TAIL_LINES, readLogTail, tailLines } from "./log-tail.ts";
-export type { HashedFile, JobTreeListing, ManifestCheck, SizeProblem, VerifyOptions } from "./manifest.ts";
+export type {
+  HashedFile,
+  HashOptions,
+  JobTreeListing,
+  ManifestCheck,
+  ReadBuffers,
+  SizeProblem,
+  VerifyOptions,
+} from "./manifest.ts";
 export {
   buildManifest,
   copyAndHashFile,
   describeManifestCheck,
   hashFile,
   listJobTree,
+  readBuffers,
   STREAM_CHUNK,
   verifyManifest,
 } from "./manifest.ts";

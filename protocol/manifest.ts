@@ -8,8 +8,8 @@ import { checkJobPath } from "./path-rules.ts";
 import { ATOMIC_TEMP_PREFIX, ATOMIC_TEMP_SUFFIX, JOB_FILE } from "./queue-layout.ts";
 import { isConflictCopy, isSyncthingArtefact, syncthingTempTarget } from "./syncthing-names.ts";
 
-export type { HashedFile } from "./file-hash.ts";
-export { copyAndHashFile, hashFile, STREAM_CHUNK } from "./file-hash.ts";
+export type { HashedFile, HashOptions, ReadBuffers } from "./file-hash.ts";
+export { copyAndHashFile, hashFile, readBuffers, STREAM_CHUNK } from "./file-hash.ts";
 
 export interface JobTreeListing {
   /** Job files, relative POSIX paths, sorted. Excludes the root job.json. */

@@ -15,6 +15,7 @@ import {
   MAX_RELATIVE_PATH_LENGTH,
   makeJobId,
   README_FILE,
+  readBuffers,
   removeTree,
   SCHEMA_VERSION,
   SubmittedJobSchema,
@@ -179,8 +180,9 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
   const staging = await makeStagingDir(ctx.stagingDir, "submit", slug);
   try {
     const files: FileEntry[] = [];
+    const buffers = readBuffers();
     for (const file of listing.files) {
-      const hashed = await copyStudyFile(file.source, file.path, staging, listing.root);
+      const hashed = await copyStudyFile(file.source, file.path, staging, listing.root, buffers);
       files.push({ path: file.path, ...hashed });
     }
     const resumed = resumeSource ? await stageResumedStudy(resumeSource, staging) : undefined;
@@ -202,7 +204,7 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
         });
       const target = join(staging, README_FILE);
       await writeFile(target, text.endsWith("\n") ? text : `${text}\n`);
-      files.push({ path: README_FILE, ...(await hashFile(target)) });
+      files.push({ path: README_FILE, ...(await hashFile(target, { buffers })) });
     }
     files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const bytes = files.reduce((sum, file) => sum + file.size, 0);

@@ -50,6 +50,7 @@ describe("the packed package", () => {
       "bin/atomizer-jobs.js",
       "bin/build-stamp.js",
       "bin/choose-entry.js",
+      "bin/memory-flags.js",
       "plugin/openclaw-entry.js",
     ]);
   });

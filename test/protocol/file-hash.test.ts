@@ -2,7 +2,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { copyAndHashFile, hashFile } from "../../protocol/file-hash.ts";
+import { copyAndHashFile, hashFile, readBuffers } from "../../protocol/file-hash.ts";
 import { useTempDirs } from "./fixtures.ts";
 import { BIG_SIZE, EMPTY_SHA, HELLO_SHA, writeBigFile } from "./helpers/manifest-job.ts";
 
@@ -32,5 +32,28 @@ describe("hashFile and copyAndHashFile", () => {
       size: Buffer.byteLength(content),
       sha256,
     });
+  });
+
+  it("one pair of buffers serves many files in turn, large and small, each copied and hashed whole", async () => {
+    const dir = await tempDir();
+    const buffers = readBuffers();
+    const big = join(dir, "big.prt");
+    const bigSha = await writeBigFile(big, BIG_SIZE + 7);
+    const cases: [string, number, string][] = [
+      [big, BIG_SIZE + 7, bigSha],
+      [join(dir, "hello"), 6, HELLO_SHA],
+      [join(dir, "empty"), 0, EMPTY_SHA],
+    ];
+    await writeFile(join(dir, "hello"), "hello\n");
+    await writeFile(join(dir, "empty"), "");
+    // Twice round: a small file read after a large one must not see the large one's bytes.
+    for (const round of [1, 2]) {
+      for (const [source, size, sha256] of cases) {
+        const target = join(dir, `copy-${round}`, `${size}`);
+        expect(await copyAndHashFile(source, target, { buffers })).toEqual({ size, sha256 });
+        expect(await hashFile(target, { buffers })).toEqual({ size, sha256 });
+        expect((await readFile(target)).equals(await readFile(source))).toBe(true);
+      }
+    }
   });
 });
