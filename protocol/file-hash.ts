@@ -15,15 +15,29 @@ export interface HashedFile {
 }
 
 /**
- * Two read buffers of STREAM_CHUNK bytes, for a caller copying or hashing many files in turn (a
- * submission's 500 small files): each file would otherwise allocate its own pair outside the
- * JavaScript heap, freed only at the next collection, and the server's resident memory grew by
- * megabytes per submission (bench P4).
+ * Read buffers reused across the files one caller copies or hashes in turn (a submission's 500
+ * small files): each file would otherwise allocate its own pair outside the JavaScript heap, freed
+ * only at the next collection, and the server's resident memory grew by megabytes per submission
+ * (bench P4). The pair grows to the largest file seen, never past STREAM_CHUNK, so a lane of small
+ * files holds small buffers. One copy at a time per ReadBuffers.
  */
-export type ReadBuffers = readonly [Buffer, Buffer];
+export interface ReadBuffers {
+  pair(size: number): readonly [Buffer, Buffer];
+}
+
+function chunkFor(size: number): number {
+  return Math.max(1, Math.min(STREAM_CHUNK, size || STREAM_CHUNK));
+}
 
 export function readBuffers(): ReadBuffers {
-  return [Buffer.allocUnsafe(STREAM_CHUNK), Buffer.allocUnsafe(STREAM_CHUNK)];
+  let held: readonly [Buffer, Buffer] | undefined;
+  return {
+    pair(size) {
+      const length = chunkFor(size);
+      if (!held || held[0].length < length) held = [Buffer.allocUnsafe(length), Buffer.allocUnsafe(length)];
+      return held;
+    },
+  };
 }
 
 export interface HashOptions extends OpenRegularOptions {
@@ -34,10 +48,9 @@ export interface HashOptions extends OpenRegularOptions {
 function buffersFor(
   expected: number,
   given: ReadBuffers | undefined,
-): { buffers: ReadBuffers; length: number } {
-  if (given) return { buffers: given, length: Math.min(given[0].length, given[1].length) };
-  const length = Math.max(1, Math.min(STREAM_CHUNK, expected || STREAM_CHUNK));
-  return { buffers: [Buffer.allocUnsafe(length), Buffer.allocUnsafe(length)], length };
+): { buffers: readonly [Buffer, Buffer]; length: number } {
+  const buffers = given ? given.pair(expected) : readBuffers().pair(expected);
+  return { buffers, length: buffers[0].length };
 }
 
 /** Opened without following a link at the target either: a planted link never redirects a write. */

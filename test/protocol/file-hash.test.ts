@@ -2,7 +2,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { copyAndHashFile, hashFile, readBuffers } from "../../protocol/file-hash.ts";
+import { copyAndHashFile, hashFile, readBuffers, STREAM_CHUNK } from "../../protocol/file-hash.ts";
 import { useTempDirs } from "./fixtures.ts";
 import { BIG_SIZE, EMPTY_SHA, HELLO_SHA, writeBigFile } from "./helpers/manifest-job.ts";
 
@@ -34,7 +34,7 @@ describe("hashFile and copyAndHashFile", () => {
     });
   });
 
-  it("one pair of buffers serves many files in turn, large and small, each copied and hashed whole", async () => {
+  it("one set of buffers serves many files in turn, large and small, each copied and hashed whole", async () => {
     const dir = await tempDir();
     const buffers = readBuffers();
     const big = join(dir, "big.prt");
@@ -46,14 +46,20 @@ describe("hashFile and copyAndHashFile", () => {
     ];
     await writeFile(join(dir, "hello"), "hello\n");
     await writeFile(join(dir, "empty"), "");
-    // Twice round: a small file read after a large one must not see the large one's bytes.
-    for (const round of [1, 2]) {
-      for (const [source, size, sha256] of cases) {
+    // Small after large must not see the large one's bytes; large after small grows the buffers.
+    for (const [round, order] of [cases, [...cases].reverse(), cases].entries()) {
+      for (const [source, size, sha256] of order) {
         const target = join(dir, `copy-${round}`, `${size}`);
         expect(await copyAndHashFile(source, target, { buffers })).toEqual({ size, sha256 });
         expect(await hashFile(target, { buffers })).toEqual({ size, sha256 });
         expect((await readFile(target)).equals(await readFile(source))).toBe(true);
       }
     }
+  });
+
+  it("read buffers grow to the largest file asked for, never past STREAM_CHUNK, and never shrink", () => {
+    const buffers = readBuffers();
+    const lengths = [16_384, 100, 0, 5 * STREAM_CHUNK, 16_384].map((size) => buffers.pair(size)[0].length);
+    expect(lengths).toEqual([16_384, 16_384, STREAM_CHUNK, STREAM_CHUNK, STREAM_CHUNK]);
   });
 });
