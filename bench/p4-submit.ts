@@ -5,7 +5,7 @@ import { generateStudy } from "./generate-study.ts";
 import { openMcpSession } from "./mcp-session.ts";
 import { memoryStatus } from "./proc-stats.ts";
 import { formatSummary, summarize } from "./stats.ts";
-import { execFileAsync, timeMs } from "./timing.ts";
+import { alternate, execFileAsync } from "./timing.ts";
 
 const RATIO_GOAL = 1.0;
 /** Over the idle server: a submission must not cost memory that grows with the study's size. */
@@ -30,7 +30,7 @@ export const submitBenchmark: Benchmark = async ({ quick, scratch, log }) => {
   let peakRssMb = 0;
   let submissions = 0;
   try {
-    let published = "";
+    let published: string | undefined;
     const submit = async (): Promise<void> => {
       const result = await session.call("submit_job", {
         study_dir: study,
@@ -41,11 +41,6 @@ export const submitBenchmark: Benchmark = async ({ quick, scratch, log }) => {
       if (out.bytes < total) throw new Error(`P4: submitted ${out.bytes} bytes, expected ${total}`);
       published = out.outbox_dir;
     };
-    // Keep the disk from filling: each submission is a full 1 GiB copy (not timed).
-    const removeSubmission = async (): Promise<void> => {
-      peakRssMb = (await memoryStatus(session.pid)).peakRssMb;
-      await removeTree(published);
-    };
     const copy = join(scratch, "p4-copy");
     const copyAndDigest = async (): Promise<void> => {
       await execFileAsync("cp", ["-r", study, copy]);
@@ -53,22 +48,21 @@ export const submitBenchmark: Benchmark = async ({ quick, scratch, log }) => {
         maxBuffer: 16 * 1024 * 1024,
       });
     };
-    // Paired and alternating, after one warm-up each: a slower minute of this shared machine falls
-    // on both sides alike instead of on whichever ran during it.
-    await submit();
-    await removeSubmission();
-    await copyAndDigest();
-    const oursMs: number[] = [];
-    const baselineMs: number[] = [];
-    for (let run = 0; run < runs; run++) {
-      oursMs.push(await timeMs(submit));
-      await removeSubmission();
+    // Before every run, untimed: the last run's output goes (each is a full 1 GiB copy) and dirty
+    // pages are flushed, so neither side pays for writing back the other's gigabyte.
+    const between = async (): Promise<void> => {
+      if (published) {
+        peakRssMb = (await memoryStatus(session.pid)).peakRssMb;
+        await removeTree(published);
+        published = undefined;
+      }
       await removeTree(copy);
-      baselineMs.push(await timeMs(copyAndDigest));
-    }
-    const ours = summarize(oursMs);
-    const baseline = summarize(baselineMs);
-    await removeTree(copy);
+      await execFileAsync("sync", []);
+    };
+    const samples = await alternate(runs, submit, copyAndDigest, between);
+    await between();
+    const ours = summarize(samples.ours);
+    const baseline = summarize(samples.baseline);
     const ratio = ours.median / baseline.median;
     const gbPerS = total / 1e9 / (ours.median / 1000);
     const overIdle = peakRssMb - idle.peakRssMb;
@@ -82,7 +76,7 @@ export const submitBenchmark: Benchmark = async ({ quick, scratch, log }) => {
       goal: `ratio <= ${RATIO_GOAL.toFixed(1)}; peak RSS within ${PEAK_RSS_OVER_IDLE_MB} MB of the idle server`,
       verdict: quick ? "n/a" : met ? "met" : "missed",
       notes: [
-        "Each run (after one warm-up run each) submits the same study under a new name; the published outbox folder is removed after each run (not timed). The baseline removes its previous copy (not timed). The two sides alternate, run by run, so both meet the same machine. Both read a warm page cache: the page cache cannot be dropped here, so each side gets one warm-up.",
+        "Each run (after one warm-up run each) submits the same study under a new name; the published outbox folder is removed after each run (not timed). The baseline removes its previous copy (not timed). The two sides alternate, run by run, so both meet the same machine; each removes its output right after its run and `sync` flushes dirty pages before every timed run (neither timed). Both read a warm page cache: the page cache cannot be dropped here, so each side gets one warm-up.",
         "Peak RSS is VmHWM of the server process (/proc/<pid>/status) after the last call, so it includes start-up.",
         ...(overIdle > PEAK_RSS_OVER_IDLE_MB
           ? [

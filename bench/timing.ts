@@ -17,3 +17,29 @@ export async function repeat(runs: number, operation: () => Promise<unknown>): P
   for (let i = 0; i < runs; i++) samples.push(await timeMs(operation));
   return samples;
 }
+
+/**
+ * Times `ours` and `baseline` in turn, run by run, after one unmeasured warm-up each, with
+ * `between` (untimed) before every run: a slower spell of this shared machine (its two cores are
+ * virtual, and their steal time comes and goes by the minute) falls on both sides alike instead
+ * of on whichever ran during it.
+ */
+export async function alternate(
+  runs: number,
+  ours: () => Promise<unknown>,
+  baseline: () => Promise<unknown>,
+  between: () => Promise<unknown> = async () => undefined,
+): Promise<{ ours: number[]; baseline: number[] }> {
+  const samples = { ours: [] as number[], baseline: [] as number[] };
+  for (let run = -1; run < runs; run++) {
+    await between();
+    const oursMs = await timeMs(ours);
+    await between();
+    const baselineMs = await timeMs(baseline);
+    if (run >= 0) {
+      samples.ours.push(oursMs);
+      samples.baseline.push(baselineMs);
+    }
+  }
+  return samples;
+}

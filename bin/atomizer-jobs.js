@@ -3,7 +3,7 @@
 // strips types); ATOMIZER_RUN_FROM=dist|sources overrides (bin/choose-entry.js).
 import { fileURLToPath } from "node:url";
 import { chooseEntry } from "./choose-entry.js";
-import { relaunchArgv } from "./memory-flags.js";
+import { RELAUNCHED_ENV, relaunchArgv } from "./memory-flags.js";
 
 const relaunch = relaunchArgv({
   execPath: process.execPath,
@@ -11,9 +11,18 @@ const relaunch = relaunchArgv({
   execArgv: process.execArgv,
   env: process.env,
   canExec: typeof process.execve === "function",
+  permission: process.permission !== undefined,
 });
-// Replaces this process (same pid and stdio) and does not return.
-if (relaunch) process.execve(process.execPath, relaunch, process.env);
+if (relaunch) {
+  try {
+    // Replaces this process (same pid and stdio) and does not return.
+    process.execve(process.execPath, relaunch, { ...process.env, [RELAUNCHED_ENV]: "1" });
+  } catch {
+    // Refused before exec: run as started, with V8's default young generation.
+  }
+}
+// Not passed on to what this process starts.
+delete process.env[RELAUNCHED_ENV];
 
 let entry;
 try {

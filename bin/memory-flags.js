@@ -9,20 +9,34 @@
 export const SEMI_SPACE_FLAG = "--max-semi-space-size=1";
 const SEMI_SPACE_NAME = "--max-semi-space-size";
 
+/** Set in the relaunched process's environment (and removed by it): a second guard against a loop. */
+export const RELAUNCHED_ENV = "ATOMIZER_RELAUNCHED";
+
 /** The commands that run until stopped; one-shot commands keep V8's defaults. */
 export const LONG_LIVED_COMMANDS = ["mcp", "runner", "dashboard"];
 
+/** V8 takes `_` for `-` in its option names; NODE_OPTIONS may quote a value. */
+function optionName(token) {
+  return token
+    .replace(/^["']|["']$/g, "")
+    .split("=")[0]
+    .replaceAll("_", "-");
+}
+
 /**
- * The argv to exec this same program again with SEMI_SPACE_FLAG, or undefined to run as started: a
- * one-shot command, a size already chosen (node's own options or NODE_OPTIONS), or no exec here.
- * process.execve replaces the process in place (same pid, same stdio: an MCP client's pipes and a
- * supervisor's pid stay valid); it exists on POSIX only, so on Windows the service task passes the
- * flag itself (runner/service-task.ts).
+ * The argv to exec this same program again with SEMI_SPACE_FLAG, or undefined to run as started:
+ * - a one-shot command, or no process.execve (Windows: the runner there keeps V8's defaults);
+ * - a size already chosen, in node's own options or NODE_OPTIONS;
+ * - a process that was relaunched already, runs under the permission model (exec would be refused),
+ *   has an IPC channel from its parent (its descriptor would not survive the exec), or is being
+ *   debugged (--inspect*: the debugger would attach twice).
+ * process.execve replaces the process in place: same pid, same stdio, so an MCP client's pipes and a
+ * supervisor's pid stay valid.
  */
-export function relaunchArgv({ execPath, argv, execArgv, env, canExec }) {
-  if (!canExec) return undefined;
+export function relaunchArgv({ execPath, argv, execArgv, env, canExec, permission = false }) {
+  if (!canExec || permission || env[RELAUNCHED_ENV] || env.NODE_CHANNEL_FD !== undefined) return undefined;
   if (!LONG_LIVED_COMMANDS.includes(argv[2] ?? "")) return undefined;
-  const chosen = (option) => option === SEMI_SPACE_NAME || option.startsWith(`${SEMI_SPACE_NAME}=`);
-  if (execArgv.some(chosen) || (env.NODE_OPTIONS ?? "").split(/\s+/).some(chosen)) return undefined;
+  const options = [...execArgv, ...(env.NODE_OPTIONS ?? "").split(/\s+/).filter(Boolean)].map(optionName);
+  if (options.some((name) => name === SEMI_SPACE_NAME || name.startsWith("--inspect"))) return undefined;
   return [execPath, SEMI_SPACE_FLAG, ...execArgv, ...argv.slice(1)];
 }

@@ -25,8 +25,11 @@ export interface ReadBuffers {
   pair(size: number): readonly [Buffer, Buffer];
 }
 
+/** The smallest buffer: an empty file (an __init__.py) is read into 64 KiB, not a full chunk. */
+const MIN_CHUNK = 64 * 1024;
+
 function chunkFor(size: number): number {
-  return Math.max(1, Math.min(STREAM_CHUNK, size || STREAM_CHUNK));
+  return Math.min(STREAM_CHUNK, Math.max(MIN_CHUNK, size));
 }
 
 export function readBuffers(): ReadBuffers {
@@ -111,16 +114,23 @@ export async function copyAndHashFile(
       let size = 0;
       let turn: 0 | 1 = 0;
       let pending = readChunk(input.fd, buffers[0], length);
-      for (;;) {
-        const bytesRead = await pending;
-        if (bytesRead === 0) break;
-        const chunk = buffers[turn].subarray(0, bytesRead);
-        turn = turn === 0 ? 1 : 0;
-        pending = readChunk(input.fd, buffers[turn], length);
-        const written = writeAll(output.fd, chunk, target);
-        hash.update(chunk);
-        await written;
-        size += bytesRead;
+      try {
+        for (;;) {
+          const bytesRead = await pending;
+          if (bytesRead === 0) break;
+          const chunk = buffers[turn].subarray(0, bytesRead);
+          turn = turn === 0 ? 1 : 0;
+          pending = readChunk(input.fd, buffers[turn], length);
+          const written = writeAll(output.fd, chunk, target);
+          hash.update(chunk);
+          await written;
+          size += bytesRead;
+        }
+      } finally {
+        // A failed write (a full disk) leaves the read ahead running on the bare descriptor, which no
+        // FileHandle counts: closing under it would fail that read unhandled, or let it read from
+        // whatever file reuses the descriptor's number next.
+        await pending.catch(() => undefined);
       }
       const copied = (await output.stat()).size;
       if (copied !== size) {

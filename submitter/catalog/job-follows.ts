@@ -1,7 +1,7 @@
+import { lstat } from "node:fs/promises";
 import { join } from "node:path";
 import type { DirWatch, FileEntry } from "../../protocol/index.ts";
 import { checkJobPath, JOB_FILE, watchDir } from "../../protocol/index.ts";
-import { isDirectory } from "./queue-scan.ts";
 
 /**
  * Why a job's inbox/<id>/ is followed:
@@ -18,10 +18,26 @@ interface FollowRules {
   accepted: Set<string>;
 }
 
+interface FolderWatch {
+  watch: DirWatch;
+  /** The result folder's inode when its watch was set up (none for the job folder). */
+  ino?: bigint;
+}
+
 interface Follow {
   rules: FollowRules;
   /** One watch per folder, by its path in the job folder ("/"-separated, "" for the job folder). */
-  watches: Map<string, DirWatch>;
+  watches: Map<string, FolderWatch>;
+}
+
+/** The inode of a folder, or undefined when it is not one (gone, or a file now). */
+async function folderIno(dir: string): Promise<bigint | undefined> {
+  try {
+    const stats = await lstat(dir, { bigint: true });
+    return stats.isDirectory() ? stats.ino : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function counts(rules: FollowRules, path: string): boolean {
@@ -72,32 +88,50 @@ export class JobFollows {
     return follow;
   }
 
-  #watch(jobId: string, follow: Follow, folder: string): void {
-    const dir = join(this.#inbox, jobId, ...(folder === "" ? [] : folder.split("/")));
-    const watch = watchDir(dir, {
+  #watch(jobId: string, follow: Follow, folder: string, ino?: bigint): void {
+    const watch = watchDir(this.#dir(jobId, folder), {
       onName: (name) => {
         const path = folder === "" ? name : `${folder}/${name}`;
         if (!counts(follow.rules, path)) return;
-        // A result folder removed or made again is watched anew by the next follow: its old watch
-        // ended with the folder it was on.
-        follow.watches.get(path)?.close();
-        follow.watches.delete(path);
         this.#onChange(jobId);
+        if (follow.watches.has(path)) void this.#recheck(jobId, follow, path);
       },
       onReset: () => this.#onChange(jobId),
     });
-    follow.watches.set(folder, watch);
+    follow.watches.set(folder, ino === undefined ? { watch } : { watch, ino });
+  }
+
+  #dir(jobId: string, folder: string): string {
+    return join(this.#inbox, jobId, ...(folder === "" ? [] : folder.split("/")));
+  }
+
+  /**
+   * An event named a watched result folder: on Windows that is every file landing in it (its
+   * last-write time), elsewhere its removal or replacement. Only a folder that is gone or another
+   * one loses its watch, and the folders below it theirs: they ended with it, or moved away with it.
+   * The job is read again, so the follow that read makes sets up whatever exists now.
+   */
+  async #recheck(jobId: string, follow: Follow, path: string): Promise<void> {
+    const known = follow.watches.get(path);
+    if (!known || (await folderIno(this.#dir(jobId, path))) === known.ino) return;
+    if (this.#follows.get(jobId) !== follow || follow.watches.get(path) !== known) return;
+    for (const [folder, held] of follow.watches) {
+      if (folder !== path && !folder.startsWith(`${path}/`)) continue;
+      held.watch.close();
+      follow.watches.delete(folder);
+    }
+    this.#onChange(jobId);
   }
 
   async #addResultDirs(jobId: string, entry: Follow, manifest: readonly FileEntry[]): Promise<boolean> {
-    const jobDir = join(this.#inbox, jobId);
     let added = false;
     for (const folder of resultDirs(manifest)) {
       if (entry.watches.has(folder)) continue;
-      if (!(await isDirectory(join(jobDir, ...folder.split("/"))).catch(() => false))) continue;
+      const ino = await folderIno(this.#dir(jobId, folder));
+      if (ino === undefined) continue;
       // The follow may have ended, or another call added the folder, while this awaited.
       if (this.#follows.get(jobId) !== entry || entry.watches.has(folder)) continue;
-      this.#watch(jobId, entry, folder);
+      this.#watch(jobId, entry, folder, ino);
       added = true;
     }
     return added;
@@ -119,7 +153,7 @@ export class JobFollows {
 }
 
 function close(entry: Follow): void {
-  for (const watch of entry.watches.values()) watch.close();
+  for (const { watch } of entry.watches.values()) watch.close();
   entry.watches.clear();
 }
 

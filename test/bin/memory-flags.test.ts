@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { relaunchArgv, SEMI_SPACE_FLAG } from "../../bin/memory-flags.js";
+import { RELAUNCHED_ENV, relaunchArgv, SEMI_SPACE_FLAG } from "../../bin/memory-flags.js";
 
 const BIN = fileURLToPath(new URL("../../bin/atomizer-jobs.js", import.meta.url));
 const base = { execPath: "/usr/bin/node", execArgv: [] as string[], env: {}, canExec: true };
@@ -28,8 +28,15 @@ describe("relaunchArgv", () => {
     ["no command", { argv: ["node", "bin"] }],
     ["a size on node's own command line (the relaunched process)", { execArgv: [SEMI_SPACE_FLAG] }],
     ["a size of the user's own", { execArgv: ["--max-semi-space-size", "8"] }],
-    ["a size in NODE_OPTIONS", { env: { NODE_OPTIONS: "--inspect --max-semi-space-size=4" } }],
+    ["a size in NODE_OPTIONS", { env: { NODE_OPTIONS: "--no-warnings --max-semi-space-size=4" } }],
+    ["a size in V8's own spelling", { env: { NODE_OPTIONS: "--max_semi_space_size=4" } }],
+    ["a quoted size", { env: { NODE_OPTIONS: '"--max-semi-space-size=4"' } }],
     ["no process.execve (Windows)", { canExec: false }],
+    ["a process relaunched already", { env: { [RELAUNCHED_ENV]: "1" } }],
+    ["an IPC channel from the parent", { env: { NODE_CHANNEL_FD: "3" } }],
+    ["the permission model", { permission: true }],
+    ["a debugger", { execArgv: ["--inspect-brk"] }],
+    ["a debugger asked for in NODE_OPTIONS", { env: { NODE_OPTIONS: "--inspect=9229" } }],
   ])("runs as started for %s", (_what, patch) => {
     expect(relaunchArgv({ ...base, argv: ["node", "bin", "mcp"], ...patch })).toBeUndefined();
   });

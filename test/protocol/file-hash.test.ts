@@ -57,9 +57,10 @@ describe("hashFile and copyAndHashFile", () => {
     }
   });
 
-  it("read buffers grow to the largest file asked for, never past STREAM_CHUNK, and never shrink", () => {
+  it("read buffers start at 64 KiB, grow to the largest file asked for, never past STREAM_CHUNK, never shrink", () => {
     const buffers = readBuffers();
-    const lengths = [16_384, 100, 0, 5 * STREAM_CHUNK, 16_384].map((size) => buffers.pair(size)[0].length);
-    expect(lengths).toEqual([16_384, 16_384, STREAM_CHUNK, STREAM_CHUNK, STREAM_CHUNK]);
+    const sizes = [0, 16_384, 100_000, 5 * STREAM_CHUNK, 16_384];
+    const lengths = sizes.map((size) => buffers.pair(size)[0].length);
+    expect(lengths).toEqual([65_536, 65_536, 100_000, STREAM_CHUNK, STREAM_CHUNK]);
   });
 });

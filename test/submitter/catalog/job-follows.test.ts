@@ -1,6 +1,6 @@
 // JobFollows: one shallow fs.watch per followed folder of inbox/<id>/, result folders added as they
 // appear, closed when the follow ends. Moved here with the notifier's job-watches.ts.
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -96,6 +96,29 @@ describe("JobFollows", () => {
     await until("the folder to be seen again", () => changes > before);
     expect(await follows.follow(ID, "results", MANIFEST)).toBe(true);
     await seen("3_results/study.db");
+  });
+
+  it("follows the folders below a result folder anew once it was replaced by another one", async () => {
+    await mkdir(join(jobDir, "3_results", "plots"), { recursive: true });
+    await follows.follow(ID, "results", MANIFEST);
+    await until("the follow to be live", () => changes > 0);
+    await seen("3_results/plots/history.png");
+    // Moved away whole: the old watches would follow the moved folders and see nothing new here.
+    await rename(join(jobDir, "3_results"), join(jobDir, "moved-away"));
+    const before = changes;
+    await mkdir(join(jobDir, "3_results", "plots"), { recursive: true });
+    await until("the replacement to be seen", () => changes > before);
+    await until("both folders to be watched again", async () => follows.follow(ID, "results", MANIFEST));
+    await seen("3_results/plots/history.png");
+  });
+
+  it("keeps the watch of a result folder that only gained a file", async () => {
+    await mkdir(join(jobDir, "3_results"), { recursive: true });
+    await follows.follow(ID, "results", MANIFEST);
+    await until("the follow to be live", () => changes > 0);
+    await seen("3_results/study.db");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await follows.follow(ID, "results", MANIFEST)).toBe(false);
   });
 
   it("reports nothing once unfollowed, and counts only job.json in job mode", async () => {
