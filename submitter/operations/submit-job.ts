@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import type { FileEntry, SubmittedJob } from "../../protocol/index.ts";
+import type { SubmittedJob } from "../../protocol/index.ts";
 import {
   checkJobPath,
   checkJobPaths,
@@ -15,7 +15,6 @@ import {
   MAX_RELATIVE_PATH_LENGTH,
   makeJobId,
   README_FILE,
-  readBuffers,
   removeTree,
   SCHEMA_VERSION,
   SubmittedJobSchema,
@@ -27,6 +26,7 @@ import type { ServerContext } from "../context.ts";
 import { cleanStaleStaging, makeStagingDir } from "../jobs/staging-dirs.ts";
 import { existingSigner, signSubmission } from "../signing/job-signing.ts";
 import { checkRunnerTrust } from "../signing/runner-trust.ts";
+import { copyStudy } from "../submit/copy-study.ts";
 import type { JobContent } from "../submit/idempotency.ts";
 import { sameContent } from "../submit/idempotency.ts";
 import { generateReadme } from "../submit/readme.ts";
@@ -36,7 +36,6 @@ import {
   refuseAmbiguousStudy,
   stageResumedStudy,
 } from "../submit/resume-study.ts";
-import { copyStudyFile } from "../submit/stage-files.ts";
 import { checkStudyContent, refuse } from "../submit/study-checks.ts";
 import { collectStudyFiles } from "../submit/study-files.ts";
 import { OperationError } from "./operation-error.ts";
@@ -179,12 +178,7 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
   await checkRunnerTrust(ctx);
   const staging = await makeStagingDir(ctx.stagingDir, "submit", slug);
   try {
-    const files: FileEntry[] = [];
-    const buffers = readBuffers();
-    for (const file of listing.files) {
-      const hashed = await copyStudyFile(file.source, file.path, staging, listing.root, buffers);
-      files.push({ path: file.path, ...hashed });
-    }
+    const files = await copyStudy(listing.files, staging, listing.root);
     const resumed = resumeSource ? await stageResumedStudy(resumeSource, staging) : undefined;
     if (resumed) files.push(resumed.entry);
     if (!hasReadme) {
@@ -204,7 +198,7 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
         });
       const target = join(staging, README_FILE);
       await writeFile(target, text.endsWith("\n") ? text : `${text}\n`);
-      files.push({ path: README_FILE, ...(await hashFile(target, { buffers })) });
+      files.push({ path: README_FILE, ...(await hashFile(target)) });
     }
     files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const bytes = files.reduce((sum, file) => sum + file.size, 0);
