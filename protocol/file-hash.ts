@@ -1,7 +1,10 @@
 import { createHash } from "node:crypto";
+import type { BigIntStats } from "node:fs";
 import { constants } from "node:fs";
-import { mkdir, open } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import { lstat, mkdir, open } from "node:fs/promises";
 import { dirname } from "node:path";
+import { assertUnchanged, copyInKernel, kernelCopyPossible } from "./kernel-copy.ts";
 import type { OpenRegularOptions } from "./safe-open.ts";
 import { openRegularFile } from "./safe-open.ts";
 import { readChunk, writeAll } from "./write-all.ts";
@@ -65,33 +68,43 @@ const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC |
  * and special files are refused (openRegularFile), so hashing never hangs on a FIFO.
  */
 export async function hashFile(path: string, options: HashOptions = {}): Promise<HashedFile> {
-  const hash = createHash("sha256");
   const handle = await openRegularFile(path, options);
   try {
     const { size: expected } = await handle.stat();
-    // Two buffers: the next read runs on the thread pool while this chunk is hashed.
-    const { buffers, length } = buffersFor(expected, options.buffers);
-    let size = 0;
-    let turn: 0 | 1 = 0;
-    let pending = readChunk(handle.fd, buffers[0], length);
-    for (;;) {
-      const bytesRead = await pending;
-      if (bytesRead === 0) break;
-      const chunk = buffers[turn].subarray(0, bytesRead);
-      turn = turn === 0 ? 1 : 0;
-      pending = readChunk(handle.fd, buffers[turn], length);
-      hash.update(chunk);
-      size += bytesRead;
-    }
-    return { size, sha256: hash.digest("hex") };
+    return await hashHandle(handle, expected, options.buffers);
   } finally {
     await handle.close();
   }
 }
 
 /**
+ * SHA-256 and size of an open file, read from its start (positioned reads: the handle's own offset
+ * is neither used nor moved). Two buffers: the next read runs on the thread pool while this chunk is
+ * hashed.
+ */
+async function hashHandle(handle: FileHandle, expected: number, given?: ReadBuffers): Promise<HashedFile> {
+  const hash = createHash("sha256");
+  const { buffers, length } = buffersFor(expected, given);
+  let size = 0;
+  let turn: 0 | 1 = 0;
+  let pending = readChunk(handle.fd, buffers[0], length, 0);
+  for (;;) {
+    const bytesRead = await pending;
+    if (bytesRead === 0) break;
+    const chunk = buffers[turn].subarray(0, bytesRead);
+    turn = turn === 0 ? 1 : 0;
+    size += bytesRead;
+    pending = readChunk(handle.fd, buffers[turn], length, size);
+    hash.update(chunk);
+  }
+  return { size, sha256: hash.digest("hex") };
+}
+
+/**
  * Copies a file and hashes it in the same pass: every byte is read once. The next chunk is read while
  * the current one is written and hashed, so copy speed is bounded by the slower of disk and SHA-256.
+ * On Linux a file of 8 MiB or more is instead copied by the kernel from the verified handle while
+ * this process hashes it (kernel-copy.ts), and refused if it changed in between.
  *
  * The source is opened as openRegularFile does: never through a link, never a FIFO, and the handle is
  * verified to be the file that was checked; with `within`, it must really lie inside that folder. So
@@ -107,20 +120,24 @@ export async function copyAndHashFile(
   await mkdir(dirname(target), { recursive: true });
   const input = await openRegularFile(source, options);
   try {
+    const before = await input.stat({ bigint: true });
+    if (kernelCopyPossible(Number(before.size))) {
+      const copied = await copiedByKernel(input, source, target, before, options.buffers);
+      if (copied) return copied;
+    }
     const output = await open(target, WRITE_FLAGS, 0o666);
     try {
-      const { size: expected } = await input.stat();
-      const { buffers, length } = buffersFor(expected, options.buffers);
+      const { buffers, length } = buffersFor(Number(before.size), options.buffers);
       let size = 0;
       let turn: 0 | 1 = 0;
-      let pending = readChunk(input.fd, buffers[0], length);
+      let pending = readChunk(input.fd, buffers[0], length, 0);
       try {
         for (;;) {
           const bytesRead = await pending;
           if (bytesRead === 0) break;
           const chunk = buffers[turn].subarray(0, bytesRead);
           turn = turn === 0 ? 1 : 0;
-          pending = readChunk(input.fd, buffers[turn], length);
+          pending = readChunk(input.fd, buffers[turn], length, size + bytesRead);
           const written = writeAll(output.fd, chunk, target);
           hash.update(chunk);
           await written;
@@ -145,4 +162,32 @@ export async function copyAndHashFile(
   } finally {
     await input.close();
   }
+}
+
+/**
+ * The kernel copies while this process hashes the same open file; both read it, so it must not have
+ * changed between them (assertUnchanged), and the copy must be as long as what was hashed. Undefined
+ * when the kernel could not copy it (nothing was written): the caller copies the bytes itself.
+ */
+async function copiedByKernel(
+  input: FileHandle,
+  source: string,
+  target: string,
+  before: BigIntStats,
+  buffers: ReadBuffers | undefined,
+): Promise<HashedFile | undefined> {
+  const hashing = hashHandle(input, Number(before.size), buffers);
+  // Both end before anything is decided: the caller closes the handle the hash reads from.
+  const [copied, hashed] = await Promise.allSettled([copyInKernel(input, target), hashing]);
+  if (copied.status === "rejected") throw copied.reason;
+  if (hashed.status === "rejected") throw hashed.reason;
+  if (!copied.value) return undefined;
+  assertUnchanged(source, before, await input.stat({ bigint: true }));
+  const written = (await lstat(target)).size;
+  if (written !== hashed.value.size) {
+    throw new Error(
+      `${target}: the copy holds ${written} bytes but ${hashed.value.size} were read; the copy is incomplete`,
+    );
+  }
+  return hashed.value;
 }

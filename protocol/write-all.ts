@@ -19,10 +19,10 @@ function writeSome(
   });
 }
 
-/** One read into `buffer` at the file's position (the callback API, as writeSome): the bytes read, 0 at the end. */
-export function readChunk(fd: number, buffer: Uint8Array, length: number): Promise<number> {
+/** One read into `buffer` at `position` (the callback API, as writeSome): the bytes read, 0 at the end. */
+export function readChunk(fd: number, buffer: Uint8Array, length: number, position: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    read(fd, buffer, 0, length, null, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead)));
+    read(fd, buffer, 0, length, position, (error, bytesRead) => (error ? reject(error) : resolve(bytesRead)));
   });
 }
 
