@@ -76,12 +76,19 @@ interface SizeFigures {
   queue: CachedQueue;
 }
 
-async function measureSize(
+interface PreparedSize {
+  queue: CachedQueue;
+  stateDir: string;
+  buildMs: number;
+  first: Start;
+}
+
+/** The index built and one untimed start made, for the timed starts that follow. */
+async function prepareSize(
   queue: CachedQueue,
   scratch: string,
-  runs: number,
   log: (line: string) => void,
-): Promise<SizeFigures> {
+): Promise<PreparedSize> {
   // An index trusts a folder stamp only once it is RACY_STAMP_MS old: a queue written a moment ago
   // would look changed at every start.
   const settle = queue.madeAt + RACY_STAMP_MS + 500 - Date.now();
@@ -90,19 +97,40 @@ async function measureSize(
   log(`P9: ${queue.count} jobs: building the index (atomizer-jobs list)`);
   const buildMs = await warmIndex(queue.root, stateDir);
   const first = await startOnce(queue, scratch, stateDir);
-  const starts: Start[] = [];
-  for (let i = 0; i < runs; i++) starts.push(await startOnce(queue, scratch, stateDir));
-  log(
-    `P9: ${queue.count} jobs: first ${first.ms.toFixed(0)} ms, then ${starts.map((s) => s.ms.toFixed(0)).join(", ")} ms`,
-  );
-  return {
-    count: queue.count,
-    buildMs,
-    first,
-    time: summarize(starts.map((s) => s.ms)),
-    peakRss: summarize(starts.map((s) => s.peakRssMb)),
-    queue,
-  };
+  return { queue, stateDir, buildMs, first };
+}
+
+/**
+ * Timed starts of every size in turn, run by run: a slower spell of this shared machine (its virtual
+ * cores' steal time comes and goes by the minute) falls on every size alike, where starts grouped by
+ * size once put a spell on one size only.
+ */
+async function measureSizes(
+  prepared: readonly PreparedSize[],
+  scratch: string,
+  runs: number,
+  log: (line: string) => void,
+): Promise<SizeFigures[]> {
+  const starts: Start[][] = prepared.map(() => []);
+  for (let run = 0; run < runs; run++) {
+    for (const [at, size] of prepared.entries()) {
+      starts[at]?.push(await startOnce(size.queue, scratch, size.stateDir));
+    }
+  }
+  return prepared.map((size, at) => {
+    const timed = starts[at] ?? [];
+    log(
+      `P9: ${size.queue.count} jobs: first ${size.first.ms.toFixed(0)} ms, then ${timed.map((s) => s.ms.toFixed(0)).join(", ")} ms`,
+    );
+    return {
+      count: size.queue.count,
+      buildMs: size.buildMs,
+      first: size.first,
+      time: summarize(timed.map((s) => s.ms)),
+      peakRss: summarize(timed.map((s) => s.peakRssMb)),
+      queue: size.queue,
+    };
+  });
 }
 
 const jobs = (count: number) => `${count.toLocaleString("en-US")} jobs`;
@@ -114,12 +142,12 @@ const jobs = (count: number) => `${count.toLocaleString("en-US")} jobs`;
  */
 export const startupBenchmark: Benchmark = async ({ quick, scratch, queues, log }) => {
   const [mid, large] = quick ? [200, 300] : [10_000, 100_000];
-  const runs = quick ? 1 : 3;
-  const measured: SizeFigures[] = [];
+  const runs = quick ? 1 : 5;
+  const prepared: PreparedSize[] = [];
   for (const count of [0, 100, mid, large]) {
-    const queue = await queues.shared({ count, mix: "mixed" });
-    measured.push(await measureSize(queue, scratch, runs, log));
+    prepared.push(await prepareSize(await queues.shared({ count, mix: "mixed" }), scratch, log));
   }
+  const measured = await measureSizes(prepared, scratch, runs, log);
   const [empty, base, middle, big] = measured as [SizeFigures, SizeFigures, SizeFigures, SizeFigures];
   const midRatio = middle.time.median / base.time.median;
   const largeRatio = big.time.median / base.time.median;
@@ -130,7 +158,7 @@ export const startupBenchmark: Benchmark = async ({ quick, scratch, queues, log 
   const mb = (s: Summary) => formatSummary(s, "MB", 0);
   const notes = [
     `Each start: an MCP SDK client in the bench process spawns \`node bin/atomizer-jobs.js mcp\` (the queue's "mixed" mix, bench/generate-queue.ts), completes the handshake, calls list_jobs (page of 50) then job_status of a queued job, and is timed from just before the spawn to the second answer; peak RSS is the server's VmHWM then. The client closes and the server exits before the next start.`,
-    `Warm index: each queue size has its own state folder (ATOMIZER_STATE_DIR, under the run's scratch folder); one \`atomizer-jobs list\` builds the index there (a server whose first build takes over 3 s answers meanwhile, with listings marked incomplete, so the build is made before the timed starts), one untimed start follows, then ${runs} timed start${runs === 1 ? "" : "s"} reuse${runs === 1 ? "s" : ""} it. First builds (no index yet, the whole list command): ${measured.map((m) => `${jobs(m.count)} ${(m.buildMs / 1000).toFixed(2)} s`).join("; ")}. A server that keeps no index (before issue 17) pays a full read of the queue at every start.`,
+    `Warm index: each queue size has its own state folder (ATOMIZER_STATE_DIR, under the run's scratch folder); one \`atomizer-jobs list\` builds the index there (a server whose first build takes over 3 s answers meanwhile, with listings marked incomplete, so the build is made before the timed starts), one untimed start follows, then ${runs} timed start${runs === 1 ? "" : "s"} reuse${runs === 1 ? "s" : ""} it, the sizes taking turns start by start (empty, 100, 10,000, 100,000, then again) so that a slower spell of the machine falls on every size alike. First builds (no index yet, the whole list command): ${measured.map((m) => `${jobs(m.count)} ${(m.buildMs / 1000).toFixed(2)} s`).join("; ")}. A server that keeps no index (before issue 17) pays a full read of the queue at every start.`,
     `Queues: ${measured
       .filter((m) => m.count > 0)
       .map((m) => describeWritten(m.queue))
