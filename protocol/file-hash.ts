@@ -116,7 +116,6 @@ export async function copyAndHashFile(
   target: string,
   options: HashOptions = {},
 ): Promise<HashedFile> {
-  const hash = createHash("sha256");
   await mkdir(dirname(target), { recursive: true });
   const input = await openRegularFile(source, options);
   try {
@@ -127,6 +126,7 @@ export async function copyAndHashFile(
     }
     const output = await open(target, WRITE_FLAGS, 0o666);
     try {
+      const hash = createHash("sha256");
       const { buffers, length } = buffersFor(Number(before.size), options.buffers);
       let size = 0;
       let turn: 0 | 1 = 0;
