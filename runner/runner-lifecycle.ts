@@ -104,8 +104,16 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
     }
   };
 
+  // One heartbeat file, written one beat at a time in call order: a beat already under way when stop()
+  // began lands before the last one (stopped_at), never after it, and once stopping only that one is
+  // written. Without this a beat that finished late replaced the stopped record with a live-looking
+  // one, and submitters took a stopped runner's trusted keys for a live runner's (Windows lane).
+  const beats = createKeyedSerial();
   const publishHeartbeat = (ctx: RunnerContext, stoppedAt?: Date): Promise<void> =>
-    writeRunnerHeartbeat(paths, runnerHeartbeatOf(ctx, stoppedAt), ctx.keys.recordKey);
+    beats.run("heartbeat", async () => {
+      if (lifecycle.stopping && stoppedAt === undefined) return;
+      await writeRunnerHeartbeat(paths, runnerHeartbeatOf(ctx, stoppedAt), ctx.keys.recordKey);
+    });
 
   const others = createOtherRunnerGuard({
     runnersDir: paths.queue.runnersDir,
