@@ -17,6 +17,7 @@ import { idleBenchmark } from "./p6-idle.ts";
 import { syncthingRoundTripBenchmark } from "./p7-syncthing-round-trip.ts";
 import { mcpSurfaceBenchmark } from "./p8-mcp-surface.ts";
 import { startupBenchmark } from "./p9-startup.ts";
+import { natsObjectsBenchmark } from "./p10-nats-objects.ts";
 import { findOptunaPython } from "./python.ts";
 import { defaultQueueCacheDir, openQueueCache } from "./queue-cache.ts";
 import { renderReport } from "./report.ts";
@@ -31,6 +32,7 @@ const BENCHMARKS: readonly [string, Benchmark][] = [
   ["P7", syncthingRoundTripBenchmark],
   ["P8", mcpSurfaceBenchmark],
   ["P9", startupBenchmark],
+  ["P10", natsObjectsBenchmark],
 ];
 
 const REPORT = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));

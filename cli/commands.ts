@@ -46,6 +46,14 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     summary: "show the runners seen and their jobs",
     load: () => import("./submitter/runners-command.ts"),
   },
+  "nats-setup": {
+    summary: "create the queue's streams, buckets and licence pools on a NATS server (idempotent)",
+    load: () => import("./nats-setup-command.ts"),
+  },
+  "nats-requeue": {
+    summary: "put a job whose runner host will not come back into the NATS queue again",
+    load: () => import("./nats-requeue-command.ts"),
+  },
   runner: {
     summary: "run jobs on this host (the NX workstation)",
     load: () => import("./runner/runner-command.ts"),

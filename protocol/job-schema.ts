@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { LabelsSchema } from "./job-labels.ts";
 import { MAX_MANIFEST_ENTRIES, MAX_TRUSTED_KEYS } from "./limits.ts";
 
 /**
@@ -122,6 +123,8 @@ export const JobSchema = z.looseObject({
   idempotency_key: z.string().min(1).max(200).optional(),
   /** The earlier job whose 3_results/study.db this job carries (listed in `files`) to continue its study. */
   resumed_from: z.string().min(1).optional(),
+  /** Labels a runner must have to take the job (the NATS backend; the folder queue has one runner). */
+  labels: LabelsSchema.optional(),
   // written only by the runner (in inbox/<job_id>/job.json)
   seq: z.number().int().nonnegative().optional(),
   queued_at: IsoTimeSchema.optional(),

@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { z } from "zod";
+import { NatsRunnerSchema } from "./nats/bridge-config.ts";
 
 /** The Python that runs `.py` scripts when --python is not given: the Windows launcher name, else python3. */
 export function defaultPython(platform: NodeJS.Platform = process.platform): string {
@@ -80,6 +81,8 @@ export const RunnerConfigSchema = z.object({
   signingKey: z.string().min(1).optional(),
   /** Lines of stdout.log put into error.log_tail. */
   logTailLines: z.number().int().positive().default(30),
+  /** `--nats`: take jobs from NATS JetStream through the local queue at queueDir (runner/nats/bridge.ts). */
+  nats: NatsRunnerSchema.optional(),
 });
 
 export type RunnerConfig = z.infer<typeof RunnerConfigSchema>;

@@ -7,6 +7,7 @@ import { finishJob } from "./finish-job.ts";
 import { machineCondition } from "./fs-conditions.ts";
 import { chooseInterpreter } from "./interpreter.ts";
 import { errorMessage } from "./log.ts";
+import { withoutNatsSettings } from "./nats/secret-env.ts";
 import { sameRunFields } from "./own-record.ts";
 import { localPath } from "./paths.ts";
 import { finishRun } from "./run-end.ts";
@@ -15,10 +16,13 @@ import { follow, killRun } from "./supervised-run.ts";
 import { launchSupervisor } from "./supervisor/launch-supervisor.ts";
 import { abandonRun } from "./supervisor/run-view.ts";
 
-/** The environment a script runs with: the protocol's JOB_ENV, and unbuffered Python so the log is live and in order. */
-function jobEnvironment(ctx: RunnerContext, jobId: string): NodeJS.ProcessEnv {
+/**
+ * The environment a script runs with: the protocol's JOB_ENV, and unbuffered Python so the log is live
+ * and in order; never the runner's NATS credentials.
+ */
+export function jobEnvironment(ctx: Pick<RunnerContext, "paths">, jobId: string): NodeJS.ProcessEnv {
   return {
-    ...process.env,
+    ...withoutNatsSettings(process.env),
     [JOB_ENV.jobId]: jobId,
     [JOB_ENV.jobDir]: ctx.paths.workJob(jobId),
     [JOB_ENV.resultsDir]: ctx.paths.workResults(jobId),

@@ -15,6 +15,8 @@ import { createLicenceGate } from "./licence-gate.ts";
 import { licenceSetting } from "./licence-servers.ts";
 import type { Logger } from "./log.ts";
 import { createLogger, errorMessage } from "./log.ts";
+import type { RunnerBridge } from "./nats/bridge.ts";
+import { startNatsBridge } from "./nats/start-bridge.ts";
 import { createOtherRunnerGuard } from "./other-runners.ts";
 import { considerCancel, considerEntry } from "./outbox-events.ts";
 import type { OutboxWatcher } from "./outbox-watcher.ts";
@@ -83,6 +85,7 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
     beating: boolean;
     scanned: boolean;
     rescans: RescanMemory;
+    bridge?: RunnerBridge; // --nats: moves jobs between NATS and the local queue
   } = { stopping: false, scanning: false, beating: false, scanned: false, rescans: newRescanMemory() };
 
   const checkDrained = (ctx: RunnerContext): void => {
@@ -250,11 +253,14 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
       await scan(ctx);
       lifecycle.scanned = true;
       ctx.pump();
+      const nats = config.nats;
+      if (nats) lifecycle.bridge = await startNatsBridge(ctx, { ...config, nats }, log, now);
     },
     async stop(stopOptions = {}) {
       const ctx = lifecycle.ctx;
       if (lifecycle.stopping || !ctx) return;
       lifecycle.stopping = true;
+      lifecycle.bridge?.quiesce();
       clearInterval(lifecycle.beat);
       ctx.licence.close();
       await lifecycle.watcher?.close();
@@ -283,6 +289,8 @@ export function createRunner(input: RunnerConfigInput, options: RunnerOptions = 
       // The last word: submitters show this runner as stopped (with what it left queued), not as silent.
       // Not when it never got going: the heartbeat file may be another live runner's (the same --host).
       if (lifecycle.beatOwned) await publishHeartbeat(ctx, ctx.now()).catch(guard(ctx, "runner heartbeat"));
+      // After the last heartbeat, so the bridge carries it (and any end published meanwhile) to NATS.
+      await lifecycle.bridge?.stop().catch(guard(ctx, "nats bridge stop"));
       await ctx.ledger.close();
       await lifecycle.release?.();
       log("stopped");

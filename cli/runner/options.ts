@@ -1,4 +1,5 @@
 import path from "node:path";
+import { LabelNameSchema, LabelsSchema } from "../../protocol/nats-layout.ts";
 
 /**
  * The options the runner and the doctor share: the folders, programs and keys the runner uses are the
@@ -109,4 +110,49 @@ export function parseCount(name: string, value: string | undefined): number | un
 /** A command-line mistake: printed with the usage, exit code 2. */
 export class UsageError extends Error {
   override name = "UsageError";
+}
+
+/** Splits `a=1,b=2` into its pairs; the error names the option and the piece that is wrong. */
+function parsePairs(option: string, text: string): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  for (const piece of text.split(",").map((p) => p.trim())) {
+    if (piece === "") continue;
+    const at = piece.indexOf("=");
+    const name = at > 0 ? piece.slice(0, at).trim() : "";
+    const value = at > 0 ? piece.slice(at + 1).trim() : "";
+    if (name === "" || value === "")
+      throw new UsageError(
+        `--${option} takes name=value pairs separated by commas, not ${JSON.stringify(piece)}`,
+      );
+    const checked = LabelNameSchema.safeParse(name);
+    if (!checked.success)
+      throw new UsageError(
+        `--${option} ${JSON.stringify(name)}: ${checked.error.issues[0]?.message ?? "bad name"}`,
+      );
+    if (pairs.some(([seen]) => seen === name)) throw new UsageError(`--${option} names ${name} twice`);
+    pairs.push([name, value]);
+  }
+  return pairs;
+}
+
+/** `--labels nx=2512,os=win`: what this runner offers to jobs that ask for labels. */
+export function parseLabels(text: string | undefined): Record<string, string> | undefined {
+  if (text === undefined) return undefined;
+  const labels = Object.fromEntries(parsePairs("labels", text));
+  const checked = LabelsSchema.safeParse(labels);
+  if (!checked.success) throw new UsageError(`--labels: ${checked.error.issues[0]?.message ?? "invalid"}`);
+  return checked.data;
+}
+
+/** `--licences nx=4`: pool-wide licence limits, stored in NATS KV at start. */
+export function parseLicences(text: string | undefined): Record<string, number> | undefined {
+  if (text === undefined) return undefined;
+  const limits: Record<string, number> = {};
+  for (const [name, value] of parsePairs("licences", text)) {
+    const limit = Number(value);
+    if (!Number.isInteger(limit) || limit < 0)
+      throw new UsageError(`--licences ${name}=${value}: the limit is a whole number of licences, 0 or more`);
+    limits[name] = limit;
+  }
+  return limits;
 }

@@ -1,8 +1,11 @@
 import { createWriteStream } from "node:fs";
+import path from "node:path";
 import { parseArgs } from "node:util";
+import { initQueue } from "../../protocol/index.ts";
 import type { RunnerConfigInput } from "../../runner/config.ts";
 import { defaultPython } from "../../runner/config.ts";
 import { createLogger } from "../../runner/log.ts";
+import type { NatsRunnerConfigInput } from "../../runner/nats/bridge-config.ts";
 import { KeySetupError } from "../../runner/runner-keys.ts";
 import { createRunner } from "../../runner/runner-lifecycle.ts";
 import {
@@ -12,11 +15,14 @@ import {
   keyFiles,
   MAX_PERIOD_S,
   parseCount,
+  parseLabels,
+  parseLicences,
   parseSeconds,
   UsageError,
 } from "./options.ts";
 
 const USAGE = `usage: atomizer-jobs runner --queue DIR --work DIR --state DIR [options]
+       atomizer-jobs runner --nats URL --work DIR --state DIR [options]
 
 Runs the jobs that arrive in DIR/outbox/ and publishes their state and results to DIR/inbox/.
 
@@ -41,10 +47,24 @@ Runs the jobs that arrive in DIR/outbox/ and publishes their state and results t
   --log-file FILE       append the log to FILE instead of stderr (the Windows service uses this)
 ${KEY_USAGE}  --allow-other-runners take jobs even while another runner is live on this queue (a job could
                         then run twice: only for runners that share no jobs)
+
+Several workstations (NATS JetStream; docs/deployment.md, "Several workstations"):
+  --nats URL            take jobs from the NATS server at URL (nats://host:4222 or tls://host:4222); the
+                        runner then works on a local queue, by default STATE/nats-queue (--queue DIR
+                        overrides it; ATOMIZER_QUEUE_DIR is not used)
+  --nats-creds FILE     NATS credentials file (or ATOMIZER_NATS_CREDS, ATOMIZER_NATS_TOKEN,
+                        ATOMIZER_NATS_USER + ATOMIZER_NATS_PASSWORD); never put them in the URL
+  --labels LIST         what this runner offers, name=value,... (e.g. nx=2512,os=win): a job asking
+                        for labels runs only on a runner with every one of them
+  --licences LIST       pool-wide licence limits, class=N,... (e.g. nx=4), stored in NATS at start
+  --lease-s S           a claim holds S seconds unless renewed (default 600); a runner that cannot
+                        renew within half of it stops its own job
   --help                show this help
 `;
 
-function toConfig(argv: string[]): { config: RunnerConfigInput; logFile?: string } | "help" {
+function toConfig(
+  argv: string[],
+): { config: RunnerConfigInput; logFile?: string; initLocalQueue?: string } | "help" {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -65,10 +85,22 @@ function toConfig(argv: string[]): { config: RunnerConfigInput; logFile?: string
       "licence-poll": { type: "string" },
       "log-file": { type: "string" },
       "allow-other-runners": { type: "boolean" },
+      nats: { type: "string" },
+      "nats-creds": { type: "string" },
+      labels: { type: "string" },
+      licences: { type: "string" },
+      "lease-s": { type: "string" },
     },
   });
   if (values.help) return "help";
-  const queueDir = values.queue ?? process.env.ATOMIZER_QUEUE_DIR;
+  const nats = natsOptions(values);
+  // --once ends when the local queue is empty, which with NATS is before the first job is taken.
+  if (nats && values.once)
+    throw new UsageError("--once does not apply with --nats: the runner takes jobs until stopped");
+  // A local queue only the runner and its bridge touch: never the synced folder ATOMIZER_QUEUE_DIR names.
+  const localQueue =
+    nats && !values.queue && values.state ? path.join(values.state, "nats-queue") : undefined;
+  const queueDir = values.queue ?? localQueue ?? process.env.ATOMIZER_QUEUE_DIR;
   const missing = [
     queueDir ? undefined : "--queue DIR (the queue root with outbox/ and inbox/)",
     values.work ? undefined : "--work DIR (a local folder for work copies)",
@@ -98,11 +130,60 @@ function toConfig(argv: string[]): { config: RunnerConfigInput; logFile?: string
     licencePollS: parseSeconds("licence-poll", values["licence-poll"], false, MAX_PERIOD_S),
   };
   const defined = Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined));
-  const config = { queueDir, workDir: values.work, stateDir: values.state, ...defined, ...keyFiles(values) };
-  return { config, ...(values["log-file"] ? { logFile: values["log-file"] } : {}) };
+  const config = {
+    queueDir,
+    workDir: values.work,
+    stateDir: values.state,
+    ...defined,
+    ...keyFiles(values),
+    ...(nats ? { nats } : {}),
+  };
+  return {
+    config,
+    ...(values["log-file"] ? { logFile: values["log-file"] } : {}),
+    ...(localQueue ? { initLocalQueue: localQueue } : {}),
+  };
+}
+
+/** The --nats settings; the other NATS options without --nats are a mistake, not silently ignored. */
+function natsOptions(values: {
+  nats?: string | undefined;
+  "nats-creds"?: string | undefined;
+  labels?: string | undefined;
+  licences?: string | undefined;
+  "lease-s"?: string | undefined;
+}): NatsRunnerConfigInput | undefined {
+  if (values.nats === undefined) {
+    const stray = (["nats-creds", "labels", "licences", "lease-s"] as const).filter(
+      (name) => values[name] !== undefined,
+    );
+    if (stray.length > 0)
+      throw new UsageError(`${stray.map((name) => `--${name}`).join(", ")} only apply with --nats URL`);
+    return undefined;
+  }
+  const labels = parseLabels(values.labels);
+  const licences = parseLicences(values.licences);
+  const leaseS = parseSeconds("lease-s", values["lease-s"], false, MAX_PERIOD_S);
+  return {
+    url: values.nats,
+    ...(values["nats-creds"] !== undefined ? { credsFile: values["nats-creds"] } : {}),
+    ...(labels ? { labels } : {}),
+    ...(licences ? { licences } : {}),
+    ...(leaseS !== undefined ? { leaseS } : {}),
+  };
 }
 
 export const run = hostCommand("runner", USAGE, toConfig, async (parsed) => {
+  if (parsed.config.nats) {
+    // Loaded only with --nats: a folder-queue runner never loads the NATS client.
+    const { natsSettingsProblem } = await import("../../protocol/nats-connect.ts");
+    const problem = natsSettingsProblem(parsed.config.nats);
+    if (problem) {
+      process.stderr.write(`atomizer-jobs runner: ${problem}\n\n${USAGE}`);
+      return 2;
+    }
+  }
+  if (parsed.initLocalQueue) await initQueue(parsed.initLocalQueue);
   // A service has no console: its log goes to a file (appended, so restarts keep the history).
   const logFile = parsed.logFile ? createWriteStream(parsed.logFile, { flags: "a" }) : undefined;
   const runner = createRunner(parsed.config, logFile ? { log: createLogger(logFile) } : {});

@@ -1,6 +1,8 @@
 import { userInfo } from "node:os";
 import type { ParseArgsConfig } from "node:util";
 import { parseArgs } from "node:util";
+import type { NatsSettings } from "../../protocol/nats-connect.ts";
+import { natsMirrorFor } from "../../submitter/catalog/nats-mirror-location.ts";
 import type { ContextOptions, ServerContext } from "../../submitter/context.ts";
 import { createServerContext } from "../../submitter/context.ts";
 import {
@@ -14,9 +16,22 @@ import { commandKeys } from "./key-options.ts";
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;
 
+/** The NATS backend's options (--nats URL instead of --queue DIR); every queue command and mcp take them. */
+export const NATS_OPTIONS = {
+  nats: { type: "string" },
+  "nats-creds": { type: "string" },
+} as const satisfies Options;
+
+/** Their lines in a command's usage. */
+export const NATS_USAGE = `  --nats URL           the queue is carried by NATS JetStream at URL (or ATOMIZER_NATS_URL), instead of --queue;
+                       this side reads a local mirror of it under the state folder
+  --nats-creds FILE    NATS credentials file (or ATOMIZER_NATS_CREDS; else ATOMIZER_NATS_TOKEN, or
+                       ATOMIZER_NATS_USER + ATOMIZER_NATS_PASSWORD); never put them in the URL`;
+
 /** Options every queue command accepts. */
 export const QUEUE_OPTIONS = {
   queue: { type: "string" },
+  ...NATS_OPTIONS,
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const satisfies Options;
@@ -47,6 +62,46 @@ export function queueRoot(value: string | undefined, usage: string): string {
   if (!root)
     throw new UsageError(`the queue folder is needed: --queue DIR or ATOMIZER_QUEUE_DIR\n\n${usage}`);
   return root;
+}
+
+export interface BackendValues {
+  queue?: string | undefined;
+  nats?: string | undefined;
+  "nats-creds"?: string | undefined;
+}
+
+/**
+ * Which queue a command works on: the folder queue (--queue, ATOMIZER_QUEUE_DIR) or NATS (--nats,
+ * ATOMIZER_NATS_URL). `queueRoot` is the folder queue the operations see: with NATS, the local mirror
+ * in `stateDir` (key files are refused inside it as inside a synced queue).
+ */
+export async function queueBackend(
+  values: BackendValues,
+  usage: string,
+  stateDir?: string,
+): Promise<{ queueRoot: string; nats?: NatsSettings }> {
+  if (values.nats !== undefined && values.queue !== undefined)
+    throw new UsageError(`--queue and --nats each name the queue: give one of them\n\n${usage}`);
+  const url =
+    values.queue !== undefined ? undefined : (values.nats ?? (process.env.ATOMIZER_NATS_URL || undefined));
+  if (url === undefined) {
+    if (values["nats-creds"] !== undefined) throw new UsageError(`--nats-creds needs --nats URL\n\n${usage}`);
+    const root = values.queue ?? process.env.ATOMIZER_QUEUE_DIR;
+    if (!root)
+      throw new UsageError(
+        `the queue is needed: --queue DIR (or ATOMIZER_QUEUE_DIR), or --nats URL (or ATOMIZER_NATS_URL)\n\n${usage}`,
+      );
+    return { queueRoot: root };
+  }
+  const nats: NatsSettings = {
+    url,
+    ...(values["nats-creds"] !== undefined ? { credsFile: values["nats-creds"] } : {}),
+  };
+  // Loaded only here: a folder-queue command never loads the NATS client.
+  const { natsSettingsProblem } = await import("../../protocol/nats-connect.ts");
+  const problem = natsSettingsProblem(nats);
+  if (problem !== undefined) throw new UsageError(`${problem}\n\n${usage}`);
+  return { queueRoot: natsMirrorFor(stateDir, url).queueRoot, nats };
 }
 
 /** Who a person's CLI command acts as: --agent, ATOMIZER_AGENT, else the login name. */
@@ -112,7 +167,9 @@ async function withContext<T>(options: ContextOptions, body: (ctx: ServerContext
     throw new OperationError(
       "invalid_argument",
       (error as Error).message,
-      "check --queue (or ATOMIZER_QUEUE_DIR)",
+      options.nats
+        ? "check --nats (or ATOMIZER_NATS_URL), its credentials, and that nats-server runs there"
+        : "check --queue (or ATOMIZER_QUEUE_DIR)",
     );
   }
   try {
@@ -148,19 +205,27 @@ export interface QueueCommandSpec<O extends Options, A> {
 export function queueCommand<O extends Options, A>(
   spec: QueueCommandSpec<O, A>,
 ): (argv: string[]) => Promise<number> {
+  const usage = "nats" in spec.options ? `${spec.usage}\n${NATS_USAGE}` : spec.usage;
   return (argv) =>
-    runCli(argv, spec.usage, async () => {
+    runCli(argv, usage, async () => {
       const dashDash = spec.passThrough ? argv.indexOf("--") : -1;
       const own = dashDash >= 0 ? argv.slice(0, dashDash) : argv;
       const line = {
-        ...parse(own, spec.options, spec.usage),
+        ...parse(own, spec.options, usage),
         rest: dashDash >= 0 ? argv.slice(dashDash + 1) : [],
       };
       const args = await spec.args(line);
-      const root = queueRoot((line.values as { queue?: string }).queue, spec.usage);
-      const keys = "signing-key" in spec.options ? await keysOrUsage(line.values as KeyValues, root) : {};
+      const backend = await queueBackend(line.values as BackendValues, usage);
+      const keys =
+        "signing-key" in spec.options ? await keysOrUsage(line.values as KeyValues, backend.queueRoot) : {};
       return withContext(
-        { ...spec.context?.(line, args), ...keys, queueRoot: root, withIndex: false },
+        {
+          ...spec.context?.(line, args),
+          ...keys,
+          queueRoot: backend.queueRoot,
+          ...(backend.nats ? { nats: backend.nats } : {}),
+          withIndex: false,
+        },
         (ctx) => spec.run(ctx, args, line),
       );
     });

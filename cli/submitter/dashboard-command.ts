@@ -1,16 +1,19 @@
 import { resolve } from "node:path";
 import { checkQueueLayout } from "../../protocol/index.ts";
+import type { NatsSettings } from "../../protocol/nats-connect.ts";
+import type { JobCatalog } from "../../submitter/catalog/job-catalog.ts";
 import { openCatalog } from "../../submitter/catalog/open-catalog.ts";
 import { loadAuthConfig } from "../../submitter/config/auth-config.ts";
 import { serveDashboard } from "../../submitter/dashboard/dashboard-server.ts";
 import { isLoopbackHost } from "../../submitter/mcp/http-guard.ts";
-import { intOption, parse, queueRoot, UsageError } from "./cli-support.ts";
+import { intOption, NATS_OPTIONS, NATS_USAGE, parse, queueBackend, UsageError } from "./cli-support.ts";
 
-const USAGE = `usage: atomizer-jobs dashboard --queue DIR [--port N] [--host HOST --public --config FILE] [options]
+const USAGE = `usage: atomizer-jobs dashboard --queue DIR | --nats URL [--port N] [--host HOST --public --config FILE] [options]
 
 Serves a read-only page of the queue (jobs, trials, best values, runners, licence waits) that
 updates live; open the printed address in a browser. Stop it with Ctrl+C.
   --queue DIR          queue root (or ATOMIZER_QUEUE_DIR)
+${NATS_USAGE}
   --port N             port to listen on (default 8766; 0 picks a free one)
   --host HOST          address to bind (default 127.0.0.1: this machine only)
   --public             allow HOST to be an address other machines reach (needs --config)
@@ -21,6 +24,7 @@ updates live; open the printed address in a browser. Stop it with Ctrl+C.
 
 const OPTIONS = {
   queue: { type: "string" },
+  ...NATS_OPTIONS,
   port: { type: "string" },
   host: { type: "string" },
   public: { type: "boolean" },
@@ -35,6 +39,7 @@ const DEFAULT_PORT = 8766;
 export async function run(argv: string[]): Promise<number> {
   let values: ReturnType<typeof parse<typeof OPTIONS>>["values"];
   let root: string;
+  let nats: NatsSettings | undefined;
   let port: number;
   try {
     ({ values } = parse(argv, OPTIONS, USAGE));
@@ -42,7 +47,9 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(`${USAGE}\n`);
       return 0;
     }
-    root = resolve(queueRoot(values.queue, USAGE));
+    const backend = await queueBackend(values, USAGE);
+    root = resolve(backend.queueRoot);
+    nats = backend.nats;
     port = intOption(values.port, "port", USAGE) ?? DEFAULT_PORT;
     if (port > 65535) throw new UsageError(`--port ${port}: at most 65535\n\n${USAGE}`);
     const host = values.host ?? "127.0.0.1";
@@ -58,12 +65,10 @@ export async function run(argv: string[]): Promise<number> {
   }
   const host = values.host ?? "127.0.0.1";
   try {
-    const problems = await checkQueueLayout(root);
-    if (problems.length > 0) throw new Error(`queue root is not usable:\n  ${problems.join("\n  ")}`);
     const tokens = values.config ? await loadAuthConfig(values.config, process.env) : undefined;
-    const catalog = await openCatalog({ kind: "watched", queueRoot: root });
+    const { catalog, shown } = await openDashboardCatalog(root, nats);
     const server = await serveDashboard({
-      queueRoot: root,
+      queueRoot: shown,
       catalog,
       host,
       port,
@@ -77,7 +82,7 @@ export async function run(argv: string[]): Promise<number> {
       );
     }
     process.stdout.write(
-      `atomizer-jobs dashboard: ${server.url} (queue ${root}${tokens ? "; token required" : ""})\n`,
+      `atomizer-jobs dashboard: ${server.url} (queue ${shown}${tokens ? "; token required" : ""})\n`,
     );
     await new Promise<void>((done) => {
       process.once("SIGINT", done);
@@ -90,4 +95,21 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`atomizer-jobs dashboard: ${(error as Error).message}\n`);
     return 1;
   }
+}
+
+/** The folder queue's watched catalog, or NATS through its local mirror (the page names the server). */
+async function openDashboardCatalog(
+  root: string,
+  nats: NatsSettings | undefined,
+): Promise<{ catalog: JobCatalog; shown: string }> {
+  if (nats === undefined) {
+    const problems = await checkQueueLayout(root);
+    if (problems.length > 0) throw new Error(`queue root is not usable:\n  ${problems.join("\n  ")}`);
+    return { catalog: await openCatalog({ kind: "watched", queueRoot: root }), shown: root };
+  }
+  // Loaded only here: the folder queue's dashboard never loads the NATS client.
+  const { openNatsCatalog } = await import("../../submitter/catalog/open-nats-catalog.ts");
+  const { displayNatsUrl } = await import("../../submitter/catalog/nats-mirror-location.ts");
+  const { catalog } = await openNatsCatalog({ kind: "watched", nats });
+  return { catalog, shown: `NATS ${displayNatsUrl(nats.url)}` };
 }

@@ -7,13 +7,22 @@ import { isLoopbackHost } from "../../submitter/mcp/http-guard.ts";
 import { DEFAULT_SESSION_IDLE_S } from "../../submitter/mcp/http-sessions.ts";
 import { serveStdio } from "../../submitter/mcp/serve-stdio.ts";
 import { describeKeys } from "../../submitter/signing/submitter-keys.ts";
-import { intOption, keysOrUsage, parse, queueRoot, UsageError } from "./cli-support.ts";
+import {
+  intOption,
+  keysOrUsage,
+  NATS_OPTIONS,
+  NATS_USAGE,
+  parse,
+  queueBackend,
+  UsageError,
+} from "./cli-support.ts";
 import { KEY_OPTIONS, KEY_USAGE } from "./key-options.ts";
 
-const USAGE = `usage: atomizer-jobs mcp --queue DIR --allow DIR [--http HOST:PORT --config FILE] [options]
+const USAGE = `usage: atomizer-jobs mcp (--queue DIR | --nats URL) --allow DIR [--http HOST:PORT --config FILE] [options]
 
 Serves the job queue's MCP tools over stdio (default) or Streamable HTTP (at /mcp).
   --queue DIR          queue root (or ATOMIZER_QUEUE_DIR); create it with \`atomizer-jobs init\`
+${NATS_USAGE}
   --allow DIR          submit_job reads study folders only inside DIR (repeatable; or ATOMIZER_ALLOW,
                        folders separated by "${delimiter}"); without one, submit_job refuses every study
   --work DIR           where fetch_results copies jobs (default <queue>/.work)
@@ -32,6 +41,7 @@ A key file inside the queue folder is refused: the server does not start (exit 2
 
 const OPTIONS = {
   queue: { type: "string" },
+  ...NATS_OPTIONS,
   http: { type: "string" },
   config: { type: "string" },
   allow: { type: "string", multiple: true },
@@ -89,18 +99,19 @@ function checkExposure(values: Values, host: string): void {
 
 export async function run(argv: string[]): Promise<number> {
   let values: Values;
+  let backend: Awaited<ReturnType<typeof queueBackend>>;
   try {
     ({ values } = parse(argv, OPTIONS, USAGE));
     if (values.help) {
       process.stdout.write(`${USAGE}\n`);
       return 0;
     }
-    queueRoot(values.queue, USAGE);
+    backend = await queueBackend(values, USAGE, values.state);
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n`);
     return 2;
   }
-  const root = queueRoot(values.queue, USAGE);
+  const root = backend.queueRoot;
   try {
     const listen = values.http !== undefined ? parseListen(values.http) : undefined;
     if (listen && !values.config) {
@@ -117,6 +128,7 @@ export async function run(argv: string[]): Promise<number> {
     const ctx = await createServerContext({
       ...keys,
       queueRoot: root,
+      ...(backend.nats ? { nats: backend.nats } : {}),
       withIndex: true,
       ...(values.work ? { workDir: values.work } : {}),
       ...(values.state ? { stateDir: values.state } : {}),
@@ -127,6 +139,7 @@ export async function run(argv: string[]): Promise<number> {
         ? `studies under ${ctx.allowRoots.join(", ")}`
         : "no --allow: submit_job refuses every study"
     }; ${describeKeys(keys)}`;
+    const where = ctx.nats ? `NATS ${ctx.nats.url} (mirror ${ctx.queue.root})` : `queue ${ctx.queue.root}`;
     if (listen && tokens) {
       // Loaded only here: a stdio server (one per gateway) need not hold the HTTP transport.
       const { serveHttp } = await import("../../submitter/mcp/serve-http.ts");
@@ -138,7 +151,7 @@ export async function run(argv: string[]): Promise<number> {
         ...(sessionIdleS !== undefined ? { sessionIdleS } : {}),
       });
       process.stderr.write(
-        `atomizer-jobs mcp: listening on ${server.url} (queue ${ctx.queue.root}, ${tokens.agents.length} agents; ${studies})\n`,
+        `atomizer-jobs mcp: listening on ${server.url} (${where}, ${tokens.agents.length} agents; ${studies})\n`,
       );
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);
@@ -147,7 +160,7 @@ export async function run(argv: string[]): Promise<number> {
       await server.close();
     } else if (identity) {
       process.stderr.write(
-        `atomizer-jobs mcp: serving stdio as ${identity.agent} (role ${identity.role}), queue ${ctx.queue.root}; ${studies}\n`,
+        `atomizer-jobs mcp: serving stdio as ${identity.agent} (role ${identity.role}), ${where}; ${studies}\n`,
       );
       await serveStdio(ctx, identity);
     }

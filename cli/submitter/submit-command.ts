@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { decodeUtf8Strict, openRegularFile, readBoundedBytes } from "../../protocol/index.ts";
 import { submitText } from "../../submitter/mcp/tool-text.ts";
 import { submitJob } from "../../submitter/operations/submit-job.ts";
+import { parseLabels } from "../runner/options.ts";
 import { cliAgent, intOption, out, outJson, QUEUE_OPTIONS, queueCommand, UsageError } from "./cli-support.ts";
 import { KEY_OPTIONS, KEY_USAGE } from "./key-options.ts";
 
@@ -19,6 +20,8 @@ Checks the study folder and publishes it to outbox/ as a new job.
   --idempotency-key KEY    retry-safe: the same key and content returns the existing job
   --resume-from JOB_ID     continue that finished job's Optuna study: its verified
                            3_results/study.db is shipped as this job's 3_results/study.db
+  --labels LIST            runner labels the job needs, name=value,... (e.g. nx=2512); with --nats,
+                           only a runner started with all of them takes it
   --no-notify-complete, --no-notify-fail
   --agent NAME             created_by (or ATOMIZER_AGENT; default your login name)
   --allow DIR              folders the study may be in (default: the study folder itself)
@@ -38,6 +41,7 @@ const OPTIONS = {
   "readme-file": { type: "string" },
   "idempotency-key": { type: "string" },
   "resume-from": { type: "string" },
+  labels: { type: "string" },
   "no-notify-complete": { type: "boolean" },
   "no-notify-fail": { type: "boolean" },
   agent: { type: "string" },
@@ -51,6 +55,15 @@ async function readReadmeFile(file: string): Promise<string> {
     return decodeUtf8Strict(await readBoundedBytes(handle, file, 4 * 50_000), file);
   } finally {
     await handle.close();
+  }
+}
+
+/** `--labels nx=2512,os=win`, parsed as the runner parses its own. */
+function labelsOption(value: string | undefined): Record<string, string> | undefined {
+  try {
+    return parseLabels(value);
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${USAGE}`);
   }
 }
 
@@ -69,10 +82,11 @@ export const run = queueCommand({
       project: values.project,
       readme: values["readme-file"] ? await readReadmeFile(values["readme-file"]) : undefined,
       timeout: intOption(values.timeout, "timeout", USAGE),
+      labels: labelsOption(values.labels),
     };
   },
   context: ({ values }, { studyDir }) => ({ allow: values.allow ?? [resolve(studyDir)] }),
-  run: async (ctx, { studyDir, name, project, readme, timeout }, { values, rest: scriptArgs }) => {
+  run: async (ctx, { studyDir, name, project, readme, timeout, labels }, { values, rest: scriptArgs }) => {
     const result = await submitJob(
       ctx,
       {
@@ -88,6 +102,7 @@ export const run = queueCommand({
         ...(readme !== undefined ? { readme } : {}),
         ...(values["idempotency-key"] ? { idempotency_key: values["idempotency-key"] } : {}),
         ...(values["resume-from"] ? { resume_from: values["resume-from"] } : {}),
+        ...(labels ? { labels } : {}),
       },
       cliAgent(values.agent),
     );

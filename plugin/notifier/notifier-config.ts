@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { describeZodError } from "../../protocol/index.ts";
+import type { NatsSettings } from "../../protocol/nats-connect.ts";
 
 /** A team channel name as SYS_19 writes it in job.json (`#starspec-m1-wfe`). */
 const CHANNEL_NAME = /^#[^\s#]{1,80}$/;
@@ -52,14 +53,22 @@ export type NotifierSettings = z.infer<typeof NotifierSettingsSchema>;
 /** The plugin config as a whole; keys other parts of the plugin own are accepted and ignored here. */
 export const PluginConfigSchema = z.looseObject({
   queueDir: z.string().min(1).optional(),
+  natsUrl: z
+    .string()
+    .regex(/^(nats|tls):\/\//, "a NATS server URL, nats://host:4222 or tls://host:4222")
+    .optional(),
+  natsCredsFile: z.string().min(1).optional(),
   notifier: NotifierSettingsSchema.default(NotifierSettingsSchema.parse({})),
 });
 
+/** Which queue the notifier follows, and where that was said (for the messages). */
+export type QueueChoice =
+  | { kind: "folder"; dir: string; from: "config" | "env" }
+  | { kind: "nats"; settings: NatsSettings; from: "config" | "env" }
+  | { kind: "none" };
+
 export interface NotifierConfig {
-  /** The queue root, or undefined when neither the config nor ATOMIZER_QUEUE_DIR names one. */
-  queueDir: string | undefined;
-  /** Where queueDir came from, for the start-up log line. */
-  queueDirFrom: "config" | "env" | "none";
+  queue: QueueChoice;
   enabled: boolean;
   agentId: string;
   sessionKey: string;
@@ -67,27 +76,88 @@ export interface NotifierConfig {
   resendAfterMs: number;
 }
 
+const WHERE = "plugins.entries.atomizer-job-queue.config";
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value?.trim() ? value : undefined;
+}
+
+/**
+ * The queue, picked as the command line does (cli/submitter/cli-support.ts: what is given before the
+ * environment), except that both variables set is refused too, not read as NATS: the gateway's MCP
+ * servers are told their queue in their own arguments, and a silent pick could follow another one.
+ */
+function chooseQueue(
+  config: { queueDir?: string | undefined; natsUrl?: string | undefined; natsCredsFile?: string | undefined },
+  env: Readonly<Record<string, string | undefined>>,
+): QueueChoice {
+  const envCreds = nonEmpty(env.ATOMIZER_NATS_CREDS);
+  if (config.queueDir !== undefined && config.natsUrl !== undefined) {
+    throw new Error(
+      `${WHERE} sets both queueDir and natsUrl, and each names the queue: keep queueDir for a synced folder queue, or natsUrl for NATS JetStream, then restart the gateway`,
+    );
+  }
+  if (config.natsUrl !== undefined) {
+    const credsFile = config.natsCredsFile ?? envCreds;
+    return {
+      kind: "nats",
+      settings: { url: config.natsUrl, ...(credsFile ? { credsFile } : {}) },
+      from: "config",
+    };
+  }
+  const refuseStrayCreds = () => {
+    if (config.natsCredsFile !== undefined) {
+      throw new Error(
+        `${WHERE}.natsCredsFile is set, but the queue is not NATS: add natsUrl (or ATOMIZER_NATS_URL), or remove natsCredsFile`,
+      );
+    }
+  };
+  if (config.queueDir !== undefined) {
+    refuseStrayCreds();
+    return { kind: "folder", dir: config.queueDir, from: "config" };
+  }
+  const envDir = nonEmpty(env.ATOMIZER_QUEUE_DIR);
+  const envUrl = nonEmpty(env.ATOMIZER_NATS_URL);
+  if (envDir !== undefined && envUrl !== undefined) {
+    throw new Error(
+      `the gateway's environment sets both ATOMIZER_QUEUE_DIR and ATOMIZER_NATS_URL, and each names the queue: unset one, or name the queue in ${WHERE} (queueDir or natsUrl)`,
+    );
+  }
+  if (envUrl !== undefined) {
+    const credsFile = config.natsCredsFile ?? envCreds;
+    return { kind: "nats", settings: { url: envUrl, ...(credsFile ? { credsFile } : {}) }, from: "env" };
+  }
+  refuseStrayCreds();
+  return envDir !== undefined ? { kind: "folder", dir: envDir, from: "env" } : { kind: "none" };
+}
+
 /**
  * Reads the plugin config OpenClaw hands the entry (api.pluginConfig). OpenClaw validates it against
  * the manifest's JSON schema already; this parse supplies defaults and catches what JSON schema cannot
- * (a Slack channel name where an id belongs).
+ * (a Slack channel name where an id belongs, a NATS URL carrying a password, two queues).
  */
-export function resolveNotifierConfig(
+export async function resolveNotifierConfig(
   pluginConfig: unknown,
   env: Readonly<Record<string, string | undefined>>,
-): NotifierConfig {
+): Promise<NotifierConfig> {
   const parsed = PluginConfigSchema.safeParse(pluginConfig ?? {});
   if (!parsed.success) {
     throw new Error(
-      `plugins.entries.atomizer-job-queue.config is invalid: ${describeZodError(parsed.error)}; fix it in openclaw.json and restart the gateway`,
+      `${WHERE} is invalid: ${describeZodError(parsed.error)}; fix it in openclaw.json and restart the gateway`,
     );
   }
-  const { queueDir, notifier } = parsed.data;
-  const fromEnv = env.ATOMIZER_QUEUE_DIR?.trim() ? env.ATOMIZER_QUEUE_DIR : undefined;
+  const { notifier, ...where } = parsed.data;
+  const queue = chooseQueue(where, env);
+  if (queue.kind === "nats") {
+    // Loaded only for a NATS queue: a gateway on a folder queue never loads the NATS client.
+    const { natsSettingsProblem } = await import("../../protocol/nats-connect.ts");
+    const problem = natsSettingsProblem(queue.settings);
+    const named = queue.from === "config" ? `${WHERE}.natsUrl` : "ATOMIZER_NATS_URL";
+    if (problem !== undefined) throw new Error(`${named} is refused: ${problem}`);
+  }
   const agentId = notifier.postProcessor.agentId;
   return {
-    queueDir: queueDir ?? fromEnv,
-    queueDirFrom: queueDir ? "config" : fromEnv ? "env" : "none",
+    queue,
     enabled: notifier.enabled,
     agentId,
     sessionKey: notifier.postProcessor.sessionKey ?? `agent:${agentId}:main`,

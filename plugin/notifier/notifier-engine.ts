@@ -10,7 +10,7 @@ import type { RecordResult } from "./job-recorder.ts";
 import { JobRecorder, PAGE_ROWS } from "./job-recorder.ts";
 import type { LedgerStore } from "./ledger-store.ts";
 import { workAfterRestart } from "./notification-policy.ts";
-import { activate, passiveMessage } from "./notifier-activation.ts";
+import { activate, cannotFollow, passiveMessage, queueName } from "./notifier-activation.ts";
 import type { NotifierContext, Session } from "./notifier-context.ts";
 import { prefixedLog } from "./notifier-context.ts";
 import { notifierStateDir } from "./notifier-ledger.ts";
@@ -52,11 +52,12 @@ export class NotifierEngine {
   #lockTimer: unknown;
   #flushTimer: unknown;
   #passiveLogged = false;
+  #activationError: string | undefined;
 
   constructor(options: NotifierOptions, ports: NotifierPorts) {
     const resolved = resolveNotifierOptions(options);
     const clock = ports.clock ?? SYSTEM_CLOCK;
-    this.#queue = queuePaths(options.queueDir);
+    this.#queue = queuePaths(resolved.queueDir);
     this.#dir = notifierStateDir(this.#queue.stateDir);
     this.#lock = new NotifierLock(this.#dir, {
       owner: newLockOwner(),
@@ -77,7 +78,7 @@ export class NotifierEngine {
   async start(): Promise<void> {
     await mkdir(this.#dir, { recursive: true });
     await mkdir(this.#queue.fetchedDir, { recursive: true });
-    await this.#tryActivate();
+    await this.#activateOrSay();
     this.#armLockTimer();
   }
 
@@ -115,12 +116,24 @@ export class NotifierEngine {
     return this.#chain;
   }
 
+  /** Activates, or says why not (once until the reason changes) and leaves the retry to the lock timer. */
+  async #activateOrSay(): Promise<void> {
+    try {
+      await this.#tryActivate();
+      this.#activationError = undefined;
+    } catch (error) {
+      const message = (error as Error).message ?? String(error);
+      if (message !== this.#activationError) this.#ctx.log("error", cannotFollow(this.#ctx.options, message));
+      this.#activationError = message;
+    }
+  }
+
   async #tryActivate(): Promise<void> {
     if (this.#stopped || this.#active) return;
     const { log, options } = this.#ctx;
     const activation = await activate(this.#ctx, this.#lock, this.#dir);
     if (activation.kind === "passive") {
-      if (!this.#passiveLogged) log("info", passiveMessage(activation.holder, options.queueDir));
+      if (!this.#passiveLogged) log("info", passiveMessage(activation.holder, queueName(options)));
       this.#passiveLogged = true;
       return;
     }
@@ -195,7 +208,7 @@ export class NotifierEngine {
 
   async #lockTick(): Promise<void> {
     try {
-      if (!this.#active) await this.#tryActivate();
+      if (!this.#active) await this.#activateOrSay();
       else if (!(await this.#lock.refresh())) await this.#lostLock();
     } catch (error) {
       this.#ctx.log("error", `lock refresh failed: ${(error as Error).message}`);

@@ -1,3 +1,5 @@
+import type { NatsSettings } from "../../protocol/nats-connect.ts";
+import { natsMirrorFor } from "../../submitter/catalog/nats-mirror-location.ts";
 import type { ChannelTarget } from "./notifier-config.ts";
 import type { WakeLimits } from "./wake-limits.ts";
 import { DEFAULT_WAKE_LIMITS } from "./wake-limits.ts";
@@ -43,8 +45,22 @@ export interface NotifierPorts {
   clock?: Clock;
 }
 
+/** A queue carried by NATS JetStream: the notifier follows its local mirror, a folder queue. */
+export interface NotifierNats {
+  settings: NatsSettings;
+  /** Where openNats finds credentials (ATOMIZER_NATS_TOKEN, ...); default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * The state folder holding the mirror and its index (default ATOMIZER_STATE_DIR, else per user):
+   * the same one as the gateway's MCP servers, so that one process downloads for all of them.
+   */
+  stateDir?: string;
+}
+
 export interface NotifierOptions {
-  queueDir: string;
+  /** The folder queue's root; left out with `nats`. */
+  queueDir?: string;
+  nats?: NotifierNats;
   agentId: string;
   sessionKey: string;
   channels: Readonly<Record<string, ChannelTarget>>;
@@ -65,8 +81,11 @@ export interface NotifierOptions {
 }
 
 /** NotifierOptions with every default filled in. */
-export type ResolvedNotifierOptions = Required<Omit<NotifierOptions, "channels">> & {
+export type ResolvedNotifierOptions = Required<Omit<NotifierOptions, "channels" | "nats">> & {
   channels: Readonly<Record<string, ChannelTarget>>;
+  /** The folder the notifier reads and keeps its ledger and lock in: the queue, or NATS's mirror of it. */
+  queueDir: string;
+  nats: NotifierNats | undefined;
 };
 
 export const CONTEXT_KEY = "atomizer-job-queue:handoff";
@@ -75,7 +94,8 @@ export const WAKE_REASON = "hook:atomizer-job-queue";
 /** Fills in every default; `??` per field, so an option passed as undefined still gets its default. */
 export function resolveNotifierOptions(options: NotifierOptions): ResolvedNotifierOptions {
   return {
-    queueDir: options.queueDir,
+    queueDir: notifierQueueDir(options),
+    nats: options.nats,
     agentId: options.agentId,
     sessionKey: options.sessionKey,
     channels: options.channels,
@@ -88,4 +108,17 @@ export function resolveNotifierOptions(options: NotifierOptions): ResolvedNotifi
     settleMs: options.settleMs ?? 500,
     wakeLimits: options.wakeLimits ?? DEFAULT_WAKE_LIMITS,
   };
+}
+
+/**
+ * The folder queue the notifier follows: queueDir, or the mirror of the NATS queue (the one the MCP
+ * servers of this user read), so the lock is per queue acted for, as with a folder queue.
+ */
+function notifierQueueDir(options: NotifierOptions): string {
+  if (options.nats && options.queueDir !== undefined) {
+    throw new Error("the notifier follows one queue: give it queueDir or nats, not both");
+  }
+  if (options.nats) return natsMirrorFor(options.nats.stateDir, options.nats.settings.url).queueRoot;
+  if (options.queueDir === undefined) throw new Error("the notifier needs a queue: queueDir or nats");
+  return options.queueDir;
 }

@@ -1,7 +1,8 @@
 import { checkQueueLayout } from "../../protocol/index.ts";
-import type { NotifierConfig } from "./notifier-config.ts";
+import { defaultStateDir } from "../../submitter/catalog/index-location.ts";
+import type { NotifierConfig, QueueChoice } from "./notifier-config.ts";
 import { resolveNotifierConfig } from "./notifier-config.ts";
-import type { NotifierLog, NotifierPorts } from "./notifier-engine.ts";
+import type { NotifierLog, NotifierOptions, NotifierPorts } from "./notifier-engine.ts";
 import { NotifierEngine } from "./notifier-engine.ts";
 
 // The slice of OpenClaw's plugin API (2026.9.x, dist/plugin-entry-*.d.ts) this service uses, typed
@@ -104,11 +105,24 @@ async function offReason(config: NotifierConfig, gatewayConfig: unknown): Promis
     // A system event only reaches an agent of the gateway that queues it.
     return `the post-processing agent "${config.agentId}" is not one of this gateway's agents (${agents.join(", ")}); run the notifier in the gateway that hosts it, or set notifier.postProcessor.agentId`;
   }
-  if (!config.queueDir) {
-    return "no queue: set plugins.entries.atomizer-job-queue.config.queueDir in openclaw.json, or ATOMIZER_QUEUE_DIR in the gateway's environment";
+  const { queue } = config;
+  if (queue.kind === "none") {
+    return "no queue: set plugins.entries.atomizer-job-queue.config.queueDir (a folder queue) or natsUrl (NATS JetStream) in openclaw.json, or ATOMIZER_QUEUE_DIR or ATOMIZER_NATS_URL in the gateway's environment";
   }
-  const problems = await checkQueueLayout(config.queueDir);
+  // A NATS queue's mirror is laid out when the engine opens it; the server is reached then too.
+  if (queue.kind === "nats") return undefined;
+  const problems = await checkQueueLayout(queue.dir);
   return problems.length > 0 ? problems.join("; ") : undefined;
+}
+
+/** The engine's queue options: the folder, or the NATS server read through this user's mirror. */
+function queueOptions(
+  queue: Exclude<QueueChoice, { kind: "none" }>,
+  env: Readonly<Record<string, string | undefined>>,
+): Pick<NotifierOptions, "queueDir" | "nats"> {
+  if (queue.kind === "folder") return { queueDir: queue.dir };
+  // The MCP servers' mirror: ATOMIZER_STATE_DIR when the gateway sets it, else the user's default.
+  return { nats: { settings: queue.settings, env: { ...env }, stateDir: defaultStateDir({ ...env }) } };
 }
 
 /**
@@ -127,7 +141,7 @@ export function notifierService(
       const log: NotifierLog = ctx.logger ?? api.logger;
       let config: NotifierConfig;
       try {
-        config = resolveNotifierConfig(api.pluginConfig, env);
+        config = await resolveNotifierConfig(api.pluginConfig, env);
       } catch (error) {
         log.error(`atomizer-job-queue notifier: off: ${(error as Error).message}`);
         return;
@@ -137,9 +151,10 @@ export function notifierService(
         log.warn(`atomizer-job-queue notifier: notifications and hand-offs are off: ${off}`);
         return;
       }
+      if (config.queue.kind === "none") return;
       engine = new NotifierEngine(
         {
-          queueDir: config.queueDir ?? "",
+          ...queueOptions(config.queue, env),
           agentId: config.agentId,
           sessionKey: config.sessionKey,
           channels: config.channels,

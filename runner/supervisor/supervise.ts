@@ -3,6 +3,7 @@ import { open } from "node:fs/promises";
 import path from "node:path";
 import { pathExists } from "../../protocol/atomic-fs.ts";
 import { machineCondition } from "../fs-conditions.ts";
+import { withoutNatsSettings } from "../nats/secret-env.ts";
 import { processStart } from "../process-identity.ts";
 import { killLeftovers } from "../process-tree.ts";
 import { watchDescendants } from "./descendant-watch.ts";
@@ -35,7 +36,8 @@ async function startScript(
   try {
     const child = spawn(spec.command, spec.args, {
       cwd: spec.cwd,
-      env: { ...process.env, [RUN_TOKEN_ENV]: spec.run_token },
+      // The runner leaves them out already; a supervisor started by an older runner must not pass them on.
+      env: { ...withoutNatsSettings(process.env), [RUN_TOKEN_ENV]: spec.run_token },
       stdio: ["ignore", log.fd, log.fd],
       // POSIX: the script leads its own process group, so the group can be stopped without this process.
       detached: platform !== "win32",

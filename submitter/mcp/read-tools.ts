@@ -161,6 +161,8 @@ export function readTools(ctx: ServerContext): ToolSpec[] {
       description: "Each runner's heartbeat: host, slots, running and queued jobs, last seen, silent.",
       input: z.object({}),
       output: z.object(RunnerStatusOutput),
+      // In the result and its text, not listed: tools/list costs every agent on every turn.
+      unlisted: ["backend", "nats_url"],
       annotations: READ_ONLY,
       run: async () => {
         const result = await runnerStatus(ctx);

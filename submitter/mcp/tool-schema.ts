@@ -19,6 +19,25 @@ function splitTypeUnion(node: JsonSchema): JsonSchema {
   return { ...rest, anyOf: type.map((one) => ({ type: one })) };
 }
 
+/**
+ * A string enum or const already says the value is a string: `type` beside it constrains nothing
+ * (every value it allows is one of those strings), so the listing leaves it out.
+ */
+function dropTypeOfStringChoice(node: JsonSchema): void {
+  if (node.type !== "string") return;
+  const choices = Array.isArray(node.enum) ? node.enum : "const" in node ? [node.const] : undefined;
+  if (choices && choices.length > 0 && choices.every((choice) => typeof choice === "string"))
+    delete node.type;
+}
+
+/** An integer above 0 is one of at least 1: the shorter, equally exact bound. */
+function integerMinimum(node: JsonSchema): void {
+  if (node.type === "integer" && node.exclusiveMinimum === 0 && node.minimum === undefined) {
+    delete node.exclusiveMinimum;
+    node.minimum = 1;
+  }
+}
+
 /** zod's integers carry the safe-integer range as bounds: 50 characters that say nothing. */
 function dropSafeIntegerBounds(node: JsonSchema): void {
   if (node.minimum === Number.MIN_SAFE_INTEGER) delete node.minimum;
@@ -51,7 +70,7 @@ function mergeObjectUnion(branches: JsonSchema[]): JsonSchema | undefined {
     }
   }
   for (const [key, values] of constants) {
-    if (values.length === branches.length) properties[key] = { type: "string", enum: values };
+    if (values.length === branches.length) properties[key] = { enum: values };
   }
   const required = (branches[0]?.required as string[] | undefined)?.filter((key) =>
     branches.every((b) => (b.required as string[] | undefined)?.includes(key)),
@@ -69,11 +88,18 @@ function compactNode(value: unknown, output: boolean, depth: number): unknown {
   if (merged) node = merged;
   node = splitTypeUnion(node);
   dropSafeIntegerBounds(node);
+  dropTypeOfStringChoice(node);
+  integerMinimum(node);
   if (node.type === "object") {
     // Free-form records (propertyNames + an empty additionalProperties schema) say only "an object".
     if (isObject(node.additionalProperties) && Object.keys(node.additionalProperties).length === 0) {
       delete node.additionalProperties;
       delete node.propertyNames;
+    }
+    // Property names are strings in every JSON document: only their pattern says something.
+    if (isObject(node.propertyNames) && node.propertyNames.type === "string") {
+      const { type: _string, ...names } = node.propertyNames;
+      node.propertyNames = names;
     }
     if (output) {
       delete node.additionalProperties;

@@ -97,12 +97,17 @@ export function archiveText(result: ArchiveJobResult): string[] {
 }
 
 export function runnersText(result: RunnerStatusResult): string[] {
+  const backend = result.backend === "nats" ? [`backend: nats (${result.nats_url ?? "NATS JetStream"})`] : [];
   if (result.runners.length === 0)
     return [
-      "no runner has published a heartbeat in inbox/.runners/",
-      "next: start `atomizer-jobs runner` on the workstation",
+      ...backend,
+      result.backend === "nats"
+        ? "no runner has published a heartbeat to NATS"
+        : "no runner has published a heartbeat in inbox/.runners/",
+      `next: start \`atomizer-jobs runner${result.backend === "nats" ? " --nats URL" : ""}\` on the workstation`,
     ];
   return [
+    ...backend,
     `${result.active} active, ${result.silent} silent${result.stopped > 0 ? `, ${result.stopped} stopped` : ""}`,
     ...result.runners.map((runner) =>
       runner.problem

@@ -7,6 +7,7 @@ import {
   checkJobPaths,
   hashFile,
   JOB_FILE,
+  LabelsSchema,
   MAX_IDEMPOTENCY_KEY_LENGTH,
   MAX_JOB_ID_LENGTH,
   MAX_JOB_NAME_LENGTH,
@@ -79,6 +80,7 @@ export const SubmitJobInput = {
     .max(MAX_JOB_ID_LENGTH)
     .optional()
     .describe("job whose 3_results/study.db to continue"),
+  labels: LabelsSchema.optional().describe("runner labels needed"),
 };
 const SubmitJobInputSchema = z.object(SubmitJobInput);
 export type SubmitJobArgs = z.infer<typeof SubmitJobInputSchema>;
@@ -214,6 +216,7 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
       ...(args.timeout_s !== undefined ? { timeout_s: args.timeout_s } : {}),
       ...(args.idempotency_key !== undefined ? { idempotency_key: args.idempotency_key } : {}),
       ...(resumed ? { resumed_from: resumed.from } : {}),
+      ...(args.labels !== undefined && Object.keys(args.labels).length > 0 ? { labels: args.labels } : {}),
     };
     const base = {
       outbox_dir: "",
@@ -274,7 +277,7 @@ async function submitOnce(ctx: ServerContext, args: SubmitJobArgs, agent: string
         outbox_dir: published.folder.dir,
         existing: false,
         ...signedBy(ctx.signingKey?.keyId),
-        next: `next: wait_for_job {job_id: "${jobId}", seq: 0} or job_status {job_id: "${jobId}"}; Syncthing delivers it to the runner in 5-30 s`,
+        next: `next: wait_for_job {job_id: "${jobId}", seq: 0} or job_status {job_id: "${jobId}"}; ${ctx.nats ? "NATS offers it to the runners at once" : "Syncthing delivers it to the runner in 5-30 s"}`,
       };
     }
     throw new OperationError(

@@ -11,6 +11,7 @@ export interface JobContent {
   files: FileEntry[];
   timeout_s?: number;
   resumed_from?: string;
+  labels?: Record<string, string>;
 }
 
 export function sameContent(existing: Job, wanted: JobContent, slug: string): boolean {
@@ -29,6 +30,14 @@ export function sameContent(existing: Job, wanted: JobContent, slug: string): bo
     existing.notify.on_fail === wanted.notify.on_fail &&
     existing.timeout_s === wanted.timeout_s &&
     existing.resumed_from === wanted.resumed_from &&
+    sameLabels(existing.labels, wanted.labels) &&
     manifest(existing.files) === manifest(wanted.files)
   );
+}
+
+/** Labels compared as sets of name=value: their order in job.json says nothing. */
+function sameLabels(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
+  const text = (labels: Record<string, string> | undefined) =>
+    JSON.stringify(Object.entries(labels ?? {}).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+  return text(a) === text(b);
 }

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { laneContext } from "./lane-context.ts";
 import { hostCases, licenceCase } from "./lane-host-cases.ts";
 import { ledgerImportCase } from "./lane-ledger-cases.ts";
+import { natsCase } from "./lane-nats-cases.ts";
 import { linuxSide } from "./lane-queue.ts";
 import { restartCase } from "./lane-restart-cases.ts";
 import { runnerCases, stockTaskkillCase } from "./lane-run-cases.ts";
@@ -40,7 +41,11 @@ async function main(): Promise<number> {
       console.log(`  FAIL ${name}: ${(error as Error).message}`);
     }
   };
+  // `--only a,b`: just those sections, for working on one case (CI runs them all).
+  const onlyAt = process.argv.indexOf("--only");
+  const only = onlyAt > 0 ? new Set((process.argv[onlyAt + 1] ?? "").split(",")) : undefined;
   const section = async (name: string, body: () => Promise<void>) => {
+    if (only && !only.has(name)) return;
     try {
       await body();
     } catch (error) {
@@ -56,6 +61,7 @@ async function main(): Promise<number> {
     await section("host", () => hostCases(ctx, check));
     await section("signed", () => signedCase(ctx, check));
     await section("ledger", () => ledgerImportCase(ctx, check));
+    await section("nats", () => natsCase(ctx, check));
   } finally {
     // Only this lane's own prefix: supervisors or scripts a failed case left behind.
     execFileSync("wineserver", ["-k"], { env: lane.env, stdio: "ignore" });

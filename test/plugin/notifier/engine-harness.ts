@@ -99,12 +99,17 @@ export interface Harness {
   failSends: { count: number };
 }
 
-export function makeEngine(queueDir: string, options: Partial<NotifierOptions> = {}, clock?: Clock): Harness {
+/** `queueDir` undefined: the options name the queue (`nats`). */
+export function makeEngine(
+  queueDir: string | undefined,
+  options: Partial<NotifierOptions> = {},
+  clock?: Clock,
+): Harness {
   const calls: Recorded = { sends: [], events: [], wakes: [], logs: [] };
   const failSends = { count: 0 };
   const engine = new NotifierEngine(
     {
-      queueDir,
+      ...(queueDir !== undefined ? { queueDir } : {}),
       agentId: "optimizer",
       sessionKey: "agent:optimizer:main",
       channels: { [CHANNEL]: TARGET },

@@ -1,7 +1,12 @@
+import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { LOCK_FILE } from "../../../plugin/notifier/notifier-lock.ts";
 import type { OpenClawPluginApi, OpenClawService } from "../../../plugin/notifier/openclaw-service.ts";
-import { gatewayAgentIds, SERVICE_ID } from "../../../plugin/notifier/openclaw-service.ts";
+import { gatewayAgentIds, notifierService, SERVICE_ID } from "../../../plugin/notifier/openclaw-service.ts";
 import entry from "../../../plugin/plugin-entry.ts";
+import { pathExists } from "../../../protocol/index.ts";
+import { natsMirrorFor } from "../../../submitter/catalog/nats-mirror-location.ts";
+import { natsServerPresent, startNatsServer } from "../../helpers/nats-server.ts";
 import { readLedger, tempQueue, waitFor } from "./engine-harness.ts";
 import { CHANNEL, publishJob } from "./queue-fixture.ts";
 
@@ -90,6 +95,12 @@ describe("the OpenClaw service", () => {
       says: "no queue: set plugins.entries.atomizer-job-queue.config.queueDir",
     },
     {
+      why: "the config names two queues",
+      config: { natsUrl: "nats://127.0.0.1:4222" },
+      gateway: GATEWAY,
+      says: "off: plugins.entries.atomizer-job-queue.config sets both queueDir and natsUrl",
+    },
+    {
       why: "it is disabled",
       config: { notifier: { enabled: false } },
       gateway: GATEWAY,
@@ -132,6 +143,29 @@ describe("the OpenClaw service", () => {
     expect(fake.sent[0]).toMatchObject({ cfg: GATEWAY, to: "55" });
     expect((await readLedger(queueDir)).jobs[JOB]?.notified).toMatchObject({ message_id: "9" });
   });
+
+  it.runIf(natsServerPresent())(
+    "runs the engine on the NATS queue natsUrl names, in the mirror under ATOMIZER_STATE_DIR",
+    async () => {
+      const server = await startNatsServer();
+      try {
+        const fake = fakeApi("full", { natsUrl: server.url });
+        // Beside the folder queue, not in it: a state folder inside a queue is refused.
+        const stateDir = join(dirname(queueDir), "gateway-state");
+        const service = notifierService(fake.api, { ATOMIZER_STATE_DIR: stateDir });
+        const ctx = { config: GATEWAY, stateDir: queueDir, logger: fake.api.logger };
+        await service.start(ctx);
+        started.push({ service, ctx });
+        const mirror = natsMirrorFor(stateDir, server.url).queueRoot;
+        expect(fake.logs.join("\n")).toContain(`acting for NATS ${server.url} (mirror ${mirror})`);
+        expect(await pathExists(join(mirror, ".state", "notifier", LOCK_FILE))).toBe(true);
+        await service.stop?.(ctx);
+        started.pop();
+      } finally {
+        await server.stop();
+      }
+    },
+  );
 
   it("knows a gateway's agents from entries, a legacy list, or the default", () => {
     expect(gatewayAgentIds(GATEWAY)).toEqual(["optimizer", "manager"]);

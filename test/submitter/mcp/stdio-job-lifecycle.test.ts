@@ -1,6 +1,9 @@
 // A job's whole life through one stdio server as a runner moves it: submitted, queued, running with
 // progress and a log, results still syncing, fetched and archived; then runner_status, which counts
 // on the runner that heartbeat meanwhile (the tests share the file's queue and run in order).
+// Twice, with the same assertions: on the folder queue (the runner's files are the server's), and on
+// NATS (the server started with --nats reads its mirror; the runner's files are in its local queue,
+// carried by the real runner bridge; `settle` waits until NATS has carried a change both ways).
 import { mkdir, mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,21 +22,23 @@ import {
   startJob,
   writeHeartbeat,
 } from "../fixtures/runner-fixture.ts";
-import { stdioTest as test } from "../fixtures/stdio-session.ts";
+import { stdioBackends } from "../fixtures/stdio-backends.ts";
 
 const python = findOptunaPython();
 const hasPython = requireUnderCi(python !== undefined, "python3 with optuna and matplotlib");
 
-describe("mcp over stdio", () => {
+describe.each(stdioBackends())("mcp over stdio ($backend)", ({ test, kind }) => {
   test("a job's whole life: submit, queued, running with progress, log, results syncing, fetch, archive", async ({
     client,
     queue,
-    base,
+    mirror,
+    settle,
     study,
     submit,
   }) => {
     const jobId = await submit("mirror wfe lifecycle");
     expect(jobId).toMatch(/^job-\d{8}-\d{6}-mirror-wfe-lifecycle$/);
+    await settle();
     const outboxJob = JSON.parse(await readFile(join(queue.outbox, jobId, "job.json"), "utf8"));
     expect(outboxJob).toMatchObject({
       status: "submitted",
@@ -41,9 +46,10 @@ describe("mcp over stdio", () => {
       schema_version: SCHEMA_VERSION,
     });
     expect(outboxJob.files.map((file: { path: string }) => file.path)).toContain("README.md");
-    expect(await readdir(join(base, "queue", ".staging"))).toEqual([]);
+    expect(await readdir(join(mirror.root, ".staging"))).toEqual([]);
 
     await writeHeartbeat(queue, { queued: [] });
+    await settle();
     let status = await callOk<{ job: Record<string, unknown> }>(client, "job_status", { job_id: jobId });
     expect(status.job).toMatchObject({ state: "submitted", seq: 0, runner_seen_recently: true });
 
@@ -63,6 +69,7 @@ describe("mcp over stdio", () => {
     const woke = await waiting;
     expect(woke.changed).toBe(true);
     expect(woke.job.state).toBe("queued");
+    await settle();
     status = await callOk(client, "job_status", { job_id: jobId });
     expect(status.job).toMatchObject({ state: "queued", position: 2, runner_host: "nx-workstation" });
 
@@ -74,6 +81,7 @@ describe("mcp over stdio", () => {
       best_value: 17.9,
       best_params: { rib_pattern: "square" },
     });
+    await settle();
     status = await callOk(client, "job_status", { job_id: jobId });
     expect(status.job).toMatchObject({
       state: "running",
@@ -89,6 +97,7 @@ describe("mcp over stdio", () => {
     });
     expect(log.text).toBe("trial 1/8 value=17.9\n");
     await appendLog(queue, jobId, "trial 2/8 value=15.1\n");
+    await settle();
     const more = await callOk<{ text: string }>(client, "tail_log", {
       job_id: jobId,
       offset: log.next_offset,
@@ -111,20 +120,34 @@ describe("mcp over stdio", () => {
       log: "finished\n",
       withhold: ["3_results/study.db"],
     });
-    status = await callOk(client, "job_status", { job_id: jobId });
-    expect(status.job).toMatchObject({
-      state: "completed",
-      results: { complete: false, missing: ["3_results/study.db"] },
-    });
-    expect((status.job.results as { summary: string }).summary).toMatch(/^\d+ of \d+ result files synced/);
-    const partial = await callOk<{ complete: boolean; missing: string[] }>(client, "fetch_results", {
-      job_id: jobId,
-    });
-    expect(partial).toMatchObject({ complete: false, missing: ["3_results/study.db"] });
+    if (kind === "folder") {
+      // Syncthing may bring the final job.json before a result file it lists.
+      status = await callOk(client, "job_status", { job_id: jobId });
+      expect(status.job).toMatchObject({
+        state: "completed",
+        results: { complete: false, missing: ["3_results/study.db"] },
+      });
+      expect((status.job.results as { summary: string }).summary).toMatch(/^\d+ of \d+ result files synced/);
+      const partial = await callOk<{ complete: boolean; missing: string[] }>(client, "fetch_results", {
+        job_id: jobId,
+      });
+      expect(partial).toMatchObject({ complete: false, missing: ["3_results/study.db"] });
+    } else {
+      // Over NATS the runner's bridge puts a final record only once every result it lists is
+      // uploaded: the submitting side never sees a finished job with results still on their way.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      status = await callOk(client, "job_status", { job_id: jobId });
+      expect(status.job).toMatchObject({ state: "running" });
+      const early = await call(client, "fetch_results", { job_id: jobId });
+      expect(early.isError).toBe(true);
+    }
     // Only a complete fetch acknowledges the hand-off to the post-processing agent.
-    expect(await readdir(queue.fetchedDir).catch(() => [])).not.toContain(`${jobId}.json`);
+    expect(await readdir(mirror.fetchedDir).catch(() => [])).not.toContain(`${jobId}.json`);
 
-    await deliverWithheld(queue, jobId, { "3_results/study.db": await readFile(join(results, "study.db")) });
+    await deliverWithheld(queue, jobId, {
+      "3_results/study.db": await readFile(join(results, "study.db")),
+    });
+    await settle();
     status = await callOk(client, "job_status", { job_id: jobId });
     expect(status.job).toMatchObject({ state: "completed", results: { complete: true } });
 
@@ -133,7 +156,10 @@ describe("mcp over stdio", () => {
     const summary = fetched.structuredContent as {
       complete: boolean;
       work_dir: string;
-      study: { trials: Record<string, number>; best: { value: number; params: Record<string, unknown> }[] }[];
+      study: {
+        trials: Record<string, number>;
+        best: { value: number; params: Record<string, unknown> }[];
+      }[];
       csv: { path: string; rows: number; columns: string[] }[];
       log_tail: string[];
     };
@@ -142,16 +168,18 @@ describe("mcp over stdio", () => {
     expect(["triangular", "hexagonal", "square"]).toContain(summary.study[0]?.best[0]?.params.rib_pattern);
     expect(summary.csv[0]).toMatchObject({ path: "3_results/trials.csv", rows: 8 });
     expect(summary.log_tail).toEqual(["finished"]);
-    expect(summary.work_dir.startsWith(join(base, "queue", ".work"))).toBe(true);
+    expect(summary.work_dir.startsWith(join(mirror.root, ".work"))).toBe(true);
     expect(fetched.content.some((item) => item.type === "image" && item.mimeType === "image/png")).toBe(true);
     const receipt = JSON.parse(
-      await readFile(join(queue.fetchedDir, `${jobId}.json`), "utf8"),
+      await readFile(join(mirror.fetchedDir, `${jobId}.json`), "utf8"),
     ) as FetchReceipt;
     expect(receipt).toMatchObject({ job_id: jobId, status: "completed" });
     expect(receipt.fetched_by.length).toBeGreaterThan(0);
 
     const archived = await callOk<{ archive_dir: string }>(client, "archive_job", { job_id: jobId });
     expect(archived.archive_dir).toMatch(new RegExp(`${jobId}-\\d{8}T\\d{6}Z$`));
+    expect(await readdir(mirror.outbox)).not.toContain(jobId);
+    await settle();
     expect(await readdir(queue.outbox)).not.toContain(jobId);
     expect(await readdir(join(archived.archive_dir, "3_results"))).toContain("study.db");
     // The inbox is the runner's: archiving left it alone.
@@ -162,7 +190,11 @@ describe("mcp over stdio", () => {
     expect(again.already_archived).toBe(true);
   });
 
-  test("runner_status lists runners and flags silent and cleanly stopped ones", async ({ client, queue }) => {
+  test("runner_status lists runners and flags silent and cleanly stopped ones", async ({
+    client,
+    queue,
+    settle,
+  }) => {
     const anHourAgo = new Date(Date.now() - 3600_000).toISOString();
     await writeHeartbeat(queue, { host: "old-box", last_seen: anHourAgo, interval_s: 10 });
     await writeHeartbeat(queue, {
@@ -171,6 +203,7 @@ describe("mcp over stdio", () => {
       interval_s: 10,
       stopped_at: anHourAgo,
     });
+    await settle();
     const result = await callOk<{
       runners: { host: string; silent: boolean; stopped_at?: string }[];
       active: number;
@@ -183,7 +216,7 @@ describe("mcp over stdio", () => {
       silent: false,
       stopped_at: anHourAgo,
     });
-    expect(result).toMatchObject({ active: 1, silent: 1, stopped: 1 });
+    expect(result).toMatchObject({ active: 1, silent: 1, stopped: 1, backend: kind });
     const text = await call(client, "runner_status");
     expect(textOf(text)).toContain(`spare-box: STOPPED at ${anHourAgo}`);
     await mkdir(queue.runnersDir, { recursive: true });

@@ -2,15 +2,16 @@
 // lists, a failed job and cancels, isError results that say what to do for bad input, near-match
 // suggestions, list_jobs filters, pages and cursors, and job:// resources that notify subscribers.
 // The tests share the file's queue and run in order: list_jobs pages over the jobs made before it.
+// On both backends (fixtures/stdio-backends.ts): on NATS, `settle` waits for the carrying.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect } from "vitest";
 import { call, callOk, textOf } from "../fixtures/mcp-clients.ts";
 import { acceptJob, finishJob, startJob } from "../fixtures/runner-fixture.ts";
-import { stdioTest as test } from "../fixtures/stdio-session.ts";
+import { stdioBackends } from "../fixtures/stdio-backends.ts";
 
-describe("mcp over stdio", () => {
+describe.each(stdioBackends())("mcp over stdio ($backend)", ({ test }) => {
   test("lists every tool with output schemas and annotations, and the job resource template", async ({
     client,
   }) => {
@@ -41,12 +42,16 @@ describe("mcp over stdio", () => {
   test("a failed job shows its error and log tail; a cancel request is idempotent", async ({
     client,
     queue,
+    mirror,
+    settle,
     submit,
   }) => {
     const failing = await submit("mirror mesh failure");
+    await settle();
     await acceptJob(queue, failing);
     await startJob(queue, failing);
     await finishJob(queue, failing, "failed", { log: "Traceback\nValueError: bad mesh\n" });
+    await settle();
     const status = await callOk<{ job: Record<string, unknown> }>(client, "job_status", { job_id: failing });
     expect(status.job).toMatchObject({ state: "failed", error: { kind: "exit_code" } });
     expect(status.job.log_tail).toContain("ValueError: bad mesh");
@@ -62,7 +67,7 @@ describe("mcp over stdio", () => {
     expect(first).toMatchObject({ outcome: "before_start", already_requested: false });
     const second = await callOk<{ already_requested: boolean }>(client, "cancel_job", { job_id: queued });
     expect(second.already_requested).toBe(true);
-    const request = JSON.parse(await readFile(join(queue.cancelDir, `${queued}.json`), "utf8"));
+    const request = JSON.parse(await readFile(join(mirror.cancelDir, `${queued}.json`), "utf8"));
     expect(request).toMatchObject({ job_id: queued, requested_by: "study-builder", reason: "wrong mesh" });
   });
 
@@ -110,6 +115,7 @@ describe("mcp over stdio", () => {
   test("list_jobs filters, pages and reports only changes after a cursor", async ({
     client,
     queue,
+    settle,
     submit,
   }) => {
     const first = await callOk<{ jobs: { job_id: string; state: string }[]; cursor: string; total: number }>(
@@ -136,6 +142,7 @@ describe("mcp over stdio", () => {
     });
     expect(changed.jobs.map((job) => job.job_id)).toEqual([fresh]);
     // A runner's write shows up too (seen by the watcher).
+    await settle();
     const cursor = (await callOk<{ cursor: string }>(client, "list_jobs", {})).cursor;
     await acceptJob(queue, fresh);
     for (let i = 0; i < 100; i++) {
@@ -154,6 +161,7 @@ describe("mcp over stdio", () => {
   test("job://{job_id} reads the job's state and notifies subscribers when it changes", async ({
     client,
     queue,
+    settle,
     submit,
   }) => {
     const jobId = await submit("mirror resource follow");
@@ -169,6 +177,7 @@ describe("mcp over stdio", () => {
       );
     });
     await client.subscribeResource({ uri: `job://${jobId}` });
+    await settle();
     await acceptJob(queue, jobId);
     expect(await updated).toBe(`job://${jobId}`);
   });

@@ -34,7 +34,7 @@ describe("listed schemas", () => {
     const { job } = listed.properties as {
       job: { properties: Record<string, unknown>; required: string[] };
     };
-    expect(job.properties.state).toEqual({ type: "string", enum: ["queued", "running", "failed"] });
+    expect(job.properties.state).toEqual({ enum: ["queued", "running", "failed"] });
     expect(job.required).toEqual(["job_id", "state"]);
     expect(job.properties.progress).toEqual({ type: "object" });
     expect(job.properties.position).toEqual({
