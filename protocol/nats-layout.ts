@@ -5,6 +5,7 @@
 // message only wakes a runner, and a late ack of an old delivery (nats-server issue 4786) cannot
 // undo a claim.
 import { z } from "zod";
+import { LabelNameSchema, LabelsSchema } from "./job-labels.ts";
 import { IsoTimeSchema, TerminalStatusSchema } from "./job-schema.ts";
 
 export const NATS_KV_BUCKET = "atomizer";
@@ -43,12 +44,8 @@ export function objectName(jobId: string, side: FileSide, relPath: string): stri
   return `${jobId}/${side}/${relPath}`;
 }
 
-/** A label or licence class name: what `--labels nx=2512` and `--licences nx=4` accept. */
-export const LabelNameSchema = z
-  .string()
-  .regex(/^[a-z][a-z0-9_-]{0,31}$/, "a label name is a lowercase letter then up to 31 of a-z 0-9 _ -");
-export const LabelsSchema = z.record(LabelNameSchema, z.string().min(1).max(64));
-export type Labels = z.infer<typeof LabelsSchema>;
+export type { Labels } from "./job-labels.ts";
+export { LabelNameSchema, LabelsSchema } from "./job-labels.ts";
 
 /** One file carried through the Object Store, as the folder had it. */
 export const IndexedFileSchema = z.object({

@@ -1,8 +1,8 @@
+import { liveness } from "../protocol/process-identity.ts";
 import { newRun, runLimitS } from "./active-run.ts";
 import type { ActiveRun, RunnerContext } from "./context.ts";
 import type { LedgerEntry } from "./ledger.ts";
 import { errorMessage } from "./log.ts";
-import { liveness } from "./process-identity.ts";
 import { MAX_REQUEUES, mayRequeue, requeue } from "./requeue.ts";
 import { finishRun } from "./run-end.ts";
 import { checkRun, follow, killRun, learn } from "./supervised-run.ts";

@@ -1,4 +1,5 @@
 import type { KeyedSerial, Progress, RunnerInfo } from "../protocol/index.ts";
+import type { ProcessIdentity } from "../protocol/process-identity.ts";
 import type { GoneJob } from "./cleanup.ts";
 import type { RunnerConfig } from "./config.ts";
 import type { InboxWriter } from "./inbox-writer.ts";
@@ -7,7 +8,6 @@ import type { Ledger } from "./ledger.ts";
 import type { LicenceGate } from "./licence-gate.ts";
 import type { Logger } from "./log.ts";
 import type { RunnerPaths } from "./paths.ts";
-import type { ProcessIdentity } from "./process-identity.ts";
 import type { RunnerKeys } from "./runner-keys.ts";
 import type { Scheduler } from "./slot-scheduler.ts";
 

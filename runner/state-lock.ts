@@ -1,8 +1,8 @@
 import { link, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { errnoCode } from "../protocol/index.ts";
-import type { ProcessIdentity } from "./process-identity.ts";
-import { identify, liveness } from "./process-identity.ts";
+import type { ProcessIdentity } from "../protocol/process-identity.ts";
+import { identify, liveness } from "../protocol/process-identity.ts";
 
 export const LOCK_FILE = "runner.lock";
 /**

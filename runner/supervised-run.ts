@@ -1,8 +1,8 @@
 import { watch } from "node:fs";
+import { liveness } from "../protocol/process-identity.ts";
 import type { ActiveRun, RunnerContext, StopReason } from "./context.ts";
 import { errorMessage } from "./log.ts";
 import { setTimerAt } from "./long-timer.ts";
-import { liveness } from "./process-identity.ts";
 import { processesWithEnv, signal } from "./process-tree.ts";
 import { mayRequeue, requeue } from "./requeue.ts";
 import { finishRun } from "./run-end.ts";

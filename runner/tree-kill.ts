@@ -1,8 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { execa } from "execa";
 import { isProcessAlive, pidAlive } from "../protocol/pid-alive.ts";
-import type { ProcessIdentity } from "./process-identity.ts";
-import { liveness } from "./process-identity.ts";
+import type { ProcessIdentity } from "../protocol/process-identity.ts";
+import { liveness } from "../protocol/process-identity.ts";
 import { processesWithEnv, signal, signalGroup } from "./process-tree.ts";
 import { windowsDescendants } from "./win32-processes.ts";
 

@@ -3,8 +3,8 @@ import { hostname } from "node:os";
 import { z } from "zod";
 import { CarriedFileSchema, runnerKey } from "../../protocol/nats-layout.ts";
 import { readRecord } from "../../protocol/nats-records.ts";
+import { liveness, processStart } from "../../protocol/process-identity.ts";
 import { safeHostName } from "../config.ts";
-import { liveness, processStart } from "../process-identity.ts";
 import type { BridgeContext } from "./bridge-context.ts";
 
 // One runner per host name on a NATS queue: the claims are the host's, so a second runner under the

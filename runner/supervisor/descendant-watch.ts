@@ -1,5 +1,5 @@
-import type { ProcessIdentity } from "../process-identity.ts";
-import { liveness, processStart } from "../process-identity.ts";
+import type { ProcessIdentity } from "../../protocol/process-identity.ts";
+import { liveness, processStart } from "../../protocol/process-identity.ts";
 import { windowsDescendants } from "../win32-processes.ts";
 
 /**

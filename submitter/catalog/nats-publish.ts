@@ -3,7 +3,13 @@ import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { CancelRequest, FetchReceipt } from "../../protocol/index.ts";
-import { CancelRequestSchema, isProtocolError, JOB_FILE, parseJobBytes } from "../../protocol/index.ts";
+import {
+  CancelRequestSchema,
+  isProtocolError,
+  JOB_FILE,
+  ProtocolError,
+  parseJobBytes,
+} from "../../protocol/index.ts";
 import { createQueuedClaim } from "../../protocol/nats-claims.ts";
 import type { NatsQueue } from "../../protocol/nats-connect.ts";
 import type { ArchivedRecord, CarriedFile, SubmissionRecord } from "../../protocol/nats-layout.ts";
@@ -52,6 +58,7 @@ export async function publishToNats(
   // Objects go under a name of this upload's own: of two submitters racing for the id, the loser's
   // objects never overwrite the winner's, and the loser removes only its own.
   const upload = randomUUID().replaceAll("-", "").slice(0, 12);
+  refuseOversizedRecord(nats, jobId, text, job.files ?? [], upload, now);
   let created: number | undefined;
   try {
     const record: SubmissionRecord = {
@@ -88,6 +95,41 @@ export async function publishToNats(
     );
   }
   return "published";
+}
+
+/**
+ * A submission record is one KV message, which the server caps (max_payload, 1 MB by default). Its
+ * size is known from the manifest before anything is uploaded, so a study of too many files is
+ * refused up front, saying what to do, instead of after a gigabyte of uploads.
+ */
+function refuseOversizedRecord(
+  nats: NatsQueue,
+  jobId: string,
+  text: string,
+  files: readonly { path: string; size: number; sha256?: string }[],
+  upload: string,
+  now: Date,
+): void {
+  const limit = nats.nc.info?.max_payload;
+  if (limit === undefined) return;
+  const estimate: SubmissionRecord = {
+    job: text,
+    files: files.map((file) => ({
+      path: file.path,
+      size: file.size,
+      sha256: file.sha256 ?? "0".repeat(64),
+      object: objectName(jobId, "sub", `${upload}/${file.path}`),
+    })),
+    submitted_at: now.toISOString(),
+  };
+  // Headroom for the message's own headers and the labels.
+  const bytes = encodeRecord(estimate).length + 4096;
+  if (bytes <= limit) return;
+  throw new ProtocolError(
+    "invalid_job",
+    `this job's ${files.length} files need a ${Math.ceil(bytes / 1024)} KiB submission record, over the NATS server's max_payload of ${Math.floor(limit / 1024)} KiB: pack the many small files into fewer (an archive the script unpacks), or raise max_payload in the server's config (docs/deployment.md, "Several workstations")`,
+    { jobId, files: files.length, bytes, max_payload: limit },
+  );
 }
 
 /** Deletes the objects of one upload of a submission (`<id>/sub/<upload>/...`), nobody else's. */

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
-import { identify } from "../../runner/process-identity.ts";
+import { identify } from "../../protocol/process-identity.ts";
 import { isProcessAlive, killTree, windowsTreeKillArgs } from "../../runner/tree-kill.ts";
 import { FIXTURES, readText, waitFor } from "./helpers/make-job.ts";
 

@@ -75,7 +75,10 @@ function maxConcurrent(lines: string[]): number {
     .sort((a, b) => a.at - b.at || a.delta - b.delta);
   let now = 0;
   let most = 0;
-  for (const event of events) most = Math.max(most, (now += event.delta));
+  for (const event of events) {
+    now += event.delta;
+    most = Math.max(most, now);
+  }
   return most;
 }
 

@@ -1,6 +1,6 @@
 /*
  * Prints a process's creation time as FILETIME ticks (100 ns since 1601-01-01 UTC):
- * `process-start.exe PID` -> `133500000000000000`. It is what runner/process-identity.ts reads when
+ * `process-start.exe PID` -> `133500000000000000`. It is what protocol/process-identity.ts reads when
  * ATOMIZER_PROCESS_START names this program: Wine has no PowerShell and its WMI has no
  * CreationDate, while GetProcessTimes works there and on every Windows. Exit 1: no such process.
  */

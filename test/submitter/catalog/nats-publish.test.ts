@@ -81,4 +81,19 @@ describe.runIf(natsServerPresent())("publishToNats", () => {
       expect(stored.sort()).toEqual([...named].sort());
     }
   });
+
+  test("a study whose submission record would exceed the server's max_payload is refused before any upload", async () => {
+    const jobId = "job-20260210-143022-many-small-files";
+    const dir = join(base, "many", jobId);
+    await mkdir(join(dir, "1_setup"), { recursive: true });
+    // About 280 bytes of record per file: 5,000 of them are over the default 1 MB max_payload.
+    for (let n = 0; n < 5000; n++) await writeFile(join(dir, "1_setup", `part-${n}.csv`), `${n}\n`);
+    await writeFile(join(dir, JOB_FILE), jsonText(sampleJob(jobId, { files: await buildManifest(dir) })));
+    const before = (await nats.q.objects.list()).filter((info) => !info.deleted).length;
+    await expect(publishToNats(nats.q, jobId, dir, new Date())).rejects.toThrow(
+      /5000 files need a \d+ KiB submission record, over the NATS server's max_payload of 1024 KiB: pack the many small files/,
+    );
+    expect((await nats.q.objects.list()).filter((info) => !info.deleted).length).toBe(before);
+    expect(await nats.q.kv.get(jobKey(jobId, "sub"))).toBeNull();
+  });
 });

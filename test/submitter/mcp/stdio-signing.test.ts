@@ -1,11 +1,14 @@
 // The submitting side of signed jobs over real stdio servers: one with keys (signs as "submitter",
 // trusts the workstation's records), one without. A fixture plays the runner's heartbeat and signed
 // inbox records; the tests share the file's queue and run in order.
+// On both backends (fixtures/stdio-backends.ts): on NATS the signed job.json, cancel request and
+// runner records are carried by NATS between the server's mirror and the runner's local queue, and
+// a test reads the runner's side (`queue`) only after `settle`.
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { describe, expect } from "vitest";
-import type { CancelRequest, Job, RunnerHeartbeat } from "../../../protocol/index.ts";
+import type { CancelRequest, Job, QueuePaths, RunnerHeartbeat } from "../../../protocol/index.ts";
 import {
   loadSigningKey,
   loadTrustedKeys,
@@ -13,27 +16,38 @@ import {
   verifyJobSignature,
   writeJsonAtomic,
 } from "../../../protocol/index.ts";
-import { call, callOk, connectStdio, serverFlags, textOf } from "../fixtures/mcp-clients.ts";
-import { acceptJob, finishJob, RUNNER_HOST, writeHeartbeat } from "../fixtures/runner-fixture.ts";
+import { jobKey } from "../../../protocol/nats-layout.ts";
+import { createRecord } from "../../../protocol/nats-records.ts";
+import { call, callOk, connectStdio, textOf } from "../fixtures/mcp-clients.ts";
+import { until } from "../fixtures/nats-fixture.ts";
+import {
+  acceptJob,
+  deliverWithheld,
+  finishJob,
+  RUNNER_HOST,
+  writeHeartbeat,
+} from "../fixtures/runner-fixture.ts";
 import { keyFlags, makeKeys, signInboxRecord } from "../fixtures/signing-fixture.ts";
-import { stdioTest } from "../fixtures/stdio-session.ts";
+import type { BackendTest } from "../fixtures/stdio-backends.ts";
+import { stdioBackends } from "../fixtures/stdio-backends.ts";
 
-const test = stdioTest
-  .extend("keys", { scope: "file" }, ({ base }) => makeKeys(base))
-  /** Two servers on the queue: [with keys, without]. */
-  .extend("servers", { scope: "file" }, async ({ queue, base, keys }, { onCleanup }) => {
-    const flags = serverFlags(queue, base, { role: "admin", agent: "study-builder" });
-    const keyed = await connectStdio([
-      ...flags,
-      ...keyFlags({ signing: keys.submitter, trust: [keys.workstation] }),
-    ]);
-    const plain = await connectStdio(flags);
-    onCleanup(async () => {
-      await keyed.client.close();
-      await plain.client.close();
+const withServers = (test: BackendTest) =>
+  test
+    .extend("keys", { scope: "file" }, ({ base }) => makeKeys(base))
+    /** Two servers on the queue: [with keys, without]. */
+    .extend("servers", { scope: "file" }, async ({ serverFlagsFor, keys }, { onCleanup }) => {
+      const flags = serverFlagsFor({ role: "admin", agent: "study-builder" });
+      const keyed = await connectStdio([
+        ...flags,
+        ...keyFlags({ signing: keys.submitter, trust: [keys.workstation] }),
+      ]);
+      const plain = await connectStdio(flags);
+      onCleanup(async () => {
+        await keyed.client.close();
+        await plain.client.close();
+      });
+      return { keyed: keyed.client, plain: plain.client };
     });
-    return { keyed: keyed.client, plain: plain.client };
-  });
 
 const QUICK = { project: "starspec-m1-wfe", args: ["--trials", "2"] };
 
@@ -50,15 +64,35 @@ async function outboxJob(queueOutbox: string, jobId: string): Promise<Job> {
   return JSON.parse(await readFile(join(queueOutbox, jobId, "job.json"), "utf8")) as Job;
 }
 
-describe("signed jobs, submitting side (stdio)", () => {
+/** The cancel request in `queue`'s cancel folder, once one is there that `accept` takes. */
+async function cancelRequestIn(
+  queue: QueuePaths,
+  jobId: string,
+  accept: (request: CancelRequest) => boolean,
+): Promise<CancelRequest> {
+  const path = join(queue.cancelDir, `${jobId}.json`);
+  return until(`a cancel request for ${jobId} in ${queue.cancelDir}`, async () => {
+    const text = await readFile(path, "utf8").catch(() => undefined);
+    const request = text === undefined ? undefined : (JSON.parse(text) as CancelRequest);
+    return request && accept(request) ? request : undefined;
+  });
+}
+
+// Extended here, not inside describe: vitest defines file-scoped fixtures only at the top level.
+const backends = stdioBackends().map((backend) => ({ ...backend, test: withServers(backend.test) }));
+
+describe.each(backends)("signed jobs, submitting side (stdio, $backend)", ({ test }) => {
   test("a server with --signing-key signs job.json, says by which key, and finds it again by idempotency_key", async ({
     servers,
     queue,
+    settle,
     study,
     keys,
   }) => {
     const first = await submitWith(servers.keyed, study, "signed study", { idempotency_key: "signed-1" });
     expect(first.signed_by).toBe(keys.submitter.keyId);
+    // Checked where the runner reads it: on NATS, as carried to the runner's queue.
+    await settle();
     const check = verifyJobSignature(
       await outboxJob(queue.outbox, first.job_id),
       await loadTrustedKeys([keys.submitter.pub]),
@@ -87,6 +121,7 @@ describe("signed jobs, submitting side (stdio)", () => {
   test("a server without a key writes an unsigned job and says nothing of signing", async ({
     servers,
     queue,
+    settle,
     study,
   }) => {
     const result = await call(servers.plain, "submit_job", {
@@ -100,34 +135,52 @@ describe("signed jobs, submitting side (stdio)", () => {
     };
     expect(signedBy).toBeUndefined();
     expect(textOf(result)).not.toContain("signed by");
+    await settle();
     expect((await outboxJob(queue.outbox, jobId)) as Record<string, unknown>).not.toHaveProperty("signature");
   });
 
   test("cancel_job signs its request and replaces an unsigned one found in its place", async ({
     servers,
     queue,
+    mirror,
+    nats,
+    settle,
     study,
     keys,
   }) => {
     const { job_id: jobId } = await submitWith(servers.keyed, study, "cancel me");
-    const path = join(queue.cancelDir, `${jobId}.json`);
-    await mkdir(queue.cancelDir, { recursive: true });
+    await settle();
     // A forged request written first: the runner would ignore it, so it must not block ours.
-    await writeJsonAtomic(path, {
-      job_id: jobId,
-      requested_at: new Date().toISOString(),
-      requested_by: "intruder",
-    });
+    const forged = { job_id: jobId, requested_at: new Date().toISOString(), requested_by: "intruder" };
+    if (nats) {
+      // On NATS a forgery travels as `job.<id>.cancel` in KV (the mirror is only the server's copy):
+      // planted there as anyone with access to the bucket could, and carried into the mirror.
+      const text = `${JSON.stringify(forged, null, 2)}\n`;
+      const planted = await createRecord(nats.q.kv, jobKey(jobId, "cancel"), {
+        text,
+        written_at: new Date().toISOString(),
+      });
+      expect(planted).toBeDefined();
+    } else {
+      await mkdir(mirror.cancelDir, { recursive: true });
+      await writeJsonAtomic(join(mirror.cancelDir, `${jobId}.json`), forged);
+    }
+    await cancelRequestIn(mirror, jobId, (request) => request.requested_by === "intruder");
     const first = await callOk<{ already_requested: boolean; requested_by: string }>(
       servers.keyed,
       "cancel_job",
       { job_id: jobId, reason: "wrong mesh" },
     );
     expect(first).toMatchObject({ already_requested: false, requested_by: "study-builder" });
-    const request = JSON.parse(await readFile(path, "utf8")) as CancelRequest;
-    expect(verifyCancelSignature(request, await loadTrustedKeys([keys.submitter.pub]))).toMatchObject({
-      ok: true,
-    });
+    const trusted = await loadTrustedKeys([keys.submitter.pub]);
+    const request = JSON.parse(
+      await readFile(join(mirror.cancelDir, `${jobId}.json`), "utf8"),
+    ) as CancelRequest;
+    expect(verifyCancelSignature(request, trusted)).toMatchObject({ ok: true });
+    // What the runner gets in place of the forgery is the signed request (on NATS, once carried).
+    const atRunner = await cancelRequestIn(queue, jobId, (found) => found.requested_by !== "intruder");
+    expect(atRunner).toEqual(request);
+    expect(verifyCancelSignature(atRunner, trusted)).toMatchObject({ ok: true });
     const again = await callOk<{ already_requested: boolean }>(servers.keyed, "cancel_job", {
       job_id: jobId,
     });
@@ -137,6 +190,8 @@ describe("signed jobs, submitting side (stdio)", () => {
   test("submit_job refuses, before copying, what the live runner would refuse as untrusted", async ({
     servers,
     queue,
+    mirror,
+    settle,
     study,
     keys,
   }) => {
@@ -174,7 +229,8 @@ describe("signed jobs, submitting side (stdio)", () => {
     const workstation = await loadSigningKey(keys.workstation.key);
     for (const [index, { beat, server, refused, forged }] of cases.entries()) {
       await writeHeartbeat(queue, beat, forged ? undefined : workstation);
-      const before = (await readdir(queue.outbox)).length;
+      await settle();
+      const before = (await readdir(mirror.outbox)).length;
       const result = await call(servers[server], "submit_job", {
         study_dir: study,
         name: `trust case ${index}`,
@@ -185,12 +241,13 @@ describe("signed jobs, submitting side (stdio)", () => {
         expect(result.isError, label).toBe(true);
         expect(textOf(result), label).toMatch(refused);
         expect(textOf(result), label).toContain(RUNNER_HOST);
-        expect((await readdir(queue.outbox)).length, label).toBe(before);
-        expect(await readdir(join(queue.root, ".staging")), label).toEqual([]);
+        expect((await readdir(mirror.outbox)).length, label).toBe(before);
+        expect(await readdir(join(mirror.root, ".staging")), label).toEqual([]);
       } else expect(result.isError, `${label}: ${textOf(result)}`).toBeFalsy();
     }
 
     await writeHeartbeat(queue, { trusted_keys: [keys.submitter.keyId], record_key: keys.workstation.keyId });
+    await settle();
     const status = await call(servers.plain, "runner_status");
     expect(textOf(status)).toContain(
       `runs only signed jobs (trusts ${keys.submitter.keyId}), signs its records as ${keys.workstation.keyId}`,
@@ -199,6 +256,7 @@ describe("signed jobs, submitting side (stdio)", () => {
       trusted_keys: [keys.submitter.keyId],
     });
     await writeHeartbeat(queue, {});
+    await settle();
     expect(textOf(await call(servers.plain, "runner_status"))).toContain("accepts unsigned jobs");
     await rm(join(queue.runnersDir, `${RUNNER_HOST}.json`));
   });
@@ -242,13 +300,21 @@ describe("signed jobs, submitting side (stdio)", () => {
     },
   ] as const)(
     "fetch_results reports the runner's signature: $label",
-    async ({ label, signer, tamper, server, line }, { servers, queue, study, keys }) => {
+    async ({ label, signer, tamper, server, line }, { servers, queue, settle, study, keys }) => {
       const { job_id: jobId } = await submitWith(servers.keyed, study, `fetch ${label}`);
+      await settle();
       await acceptJob(queue, jobId);
+      // A runner signs its final record as it writes it; the fixture signs it after finishJob, so a
+      // result is held back until then: NATS carries a job's final record once, when it has every
+      // result it lists, and that must be the signed one.
+      const csv = "trial,value\n0,1.5\n";
       await finishJob(queue, jobId, "completed", {
-        files: { "3_results/summary.csv": "trial,value\n0,1.5\n" },
+        files: { "3_results/summary.csv": csv },
+        withhold: ["3_results/summary.csv"],
       });
       await signInboxRecord(queue, jobId, signer ? keys[signer] : undefined, tamper);
+      await deliverWithheld(queue, jobId, { "3_results/summary.csv": csv });
+      await settle();
       const result = await call(servers[server], "fetch_results", { job_id: jobId, max_images: 0 });
       expect(result.isError, textOf(result)).toBeFalsy();
       const summary = result.structuredContent as Record<string, unknown>;
@@ -265,12 +331,15 @@ describe("signed jobs, submitting side (stdio)", () => {
   test("job_status of a job the workstation refused as untrusted says what to change", async ({
     servers,
     queue,
+    settle,
     study,
   }) => {
     const { job_id: jobId } = await submitWith(servers.plain, study, "untrusted study");
+    await settle();
     await acceptJob(queue, jobId);
     const message = `job ${jobId} was not run: it carries no signature`;
     await finishJob(queue, jobId, "failed", {}, { error: { kind: "untrusted", message } });
+    await settle();
     const text = textOf(await call(servers.plain, "job_status", { job_id: jobId }));
     expect(text).toContain(`untrusted: ${message}`);
     expect(text).toMatch(/^next: the workstation ran nothing of .*--signing-key FILE .*runner_status/m);

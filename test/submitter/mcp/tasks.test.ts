@@ -1,6 +1,8 @@
 // MCP Tasks (spec 2025-11-25) through the SDK's own client task API: wait_for_job and fetch_results
 // run as tasks kept in the queue's state folder, bound to the agent that created them, and outliving
 // the server process that created them.
+// On both backends (fixtures/stdio-backends.ts): the tasks are kept in the state folder of the queue
+// the server reads (`mirror`, on NATS under its --state folder); the runner acts on `queue`.
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -9,14 +11,16 @@ import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect } from "vitest";
 import { callOk } from "../fixtures/mcp-clients.ts";
 import { acceptJob, finishJob, reportProgress, startJob } from "../fixtures/runner-fixture.ts";
-import { stdioTest } from "../fixtures/stdio-session.ts";
+import type { BackendTest } from "../fixtures/stdio-backends.ts";
+import { stdioBackends } from "../fixtures/stdio-backends.ts";
 
 /** serverFor(agent): a fresh server process for `agent`; each call is a server (re)start. */
-const test = stdioTest.extend("serverFor", ({ startServer }) => async (agent: string): Promise<Client> => {
-  const client = await startServer({ role: "admin", agent });
-  await client.listTools();
-  return client;
-});
+const withServerFor = (test: BackendTest) =>
+  test.extend("serverFor", ({ startServer }) => async (agent: string): Promise<Client> => {
+    const client = await startServer({ role: "admin", agent });
+    await client.listTools();
+    return client;
+  });
 
 async function submit(client: Client, study: string, name: string): Promise<string> {
   return (
@@ -35,9 +39,13 @@ async function startTask(client: Client, name: string, args: Record<string, unkn
   throw new Error("the stream ended without a task");
 }
 
-describe("MCP tasks", () => {
+const backends = stdioBackends().map((backend) => ({ ...backend, test: withServerFor(backend.test) }));
+
+describe.each(backends)("MCP tasks ($backend)", ({ test }) => {
   test("wait_for_job as a task outlives a server restart and ends when the job is final", async ({
     queue,
+    mirror,
+    settle,
     study,
     serverFor,
   }) => {
@@ -45,7 +53,7 @@ describe("MCP tasks", () => {
     const jobId = await submit(first, study, "task restart study");
     const taskId = await startTask(first, "wait_for_job", { job_id: jobId });
     expect(taskId).toMatch(/^[0-9a-f]{32}$/);
-    const file = JSON.parse(await readFile(join(queue.tasksDir, `${taskId}.json`), "utf8"));
+    const file = JSON.parse(await readFile(join(mirror.tasksDir, `${taskId}.json`), "utf8"));
     expect(file).toMatchObject({ agent: "study-builder", tool: "wait_for_job", task: { status: "working" } });
     await first.close();
 
@@ -60,9 +68,12 @@ describe("MCP tasks", () => {
     await expect(intruder.experimental.tasks.cancelTask(taskId)).rejects.toThrow(/not found/i);
     expect((await intruder.experimental.tasks.listTasks()).tasks).toEqual([]);
 
+    // The runner can accept only what reached its queue.
+    await settle();
     await acceptJob(queue, jobId);
     await startJob(queue, jobId);
     await reportProgress(queue, jobId, { trials_planned: 4, trials_complete: 2 });
+    await settle();
     expect(await second.experimental.tasks.getTask(taskId)).toMatchObject({ status: "working" });
     await finishJob(queue, jobId, "completed", { log: "done\n" });
     const result = (await second.experimental.tasks.getTaskResult(
@@ -86,11 +97,14 @@ describe("MCP tasks", () => {
 
   test("fetch_results as a task streams to its result once the job has finished", async ({
     queue,
+    mirror,
+    settle,
     study,
     serverFor,
   }) => {
     const client = await serverFor("optimizer");
     const jobId = await submit(client, study, "task fetch study");
+    await settle();
     await acceptJob(queue, jobId);
     await startJob(queue, jobId);
     const statuses: string[] = [];
@@ -111,7 +125,7 @@ describe("MCP tasks", () => {
     const result = await streamed;
     expect(statuses[0]).toBe("working");
     expect(result.structuredContent).toMatchObject({ job_id: jobId, state: "completed", complete: true });
-    expect(await readdir(queue.fetchedDir)).toContain(`${jobId}.json`);
+    expect(await readdir(mirror.fetchedDir)).toContain(`${jobId}.json`);
   });
 
   test("a task on an unknown job fails with the error shape; a cancelled task only stops waiting", async ({

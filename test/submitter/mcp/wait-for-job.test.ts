@@ -1,12 +1,14 @@
 // wait_for_job's default (issue 13): returns on a state change, not on progress; progress reaches the
 // client as notifications/progress when it gave a progressToken; until: "progress" keeps the old way.
+// On both backends (fixtures/stdio-backends.ts): on NATS the runner's writes reach the server's
+// mirror through the real runner bridge, with the same timing bounds.
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CallToolResult, Progress } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect } from "vitest";
 import type { QueuePaths } from "../../../protocol/index.ts";
 import { callOk } from "../fixtures/mcp-clients.ts";
 import { acceptJob, finishJob, reportProgress, startJob } from "../fixtures/runner-fixture.ts";
-import { stdioTest as test } from "../fixtures/stdio-session.ts";
+import { stdioBackends } from "../fixtures/stdio-backends.ts";
 
 interface Waited {
   changed: boolean;
@@ -43,10 +45,11 @@ async function progressSteps(
   }
 }
 
-describe("wait_for_job", () => {
+describe.each(stdioBackends())("wait_for_job ($backend)", ({ test }) => {
   test("queued then running at once is one return; progress alone does not return; the end does", async ({
     client,
     queue,
+    settle,
     study,
   }) => {
     const { job_id: jobId } = await callOk<{ job_id: string }>(client, "submit_job", {
@@ -54,6 +57,8 @@ describe("wait_for_job", () => {
       name: "wait default study",
       project: "waits",
     });
+    // The runner can accept only what reached its queue.
+    await settle();
     const first = wait(client, { job_id: jobId, seq: 0, timeout_s: 20 });
     await sleep(300);
     await acceptJob(queue, jobId);

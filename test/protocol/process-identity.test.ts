@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { expect, test } from "vitest";
-import { identify, liveness, processStart } from "../../runner/process-identity.ts";
+import { identify, liveness, processStart } from "../../protocol/process-identity.ts";
 
 test("this process has a start token, and it is stable", async () => {
   const first = await processStart(process.pid);
@@ -29,7 +29,7 @@ test("a process that exited is gone, whatever its record says", async () => {
 
 test("Windows start tokens from PowerShell, the helper, wmic and older runners compare equal", async () => {
   const { filetimeToIso, normalizeWindowsStart, sameStart, wmicToIso } = await import(
-    "../../runner/process-identity.ts"
+    "../../protocol/process-identity.ts"
   );
   // 2024-01-01T11:00:00.1234567Z as FILETIME ticks.
   expect(filetimeToIso("133485804001234567")).toBe("2024-01-01T11:00:00.123456Z");
