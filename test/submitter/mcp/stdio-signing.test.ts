@@ -6,9 +6,8 @@
 // a test reads the runner's side (`queue`) only after `settle`.
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { describe, expect } from "vitest";
-import type { CancelRequest, Job, QueuePaths, RunnerHeartbeat } from "../../../protocol/index.ts";
+import type { CancelRequest, Job, RunnerHeartbeat } from "../../../protocol/index.ts";
 import {
   loadSigningKey,
   loadTrustedKeys,
@@ -18,8 +17,7 @@ import {
 } from "../../../protocol/index.ts";
 import { jobKey } from "../../../protocol/nats-layout.ts";
 import { createRecord } from "../../../protocol/nats-records.ts";
-import { call, callOk, connectStdio, textOf } from "../fixtures/mcp-clients.ts";
-import { until } from "../fixtures/nats-fixture.ts";
+import { call, callOk, textOf } from "../fixtures/mcp-clients.ts";
 import {
   acceptJob,
   deliverWithheld,
@@ -27,56 +25,9 @@ import {
   RUNNER_HOST,
   writeHeartbeat,
 } from "../fixtures/runner-fixture.ts";
-import { keyFlags, makeKeys, signInboxRecord } from "../fixtures/signing-fixture.ts";
-import type { BackendTest } from "../fixtures/stdio-backends.ts";
+import { cancelRequestIn, outboxJob, QUICK, submitWith, withServers } from "../fixtures/signed-servers.ts";
+import { signInboxRecord } from "../fixtures/signing-fixture.ts";
 import { stdioBackends } from "../fixtures/stdio-backends.ts";
-
-const withServers = (test: BackendTest) =>
-  test
-    .extend("keys", { scope: "file" }, ({ base }) => makeKeys(base))
-    /** Two servers on the queue: [with keys, without]. */
-    .extend("servers", { scope: "file" }, async ({ serverFlagsFor, keys }, { onCleanup }) => {
-      const flags = serverFlagsFor({ role: "admin", agent: "study-builder" });
-      const keyed = await connectStdio([
-        ...flags,
-        ...keyFlags({ signing: keys.submitter, trust: [keys.workstation] }),
-      ]);
-      const plain = await connectStdio(flags);
-      onCleanup(async () => {
-        await keyed.client.close();
-        await plain.client.close();
-      });
-      return { keyed: keyed.client, plain: plain.client };
-    });
-
-const QUICK = { project: "starspec-m1-wfe", args: ["--trials", "2"] };
-
-async function submitWith(client: Client, study: string, name: string, extra: Record<string, unknown> = {}) {
-  return callOk<{ job_id: string; signed_by?: string; existing: boolean }>(client, "submit_job", {
-    study_dir: study,
-    name,
-    ...QUICK,
-    ...extra,
-  });
-}
-
-async function outboxJob(queueOutbox: string, jobId: string): Promise<Job> {
-  return JSON.parse(await readFile(join(queueOutbox, jobId, "job.json"), "utf8")) as Job;
-}
-
-/** The cancel request in `queue`'s cancel folder, once one is there that `accept` takes. */
-async function cancelRequestIn(
-  queue: QueuePaths,
-  jobId: string,
-  accept: (request: CancelRequest) => boolean,
-): Promise<CancelRequest> {
-  const path = join(queue.cancelDir, `${jobId}.json`);
-  return until(`a cancel request for ${jobId} in ${queue.cancelDir}`, async () => {
-    const text = await readFile(path, "utf8").catch(() => undefined);
-    const request = text === undefined ? undefined : (JSON.parse(text) as CancelRequest);
-    return request && accept(request) ? request : undefined;
-  });
-}
 
 // Extended here, not inside describe: vitest defines file-scoped fixtures only at the top level.
 const backends = stdioBackends().map((backend) => ({ ...backend, test: withServers(backend.test) }));
