@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { findNatsServer, startNatsServer } from "../helpers/nats-server.ts";
+import { maxConcurrency } from "../runner/nats/helpers/nats-runners.ts";
 import type { LaneContext } from "./lane-context.ts";
 import { assert } from "./lane-context.ts";
 import type { WineProcess } from "./wine-process.ts";
@@ -67,19 +68,14 @@ async function waitRunning(cli: Cli, jobId: string, timeoutMs: number): Promise<
   }
 }
 
-/** Most runs overlapping at any moment, from the jobs' own start/end lines. */
+/** Most runs overlapping at any moment, from the jobs' own "<job> start|end <ms>" lines. */
 function maxConcurrent(lines: string[]): number {
-  const events = lines
-    .map((line) => line.split(" "))
-    .map(([, kind, at]) => ({ at: Number(at), delta: kind === "start" ? 1 : -1 }))
-    .sort((a, b) => a.at - b.at || a.delta - b.delta);
-  let now = 0;
-  let most = 0;
-  for (const event of events) {
-    now += event.delta;
-    most = Math.max(most, now);
-  }
-  return most;
+  return maxConcurrency(
+    lines.map((line) => {
+      const [, what, ms] = line.split(" ");
+      return { what: what === "start" ? ("start" as const) : ("end" as const), ms: Number(ms) };
+    }),
+  );
 }
 
 /**
@@ -130,24 +126,17 @@ export async function natsCase(ctx: LaneContext, check: Check): Promise<void> {
           env: ctx.wineEnv(),
         }),
       );
-    const jobs: string[] = [];
-    for (let n = 0; n < 4; n++) {
+    // The job's arguments: the shared run log, then how long it runs (ms).
+    const submit = async (name: string, args: string[]): Promise<string> => {
       const submitted = await cli([
-        "submit",
-        study,
-        "--name",
-        `lane-nats-${n}`,
-        "--project",
-        "windows-lane",
-        "--script",
-        "main.py",
-        "--json",
-        "--",
-        zPath(runLog),
+        ...["submit", study, "--name", name, "--project", "windows-lane", "--script", "main.py", "--json"],
+        ...["--", zPath(runLog), ...args],
       ]);
       assert.equal(submitted.code, 0, submitted.stderr || submitted.stdout);
-      jobs.push(JSON.parse(submitted.stdout).job_id as string);
-    }
+      return JSON.parse(submitted.stdout).job_id as string;
+    };
+    const jobs: string[] = [];
+    for (let n = 0; n < 4; n++) jobs.push(await submit(`lane-nats-${n}`, []));
     const finals: Record<string, unknown>[] = [];
     for (const jobId of jobs) finals.push(await waitFinal(cli, jobId, 180_000));
     await check("two Windows runners over NATS: every job completed", async () => {
@@ -176,22 +165,7 @@ export async function natsCase(ctx: LaneContext, check: Check): Promise<void> {
     });
     // Never lose a study, across hosts: the runner holding a running job is killed outright; the other
     // host must not start it, and the same host's next runner adopts it and completes it once.
-    const long = await cli([
-      "submit",
-      study,
-      "--name",
-      "lane-nats-long",
-      "--project",
-      "windows-lane",
-      "--script",
-      "main.py",
-      "--json",
-      "--",
-      zPath(runLog),
-      "20000",
-    ]);
-    assert.equal(long.code, 0, long.stderr || long.stdout);
-    const longJob = JSON.parse(long.stdout).job_id as string;
+    const longJob = await submit("lane-nats-long", ["20000"]);
     const host = await waitRunning(cli, longJob, 120_000);
     const index = host === "ws-a" ? 0 : 1;
     runners[index]?.child.kill("SIGKILL");

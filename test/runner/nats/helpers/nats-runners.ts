@@ -92,7 +92,7 @@ export function parseChaosLog(text: string): LogLine[] {
  * The most start..end intervals open at once; a start without an end counts as open to the end of
  * the log (the conservative reading).
  */
-export function maxConcurrency(lines: readonly LogLine[]): number {
+export function maxConcurrency(lines: readonly Pick<LogLine, "what" | "ms">[]): number {
   const events = lines.map((line) => ({ ms: line.ms, delta: line.what === "start" ? 1 : -1 }));
   // At equal times ends go first: an end and a start in the same millisecond do not overlap.
   events.sort((a, b) => a.ms - b.ms || a.delta - b.delta);
