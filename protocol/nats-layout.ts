@@ -39,9 +39,12 @@ export function licenceKey(licenceClass: string): string {
 /** Which side's files an object holds: the submission (`sub`) or the runner's inbox copy (`run`). */
 export type FileSide = "sub" | "run";
 
-/** `<id>/<side>/<posix relative path>`. */
-export function objectName(jobId: string, side: FileSide, relPath: string): string {
-  return `${jobId}/${side}/${relPath}`;
+/**
+ * `<id>/<side>/<posix relative path>`, or `<id>/<side>/<upload>/<path>` for the files of one upload
+ * (a submission's, so two submitters racing for one id never write the same objects).
+ */
+export function objectName(jobId: string, side: FileSide, relPath: string, upload?: string): string {
+  return upload === undefined ? `${jobId}/${side}/${relPath}` : `${jobId}/${side}/${upload}/${relPath}`;
 }
 
 export type { Labels } from "./job-labels.ts";

@@ -105,7 +105,7 @@ export async function uploadTree(
   const index: FileIndex = [];
   for (const path of (await listJobTree(dir)).files) {
     const local = join(dir, ...path.split("/"));
-    const object = objectName(jobId, side, options.upload ? `${options.upload}/${path}` : path);
+    const object = objectName(jobId, side, path, options.upload);
     const old = before.get(path);
     const stats = await lstat(local, { bigint: true });
     const identity = { size: stats.size, mtimeNs: stats.mtimeNs, ino: stats.ino };
@@ -194,9 +194,17 @@ export async function downloadTree(q: NatsQueue, index: FileIndex, dir: string):
   }
 }
 
-/** Deletes every object under `<jobId>/<side>/`; none there is not an error. */
-export async function deleteObjects(q: NatsQueue, jobId: string, side: FileSide): Promise<void> {
-  const prefix = objectName(jobId, side, "");
+/**
+ * Deletes every object under `<jobId>/<side>/`, or only one upload's (`<jobId>/<side>/<upload>/`, see
+ * uploadTree); none there is not an error.
+ */
+export async function deleteObjects(
+  q: NatsQueue,
+  jobId: string,
+  side: FileSide,
+  upload?: string,
+): Promise<void> {
+  const prefix = objectName(jobId, side, "", upload);
   // list() reads every object's info in the bucket: names are base64 in the meta subjects, so a
   // prefix cannot be filtered on the server.
   for (const info of await q.objects.list()) {

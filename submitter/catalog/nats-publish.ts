@@ -70,11 +70,11 @@ export async function publishToNats(
     created = await createRecord(nats.kv, jobKey(jobId, "sub"), record);
   } catch (error) {
     // No record names them: objects half uploaded would stay in the store for good.
-    await deleteUpload(nats, jobId, upload).catch(() => undefined);
+    await deleteObjects(nats, jobId, "sub", upload).catch(() => undefined);
     throw error;
   }
   if (created === undefined) {
-    await deleteUpload(nats, jobId, upload);
+    await deleteObjects(nats, jobId, "sub", upload);
     return "taken";
   }
   try {
@@ -118,7 +118,7 @@ function refuseOversizedRecord(
       path: file.path,
       size: file.size,
       sha256: file.sha256 ?? "0".repeat(64),
-      object: objectName(jobId, "sub", `${upload}/${file.path}`),
+      object: objectName(jobId, "sub", file.path, upload),
     })),
     submitted_at: now.toISOString(),
   };
@@ -132,19 +132,11 @@ function refuseOversizedRecord(
   );
 }
 
-/** Deletes the objects of one upload of a submission (`<id>/sub/<upload>/...`), nobody else's. */
-export async function deleteUpload(nats: NatsQueue, jobId: string, upload: string): Promise<void> {
-  const prefix = objectName(jobId, "sub", `${upload}/`);
-  for (const info of await nats.objects.list()) {
-    if (info.name.startsWith(prefix) && !info.deleted) await nats.objects.delete(info.name);
-  }
-}
-
 /** Takes a just-created submission back out (its record, its claim when it is ours, its objects). */
 async function withdraw(nats: NatsQueue, jobId: string, upload: string, claim: boolean): Promise<void> {
   if (claim) await nats.kv.delete(jobKey(jobId, "claim"));
   await nats.kv.delete(jobKey(jobId, "sub"));
-  await deleteUpload(nats, jobId, upload);
+  await deleteObjects(nats, jobId, "sub", upload);
 }
 
 function cancelOf(text: string): CancelRequest | undefined {
